@@ -1,0 +1,68 @@
+"""bertviz_kit: look inside BERT-like encoders.
+
+Run the model once, keep every layer, then slice, reshape, pool, compare and
+plot without running it again::
+
+    import bertviz_kit as bk
+    enc = bk.load()                       # bundled all-MiniLM-L6-v2, offline
+    e = enc.encode("After stealing money from the bank vault, ...")
+    vecs = bk.word_vectors(e, layers="sum_last4")
+    banks = bk.find(e, "bank")
+    bk.cosine(vecs[banks])
+"""
+
+from __future__ import annotations
+
+from .config import Settings, read_settings
+from .encoding import Encoder, Encoding
+from .heads import EncoderWithHead
+from .loading import bundled_model_path, load
+from .plotting import (
+    plot_attention,
+    plot_histogram,
+    plot_layer_similarity,
+    plot_similarity_heatmap,
+)
+from .pooling import (
+    LAYER_PRESETS,
+    POOLING_MODES,
+    SPECIALS_MODES,
+    SUBWORD_MODES,
+    resolve_layers,
+    sentence_vector,
+    sentence_vectors,
+    span_vector,
+    token_vectors,
+    word_vectors,
+)
+from .similarity import cosine, find, layer_similarity, layer_word_vectors
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Settings",
+    "read_settings",
+    "Encoder",
+    "Encoding",
+    "EncoderWithHead",
+    "load",
+    "bundled_model_path",
+    "LAYER_PRESETS",
+    "POOLING_MODES",
+    "SPECIALS_MODES",
+    "SUBWORD_MODES",
+    "resolve_layers",
+    "token_vectors",
+    "word_vectors",
+    "span_vector",
+    "sentence_vector",
+    "sentence_vectors",
+    "cosine",
+    "find",
+    "layer_similarity",
+    "layer_word_vectors",
+    "plot_histogram",
+    "plot_similarity_heatmap",
+    "plot_layer_similarity",
+    "plot_attention",
+]

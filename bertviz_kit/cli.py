@@ -1,0 +1,172 @@
+"""The ``bertviz-kit`` command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+BANK_TEXT = (
+    "After stealing money from the bank vault, the bank robber was seen "
+    "fishing on the Mississippi river bank."
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="bertviz-kit", description="Look inside BERT-like encoders (offline by default)."
+    )
+    p.add_argument("--model", default=None, help="model name or folder (default: bundled MiniLM)")
+    p.add_argument("--config", default=None, help="YAML settings file (read with safe_load)")
+    p.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N or mps")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="the tutorial's case study: three 'bank's compared")
+    d.add_argument("text", nargs="?", default=BANK_TEXT, help="text (default: the bank sentence)")
+    d.add_argument("--word", default="bank", help="word whose occurrences are compared")
+    d.add_argument("--layers", default="sum_last4", help="layer spec for word vectors")
+    d.add_argument("--out", default="out", help="folder for the PNG figures (default: out)")
+    d.add_argument("--token", default=None, help="token for the histogram (default: the word)")
+    d.add_argument("--layer", type=int, default=-1, help="layer for the histogram")
+
+    e = sub.add_parser("encode", help="encode texts and print shapes (and save tensors)")
+    e.add_argument("texts", nargs="*", help="texts; read lines from --file or stdin when none")
+    e.add_argument("--file", default=None, help="a text file, one text per line")
+    e.add_argument("--batch-size", type=int, default=32)
+    e.add_argument("--save", default=None, help="save sentence vectors to this .pt file")
+    return p
+
+
+def _layers(spec: str) -> int | str | list[int]:
+    try:
+        return int(spec)
+    except ValueError:
+        pass
+    if "," in spec:
+        try:
+            return [int(v) for v in spec.split(",")]
+        except ValueError:
+            pass
+    return spec
+
+
+def _demo(args: argparse.Namespace, enc) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    import bertviz_kit as bk
+
+    e = enc.encode(args.text)
+    layers = _layers(args.layers)
+    idx = bk.find(e, args.word)
+    print(f"model: {enc.name} ({enc.n_layers} layers, {enc.dim} dims)")
+    print(f"text: {e.text}")
+    print(f"tokens ({e.n_tokens}): {' '.join(e.tokens)}")
+    print(f"hidden states: {list(e.hidden_states.shape)} [layers+1, tokens, dim]; "
+          f"by token: {list(e.by_token().shape)}")
+    if not idx:
+        print(f"error: word {args.word!r} does not occur in the text; words are: "
+              f"{', '.join(e.words)}", file=sys.stderr)
+        return 2
+    labels = [_context_label(e, i) for i in idx]
+    print(f"{args.word!r} is word {idx} ({', '.join(labels)})")
+    vecs = bk.word_vectors(e, layers=layers)[idx]
+    sim = bk.cosine(vecs)
+    print(f"\ncosine similarity, word vectors from layers={layers!r}:")
+    width = max(len(s) for s in labels)
+    print(" " * width + "  " + "  ".join(f"{s:>{width}}" for s in labels))
+    for r, s in enumerate(labels):
+        print(f"{s:>{width}}  " + "  ".join(f"{v:>{width}.4f}" for v in sim[r].tolist()))
+    curves = {}
+    print("\nper-layer cosine (layer 0 = embeddings):")
+    for a in range(len(idx)):
+        for b in range(a + 1, len(idx)):
+            c = bk.layer_similarity(e, idx[a], idx[b])
+            key = f"{labels[a]} ~ {labels[b]}"
+            curves[key] = c
+            print(f"  {key}: " + " ".join(f"{v:.3f}" for v in c.tolist()))
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    token = args.token if args.token is not None else _first_token_of_word(e, idx[0])
+    if isinstance(token, str) and token.lstrip("-").isdigit():
+        token = int(token)
+    files = []
+    ax = bk.plot_histogram(e, token=token, layer=args.layer)
+    files.append(_save(ax, out / "histogram.png", plt))
+    ax = bk.plot_similarity_heatmap(sim, labels, title=f"'{args.word}' occurrences, {layers}")
+    files.append(_save(ax, out / "similarity_heatmap.png", plt))
+    if curves:
+        ax = bk.plot_layer_similarity(curves, title=f"'{args.word}' pairs across layers")
+        files.append(_save(ax, out / "layer_similarity.png", plt))
+    print("\nfigures: " + ", ".join(str(f) for f in files))
+    return 0
+
+
+def _first_token_of_word(e, w: int) -> int:
+    return e.word_ids.index(w)
+
+
+def _context_label(e, i: int) -> str:
+    """The word with a neighbour for context: 'bank vault', 'river bank'."""
+    after = i + 1 < e.n_words and e.words[i + 1].isalnum()
+    if after:
+        return f"{e.words[i]} {e.words[i + 1]}"
+    if i > 0:
+        return f"{e.words[i - 1]} {e.words[i]}"
+    return e.words[i]
+
+
+def _save(ax, path: Path, plt) -> Path:
+    ax.figure.savefig(path, dpi=120)
+    plt.close(ax.figure)
+    return path
+
+
+def _encode(args: argparse.Namespace, enc) -> int:
+    import torch
+
+    import bertviz_kit as bk
+
+    texts = list(args.texts)
+    if args.file:
+        texts += [line.rstrip("\n") for line in Path(args.file).read_text(encoding="utf-8").splitlines()]
+    elif not texts:
+        texts = [line.rstrip("\n") for line in sys.stdin]
+    texts = [t for t in texts if t.strip()]
+    if not texts:
+        print("error: no texts given (arguments, --file or stdin)", file=sys.stderr)
+        return 2
+    es = enc.encode(texts, batch_size=args.batch_size, progress=len(texts) > 64)
+    for e in es[:10]:
+        print(f"{e.n_tokens:4d} tokens  {list(e.hidden_states.shape)}  {e.text[:60]}")
+    if len(es) > 10:
+        print(f"... {len(es) - 10} more")
+    if args.save:
+        vecs = bk.sentence_vectors(es)
+        torch.save({"texts": texts, "sentence_vectors": vecs}, args.save)
+        print(f"saved sentence vectors {list(vecs.shape)} to {args.save}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import bertviz_kit as bk
+
+    try:
+        enc = bk.load(args.model, config=args.config, device=args.device)
+        if args.command == "demo":
+            return _demo(args, enc)
+        return _encode(args, enc)
+    except (ValueError, TypeError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

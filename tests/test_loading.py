@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+
+import bertviz_kit as bk
+
+
+def test_bundled_model_offline(minilm):
+    assert type(minilm.model).__name__ == "BertModel"
+    assert minilm.n_layers == 6 and minilm.dim == 384
+    assert minilm.max_length == 512
+    assert not minilm.model.training
+    assert minilm.tokenizer.is_fast
+    assert minilm.loading_info["missing_keys"] == []
+
+
+def test_any_path_loads(tiny):
+    assert tiny.n_layers == 3 and tiny.dim == 32
+    assert tiny.device == torch.device("cpu")
+    assert "tiny" in repr(tiny) and "n_layers=3" in repr(tiny)
+
+
+def test_missing_path_fails_fast_naming_it(tmp_path):
+    missing = tmp_path / "no-such-model"
+    t0 = time.perf_counter()
+    with pytest.raises(FileNotFoundError, match="no-such-model"):
+        bk.load(missing)
+    assert time.perf_counter() - t0 < 5
+
+
+def test_unknown_name_fails_offline_with_hint():
+    t0 = time.perf_counter()
+    with pytest.raises(OSError, match="download=True"):
+        bk.load("nobody/no-such-model-xyz")
+    assert time.perf_counter() - t0 < 10
+
+
+def test_bad_model_type():
+    with pytest.raises(TypeError, match="model must be a name, a path or None"):
+        bk.load(123)
+
+
+def test_device_cuda_without_gpu():
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        bk.load(device="cuda")
+
+
+def test_bfloat16_path(tiny_path):
+    enc = bk.load(tiny_path, dtype="bfloat16")
+    assert next(enc.model.parameters()).dtype == torch.bfloat16
+    e = enc.encode("the bank")
+    assert e.hidden_states.dtype == torch.float32
+
+
+def test_pickled_weights_refused_by_default(tmp_path, tiny_path):
+    import shutil
+
+    from transformers import BertModel
+
+    folder = tmp_path / "bin-only"
+    shutil.copytree(tiny_path, folder)
+    (folder / "model.safetensors").unlink()
+    model = BertModel.from_pretrained(tiny_path)
+    torch.save(model.state_dict(), folder / "pytorch_model.bin")
+    with pytest.raises(OSError, match="use_safetensors=False"):
+        bk.load(folder)
+    assert bk.load(folder, use_safetensors=False).n_layers == 3

@@ -1,0 +1,213 @@
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import bertviz_kit as bk
+from bertviz_kit.encoding import Encoding
+from bertviz_kit.pooling import _pool_groups
+
+
+def test_presets_shapes(tiny_bank):
+    e, d, n = tiny_bank, tiny_bank.dim, tiny_bank.n_tokens
+    hs = e.hidden_states
+    assert torch.allclose(bk.token_vectors(e, "last"), hs[-1])
+    assert torch.allclose(bk.token_vectors(e, "second_last"), hs[-2])
+    assert torch.allclose(bk.token_vectors(e, "sum_last4"), hs[-4:].sum(0))
+    assert torch.allclose(bk.token_vectors(e, "mean_last4"), hs[-4:].mean(0))
+    assert bk.token_vectors(e, "concat_last4").shape == (n, 4 * d)
+    assert torch.allclose(bk.token_vectors(e, "concat_last4")[:, :d], hs[-4])
+    assert torch.allclose(bk.token_vectors(e, "sum_all"), hs[1:].sum(0))
+    assert torch.allclose(bk.token_vectors(e, "mean_all"), hs[1:].mean(0))
+    assert torch.allclose(bk.token_vectors(e, 0), hs[0])
+    assert torch.allclose(bk.token_vectors(e, -1), hs[3])
+    assert torch.allclose(bk.token_vectors(e, [1, 2]), hs[1] + hs[2])
+    assert torch.allclose(bk.token_vectors(e, [1, 2], combine="mean"), (hs[1] + hs[2]) / 2)
+
+
+def test_tutorial_word_vectors_match_loop(tiny_bank):
+    """The tutorial built sum-of-last-4 token vectors in a loop over tokens."""
+    new_embed = tiny_bank.by_token()
+    loop = torch.stack([torch.sum(t[-4:], dim=0) for t in new_embed])
+    assert torch.allclose(bk.token_vectors(tiny_bank, "sum_last4"), loop, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("layers", "match"),
+    [
+        (9, r"layers must be an int in \[-4, 3\], a list of ints or one of \('last', .*got 9\."),
+        (-5, r"got -5"),
+        ("sum_lats4", r"got 'sum_lats4'"),
+        ([1, 7], r"got \[1, 7\]"),
+        ([], "empty list"),
+        (1.5, "got 1.5"),
+        (True, "got True"),
+    ],
+)
+def test_bad_layers(tiny_bank, layers, match):
+    with pytest.raises(ValueError, match=match):
+        bk.token_vectors(tiny_bank, layers)
+
+
+def test_bad_choices(tiny_bank):
+    allowed = r"\('first', 'last', 'mean', 'sum', 'max'\)"
+    with pytest.raises(ValueError, match=rf"subwords must be one of {allowed}; got 'avg'"):
+        bk.word_vectors(tiny_bank, subwords="avg")
+    with pytest.raises(ValueError, match=r"pooling must be one of \('mean', 'cls', 'max'\); got 'min'"):
+        bk.sentence_vector(tiny_bank, pooling="min")
+    with pytest.raises(ValueError, match=r"specials must be one of \('exclude', 'include'\); got 'no'"):
+        bk.sentence_vector(tiny_bank, specials="no")
+    with pytest.raises(ValueError, match=r"combine must be one of"):
+        bk.token_vectors(tiny_bank, "last", combine="prod")
+    with pytest.raises(TypeError, match="e must be an Encoding"):
+        bk.word_vectors("text")
+
+
+def test_word_vectors_pool_subwords(tiny):
+    e = tiny.encode("the robbers bank")
+    assert e.tokens == ("[CLS]", "the", "robber", "##s", "bank", "[SEP]")
+    x = bk.token_vectors(e, "last")
+    for mode, ref in {
+        "first": x[2], "last": x[3], "mean": (x[2] + x[3]) / 2, "sum": x[2] + x[3],
+        "max": torch.maximum(x[2], x[3]),
+    }.items():
+        w = bk.word_vectors(e, "last", subwords=mode)
+        assert w.shape == (3, e.dim)
+        assert torch.allclose(w[1], ref, atol=1e-6), mode
+        assert torch.allclose(w[0], x[1]) and torch.allclose(w[2], x[4])
+
+
+def test_functions_do_not_mutate(tiny_bank):
+    before = tiny_bank.hidden_states.clone()
+    for layers in ("last", "sum_last4", "concat_last4", [0], -1):
+        v = bk.token_vectors(tiny_bank, layers)
+        v.add_(1.0)
+        bk.word_vectors(tiny_bank, layers).mul_(0)
+    bk.sentence_vector(tiny_bank).zero_()
+    assert torch.equal(before, tiny_bank.hidden_states)
+
+
+def test_sentence_vector_is_tutorial_formula(tiny_bank):
+    e = tiny_bank
+    ref = e.by_token()[1:-1, -1, :].mean(dim=0)
+    assert torch.allclose(bk.sentence_vector(e), ref, atol=1e-6)
+    assert torch.allclose(bk.sentence_vector(e, specials="include"), e.hidden_states[-1].mean(0), atol=1e-6)
+    assert torch.allclose(bk.sentence_vector(e, pooling="cls"), e.hidden_states[-1, 0])
+    assert torch.allclose(bk.sentence_vector(e, pooling="max"), e.hidden_states[-1, 1:-1].max(0).values)
+    ref4 = e.hidden_states[-4:, 1:-1].sum(0).mean(0)
+    assert torch.allclose(bk.sentence_vector(e, layer="sum_last4"), ref4, atol=1e-5)
+
+
+def test_sentence_vectors_batch(tiny):
+    es = tiny.encode(["hello world", "the river bank", "a"])
+    vs = bk.sentence_vectors(es, pooling="max")
+    assert vs.shape == (3, tiny.dim)
+    for v, e in zip(vs, es):
+        assert torch.allclose(v, bk.sentence_vector(e, pooling="max"))
+
+
+def test_sentence_vector_of_empty_text(tiny):
+    e = tiny.encode("")
+    with pytest.raises(ValueError, match="has no tokens besides special tokens"):
+        bk.sentence_vector(e)
+    assert bk.sentence_vector(e, specials="include").shape == (tiny.dim,)
+    with pytest.raises(ValueError, match="at least one Encoding"):
+        bk.sentence_vectors([])
+
+
+def test_span_vector(tiny_bank):
+    e = tiny_bank
+    start = e.text.index("bank robber")
+    v = bk.span_vector(e, (start, start + len("bank robber")), layers="last")
+    x = bk.token_vectors(e, "last")
+    assert torch.allclose(v, (x[10] + x[11]) / 2, atol=1e-6)
+    # a span cutting into a word takes the token it overlaps
+    v2 = bk.span_vector(e, (start + 1, start + 3), layers="last", subwords="first")
+    assert torch.allclose(v2, x[10])
+    with pytest.raises(ValueError, match=r"span must satisfy 0 <= char_start < char_end <= 105"):
+        bk.span_vector(e, (100, 200))
+    with pytest.raises(ValueError, match="covers no token"):
+        i = e.text.index(" ")
+        bk.span_vector(e, (i, i + 1))
+    with pytest.raises(TypeError, match="span must be a"):
+        bk.span_vector(e, "bank")
+
+
+def _slow_pool(x, group, n, mode):
+    out = []
+    for g in range(n):
+        rows = [x[t] for t in range(len(group)) if group[t] == g]
+        m = torch.stack(rows)
+        out.append({"mean": m.mean(0), "sum": m.sum(0), "max": m.max(0).values,
+                    "first": m[0], "last": m[-1]}[mode])
+    return torch.stack(out)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 4), min_size=1, max_size=8),
+    n_special=st.integers(0, 2),
+    mode=st.sampled_from(["mean", "sum", "max", "first", "last"]),
+    seed=st.integers(0, 2**16),
+)
+def test_pool_groups_matches_slow_reference(sizes, n_special, mode, seed):
+    g = torch.Generator().manual_seed(seed)
+    group = torch.cat([torch.full((s,), i) for i, s in enumerate(sizes)])
+    group = torch.cat([torch.full((n_special,), -1), group, torch.full((n_special,), -1)])
+    x = torch.randn(len(group), 5, generator=g)
+    fast = _pool_groups(x, group, len(sizes), mode)
+    keep = group >= 0
+    slow = _slow_pool(x[keep], group[keep], len(sizes), mode)
+    assert torch.allclose(fast, slow, atol=1e-5)
+
+
+def _fake_encoding(sizes, seed):
+    """An Encoding with known word pieces and random hidden states."""
+    g = torch.Generator().manual_seed(seed)
+    word_ids = [None] + [i for i, s in enumerate(sizes) for _ in range(s)] + [None]
+    tokens, offsets, pos = ["[CLS]"], [(0, 0)], 0
+    for i, s in enumerate(sizes):
+        for k in range(s):
+            tokens.append(("w" if k == 0 else "##p") + str(i))
+            offsets.append((pos, pos + 1))
+            pos += 1
+        pos += 1
+    tokens.append("[SEP]")
+    offsets.append((0, 0))
+    text = " ".join("x" * s for s in sizes)
+    hs = torch.randn(3, len(tokens), 6, generator=g)
+    return Encoding(text=text, tokens=tuple(tokens), input_ids=torch.arange(len(tokens)),
+                    word_ids=tuple(word_ids), offsets=tuple(offsets),
+                    words=tuple("x" * s for s in sizes), hidden_states=hs)
+
+
+@settings(max_examples=40, deadline=None)
+@given(sizes=st.lists(st.integers(1, 3), min_size=1, max_size=6), seed=st.integers(0, 999),
+       mode=st.sampled_from(["mean", "sum", "max", "first", "last"]))
+def test_word_vectors_properties(sizes, seed, mode):
+    e = _fake_encoding(sizes, seed)
+    w = bk.word_vectors(e, "last", subwords=mode)
+    assert w.shape == (len(sizes), 6)
+    x = e.hidden_states[-1]
+    t = 1
+    for i, s in enumerate(sizes):
+        pieces = x[t:t + s]
+        if s == 1:  # one-piece words equal their token vector, whatever the mode
+            assert torch.allclose(w[i], pieces[0])
+        ref = {"mean": pieces.mean(0), "sum": pieces.sum(0), "max": pieces.max(0).values,
+               "first": pieces[0], "last": pieces[-1]}[mode]
+        assert torch.allclose(w[i], ref, atol=1e-5)
+        t += s
+
+
+def test_subset_of_layers_stored(tiny_bank):
+    e = tiny_bank
+    sub = Encoding(text=e.text, tokens=e.tokens, input_ids=e.input_ids, word_ids=e.word_ids,
+                   offsets=e.offsets, words=e.words, hidden_states=e.hidden_states[[0, 3]],
+                   n_layers=3, layer_ids=(0, 3))
+    assert torch.allclose(bk.token_vectors(sub, "last"), e.hidden_states[3])
+    assert torch.allclose(bk.token_vectors(sub, 0), e.hidden_states[0])
+    with pytest.raises(ValueError, match=r"needs model layers \[1, 2\]"):
+        bk.token_vectors(sub, "sum_last4")
