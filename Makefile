@@ -26,7 +26,7 @@ demo: install
 test: lint unit
 
 lint: install
-	$(VENV)/bin/ruff check bertviz_kit tests benchmarks notebooks
+	$(VENV)/bin/ruff check .
 
 unit: install
 	$(PY) -m pytest tests --ignore=tests/browser -q
