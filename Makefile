@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test lint unit lab clean
+.PHONY: install demo test lint unit browser browser-deps lab app clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ install: $(STAMP)
 demo: install
 	$(VENV)/bin/bertviz-kit demo --out out
 
-test: lint unit
+test: lint unit browser
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -31,8 +31,27 @@ lint: install
 unit: install
 	$(PY) -m pytest tests --ignore=tests/browser -q
 
+# Debian's Chromium and fonts for the real-browser tests (skipped when already installed).
+BROWSER_PKGS := chromium fonts-dejavu-core fonts-liberation
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser-deps:
+	@if dpkg -s $(BROWSER_PKGS) > /dev/null 2>&1 && [ -x /usr/bin/chromium ]; then \
+		echo "browser-deps: $(BROWSER_PKGS) already installed"; \
+	else \
+		$(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $(BROWSER_PKGS); \
+	fi
+
+# JupyterLab and Voila in headless Chromium (Playwright drives /usr/bin/chromium).
+browser: install browser-deps
+	$(PY) -m pytest tests/browser -q
+
 lab: install
 	$(VENV)/bin/jupyter lab notebooks
+
+# The explorer notebook as a read-only web app (no code shown), on http://localhost:8866
+app: install
+	cd notebooks && $(abspath $(VENV))/bin/voila 05_explorer.ipynb --no-browser
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache
