@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test lint unit browser browser-deps lab app clean
+.PHONY: install demo test lint unit notebooks notebooks-sync browser browser-deps lab app clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,13 +23,22 @@ install: $(STAMP)
 demo: install
 	$(VENV)/bin/bertviz-kit demo --out out
 
-test: lint unit browser
+test: lint unit notebooks browser
 
 lint: install
 	$(VENV)/bin/ruff check .
 
 unit: install
 	$(PY) -m pytest tests --ignore=tests/browser -q
+
+notebooks: install
+	$(PY) .ci/check_notebook_pairs.py
+	timeout 20m $(PY) -m pytest --nbval notebooks -p no:cacheprovider -q \
+	  --nbval-sanitize-with notebooks/sanitize.cfg --nbval-cell-timeout=300
+
+# re-run every notebook and store fresh outputs in its .ipynb (NB=notebooks/05_explorer.py for one)
+notebooks-sync: install
+	$(PY) .ci/sync_notebooks.py $(NB)
 
 # Debian's Chromium and fonts for the real-browser tests (skipped when already installed).
 BROWSER_PKGS := chromium fonts-dejavu-core fonts-liberation

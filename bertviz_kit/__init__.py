@@ -19,6 +19,7 @@ from .heads import EncoderWithHead
 from .loading import bundled_model_path, load
 from .plotting import (
     plot_attention,
+    plot_attention_grid,
     plot_histogram,
     plot_layer_similarity,
     plot_similarity_heatmap,
@@ -36,6 +37,7 @@ from .pooling import (
     word_vectors,
 )
 from .similarity import cosine, find, layer_similarity, layer_word_vectors
+from .widgets import Explorer, explore
 
 __version__ = "0.1.0"
 
@@ -65,4 +67,7 @@ __all__ = [
     "plot_similarity_heatmap",
     "plot_layer_similarity",
     "plot_attention",
+    "plot_attention_grid",
+    "Explorer",
+    "explore",
 ]

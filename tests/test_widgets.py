@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import bertviz_kit as bk  # noqa: E402
+
+
+@pytest.fixture
+def no_model(tiny, monkeypatch):
+    """Any model call fails: the explorer must only slice stored tensors."""
+    def boom(*args, **kwargs):
+        raise AssertionError("the model ran inside a widget callback")
+    monkeypatch.setattr(tiny.model, "forward", boom)
+    return tiny
+
+
+def _pixels(explorer):
+    fig = explorer.render()
+    fig.canvas.draw()
+    data = np.asarray(fig.canvas.buffer_rgba()).copy()
+    plt.close(fig)
+    return data
+
+
+def test_controls_update_plots_without_running_the_model(tiny_bank, no_model):
+    x = bk.explore(tiny_bank, no_model, token=6, layer=1)
+    ui = x.widget
+    assert {c.description for c in (x.token_w, x.layer_w, x.layers_w, x.subwords_w)} == {
+        "token", "layer", "layers", "subwords"}
+    assert ui is x.widget
+    before = _pixels(x)
+    x.layer_w.value = 3
+    assert x.state["layer"] == 3
+    after_layer = _pixels(x)
+    assert not np.array_equal(before, after_layer)
+    x.token_w.value = 10
+    assert x.state["token"] == 10
+    assert not np.array_equal(after_layer, _pixels(x))
+    x.layers_w.value = "slider"
+    x.subwords_w.value = "max"
+    assert x.state == {"token": 10, "layer": 3, "layers": "slider", "subwords": "max"}
+
+
+def test_render_panels(tiny_bank):
+    x = bk.Explorer(tiny_bank, token=6, layer=2)
+    fig = x.render()
+    hist, heat, curves, _cbar = fig.axes
+    assert "layer 2" in hist.get_title()
+    assert heat.images[0].get_array().shape == (tiny_bank.n_words, tiny_bank.n_words)
+    # the other two "bank"s are the first partners of the selected one
+    labels = [t.get_text() for t in curves.get_legend().get_texts()]
+    assert labels[:2] == ["5:bank ~ 9:bank", "5:bank ~ 18:bank"]
+    plt.close(fig)
+
+
+def test_set_from_code_updates_controls(tiny_bank):
+    x = bk.explore(tiny_bank)
+    x.widget  # noqa: B018
+    x.set(token=10, layer=-1, layers="concat_last4")
+    assert x.token_w.value == 10 and x.layer_w.value == 3 and x.layers_w.value == "concat_last4"
+    assert "token=10 'bank'" in repr(x)
+
+
+def test_text_box_encodes_a_new_sentence(tiny_bank, tiny):
+    x = bk.explore(tiny_bank, tiny)
+    x.widget  # noqa: B018
+    x.text_w.value = "the river bank"
+    assert x.e.text == "the river bank"
+    assert [label for label, _ in x.token_w.options] == ["1: the", "2: river", "3: bank"]
+    x.text_w.value = "   "
+    assert "non-empty" in x.status.value and x.e.text == "the river bank"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [({"token": 0}, ValueError, "is a special token"),
+     ({"token": 99}, ValueError, r"token must be an int in \[0, 21\]"),
+     ({"layer": 9}, ValueError, r"layer must be an int in \[-4, 3\]"),
+     ({"layers": "top"}, ValueError, r"layers must be one of \('slider', 'last'"),
+     ({"subwords": "avg"}, ValueError, "subwords must be one of")],
+)
+def test_bad_selection(tiny_bank, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        bk.Explorer(tiny_bank, **kwargs)
+
+
+def test_empty_text_and_bad_encoder(tiny):
+    with pytest.raises(ValueError, match="no words to explore"):
+        bk.explore(tiny.encode(""))
+    with pytest.raises(TypeError, match="encoder must be an Encoder"):
+        bk.explore(tiny.encode("the bank"), "model")
+
+
+def test_missing_ipywidgets_gives_install_hint(tiny_bank, monkeypatch):
+    import builtins
+
+    real = builtins.__import__
+
+    def fake(name, *args, **kwargs):
+        if name == "ipywidgets":
+            raise ImportError("no ipywidgets")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake)
+    with pytest.raises(ImportError, match=r"pip install \"bertviz-kit\[widgets\]\""):
+        bk.explore(tiny_bank).widget  # noqa: B018
