@@ -174,6 +174,7 @@ def plot_layer_similarity(
     title: str | None = "similarity across layers",
     ylabel: str = "cosine similarity",
     layer_ids: Sequence[int] | None = None,
+    legend_loc: str = "best",
     ax: Axes | None = None,
 ) -> Axes:
     """Curves of one value per layer, e.g. ``bk.layer_similarity`` of word pairs.
@@ -183,6 +184,8 @@ def plot_layer_similarity(
     curves : mapping label -> 1-D tensor/array ``[n_layers + 1]``
     layer_ids : sequence of int, optional
         The layer of each point (default ``0, 1, ...``; 0 = embeddings).
+    legend_loc : str, default "best"
+        Where the legend goes (matplotlib's ``loc``).
     """
     if not isinstance(curves, Mapping) or not curves:
         raise TypeError("curves must be a non-empty mapping of label -> values per layer.")
@@ -199,7 +202,7 @@ def plot_layer_similarity(
     ax.set_ylabel(ylabel)
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc=legend_loc)
     if title:
         ax.set_title(title)
     return ax

@@ -9,11 +9,14 @@ ipywidgets is optional: ``pip install "bertviz-kit[widgets]"``.
 
 from __future__ import annotations
 
+import contextlib
 import io
+from collections.abc import Iterator
 from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -28,6 +31,22 @@ _BINS = 60
 
 #: Layer choices of the heatmap: the slider's layer, or a preset combination.
 LAYER_CHOICES = ("slider",) + tuple(LAYER_PRESETS)
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run small tensor ops on one thread.
+
+    The explorer's tensors are tiny; a parallel region costs more than it
+    saves and, when another process keeps the cores busy, waits a whole
+    scheduler slice (tens of milliseconds) for its worker threads.
+    """
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
 
 
 def _ipywidgets() -> Any:
@@ -138,6 +157,10 @@ class Explorer:
 
     def _panels(self) -> dict[str, Any]:
         """The numbers the three panels show for the current selection."""
+        with _one_thread():
+            return self._compute_panels()
+
+    def _compute_panels(self) -> dict[str, Any]:
         e, s = self.e, self.state
         token, layer = s["token"], s["layer"]
         word = e.word_ids[token]
@@ -164,7 +187,9 @@ class Explorer:
         ax_hist, ax_heat, ax_curve = fig.subplots(1, 3, width_ratios=[1, 1.25, 1.1])
         plot_histogram(e, token=p["token"], layer=p["layer"], bins=_BINS, ax=ax_hist, title=p["hist_title"])
         labels = [f"{i}:{w}" for i, w in enumerate(e.words)]
-        plot_similarity_heatmap(p["sim"], labels, annotate=False, ax=ax_heat, title=p["heat_title"])
+        # a fixed colour scale keeps colours comparable while you move through layers
+        plot_similarity_heatmap(p["sim"], labels, annotate=False, ax=ax_heat, title=p["heat_title"],
+                                vmin=0.0, vmax=1.0)
         word = p["word"]
         ax_heat.add_patch(plt.Rectangle((word - 0.5, word - 0.5), 1, 1, fill=False, lw=2, color="red"))
         ax_heat.tick_params(labelsize=8 if e.n_words <= 25 else 6 if e.n_words <= 45 else 4)
@@ -173,7 +198,8 @@ class Explorer:
 
     def _draw_curves(self, ax: Any, p: dict[str, Any]) -> None:
         if p["curves"]:
-            plot_layer_similarity(p["curves"], ax=ax, layer_ids=list(self.e.layer_ids), title=p["curve_title"])
+            plot_layer_similarity(p["curves"], ax=ax, layer_ids=list(self.e.layer_ids), title=p["curve_title"],
+                                  legend_loc="lower right")
             ax.axvline(p["layer"], color="grey", ls="--", lw=1)
         else:
             ax.set_axis_off()
@@ -194,10 +220,7 @@ class Explorer:
         ax_hist.set_xlim(edges[0] - pad, edges[-1] + pad)
         ax_hist.set_ylim(0, counts.max() * 1.05)
         ax_hist.set_title(p["hist_title"])
-        image = ax_heat.images[0]
-        sim = p["sim"].numpy()
-        image.set_data(sim)
-        image.set_clim(sim.min(), sim.max())
+        ax_heat.images[0].set_data(p["sim"].numpy())
         ax_heat.patches[0].set_xy((p["word"] - 0.5, p["word"] - 0.5))
         ax_heat.set_title(p["heat_title"])
         ax_curve.clear()
@@ -287,10 +310,20 @@ class Explorer:
             fig = self.render(fig)
             fig.canvas.draw()
             fig.set_layout_engine("none")  # keep the layout computed once
+            # Everything that a change can touch is drawn on top of a stored
+            # background: the heatmap's labels and colour bar are drawn once.
+            ax_hist, ax_heat, ax_curve = fig.axes[:3]
+            self._dynamic = [ax_hist, ax_curve, ax_heat.images[0], ax_heat.patches[0], ax_heat.title]
+            for artist in self._dynamic:
+                artist.set_animated(True)
+            fig.canvas.draw()
+            self._background = fig.canvas.copy_from_bbox(fig.bbox)
             self._fig, self._fig_for = fig, self.e
         else:
             self._refresh(fig)
-        fig.canvas.draw()
+        fig.canvas.restore_region(self._background)
+        for artist in self._dynamic:
+            fig.draw_artist(artist)
         from PIL import Image
 
         buf = io.BytesIO()

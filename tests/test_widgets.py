@@ -110,3 +110,22 @@ def test_missing_ipywidgets_gives_install_hint(tiny_bank, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", fake)
     with pytest.raises(ImportError, match=r"pip install \"bertviz-kit\[widgets\]\""):
         bk.explore(tiny_bank).widget  # noqa: B018
+
+
+def test_fast_update_path_shows_the_same_numbers_as_a_fresh_render(tiny_bank):
+    x = bk.Explorer(tiny_bank, token=6, layer=1, layers="slider")
+    first = x.to_png()
+    assert first[:8] == b"\x89PNG\r\n\x1a\n"
+    x.set(token=10, layer=3, subwords="max")
+    updated = x.to_png()
+    assert updated != first
+    ax_hist, ax_heat, ax_curve = x._fig.axes[:3]
+    counts, _ = np.histogram(tiny_bank.hidden_states[3, 10].numpy(), bins=60)
+    assert np.array_equal([p.get_height() for p in ax_hist.patches], counts)
+    sim = bk.cosine(bk.word_vectors(tiny_bank, 3, subwords="max")).numpy()
+    assert np.allclose(ax_heat.images[0].get_array(), sim)
+    assert ax_heat.patches[0].get_xy() == (8.5, 8.5)  # word 9 ("bank") outlined
+    fresh = x.render()
+    assert [t.get_text() for t in ax_curve.get_legend().get_texts()] == [
+        t.get_text() for t in fresh.axes[2].get_legend().get_texts()]
+    plt.close(fresh)
