@@ -22,13 +22,17 @@ from .plotting import (
     plot_attention_grid,
     plot_histogram,
     plot_layer_similarity,
+    plot_probe,
+    plot_projection,
     plot_similarity_heatmap,
+    plot_trajectory,
 )
 from .pooling import (
     LAYER_PRESETS,
     POOLING_MODES,
     SPECIALS_MODES,
     SUBWORD_MODES,
+    layer_sentence_vectors,
     resolve_layers,
     sentence_vector,
     sentence_vectors,
@@ -36,7 +40,20 @@ from .pooling import (
     token_vectors,
     word_vectors,
 )
-from .similarity import cosine, find, layer_similarity, layer_word_vectors
+from .probing import ProbeResult, probe_layers
+from .projection import PROJECTION_METHODS, project, project_layers
+from .similarity import (
+    anisotropy,
+    cosine,
+    find,
+    find_occurrences,
+    intra_similarity,
+    layer_occurrence_vectors,
+    layer_similarity,
+    layer_word_vectors,
+    occurrence_vectors,
+    self_similarity,
+)
 from .widgets import Explorer, explore
 
 __version__ = "0.1.0"
@@ -68,6 +85,21 @@ __all__ = [
     "plot_layer_similarity",
     "plot_attention",
     "plot_attention_grid",
+    "layer_sentence_vectors",
+    "find_occurrences",
+    "occurrence_vectors",
+    "layer_occurrence_vectors",
+    "self_similarity",
+    "intra_similarity",
+    "anisotropy",
+    "PROJECTION_METHODS",
+    "project",
+    "project_layers",
+    "plot_projection",
+    "plot_trajectory",
+    "ProbeResult",
+    "probe_layers",
+    "plot_probe",
     "Explorer",
     "explore",
 ]

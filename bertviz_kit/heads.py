@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -155,3 +156,196 @@ class EncoderWithHead(nn.Module):
         device = next(self.encoder.parameters()).device
         batch = self.tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
         return {k: v.to(device) for k, v in batch.items()}
+
+    # -- training the head on a frozen encoder ---------------------------------
+    def sentence_features(
+        self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False
+    ) -> torch.Tensor:
+        """The frozen encoder's sentence vectors: ``[n_texts, in_features]``.
+
+        Mean of the last layer over each text's tokens, [CLS]/[SEP] and padding
+        left out (as :func:`bertviz_kit.sentence_vector`). Runs in
+        ``torch.inference_mode`` with the encoder in eval mode.
+        """
+        texts = _check_texts(texts)
+        _check_positive_int("batch_size", batch_size)
+        if self.tokenizer is None:
+            raise ValueError("this EncoderWithHead was built from a bare model; it has no "
+                             "tokenizer. Build it from bk.load(...) or from_pretrained().")
+        starts = range(0, len(texts), batch_size)
+        if progress:
+            from tqdm.auto import tqdm
+
+            starts = tqdm(starts, desc="encoding", unit="batch")
+        device = next(self.encoder.parameters()).device
+        limit = int(getattr(self.encoder.config, "max_position_embeddings", 512) or 512)
+        tok_max = getattr(self.tokenizer, "model_max_length", None)
+        if isinstance(tok_max, int) and 0 < tok_max < limit:
+            limit = tok_max
+        was_training = self.encoder.training
+        self.encoder.eval()
+        out = []
+        try:
+            with torch.inference_mode():
+                for s in starts:
+                    batch = self.tokenizer(texts[s:s + batch_size], padding=True, truncation=False,
+                                           return_tensors="pt", return_special_tokens_mask=True)
+                    if batch["input_ids"].shape[1] > limit:
+                        lengths = batch["attention_mask"].sum(1)
+                        i = s + int(torch.argmax(lengths))
+                        raise ValueError(
+                            f"texts[{i}] has {int(lengths.max())} tokens, more than the model's limit of "
+                            f"{limit}; split it (texts are never truncated silently)."
+                        )
+                    special = batch.pop("special_tokens_mask")
+                    keep = (batch["attention_mask"].bool() & ~special.bool()).unsqueeze(-1).float()
+                    batch = {k: v.to(device) for k, v in batch.items()}
+                    hidden = self.encoder(**batch, return_dict=True).last_hidden_state.float().cpu()
+                    out.append((hidden * keep).sum(1) / keep.sum(1).clamp_min(1.0))
+        finally:
+            self.encoder.train(was_training)
+        return torch.cat(out)
+
+    def fit_head(
+        self,
+        texts: Sequence[str],
+        labels: Sequence[object],
+        *,
+        epochs: int = 100,
+        lr: float = 0.01,
+        weight_decay: float = 0.0,
+        batch_size: int = 32,
+        seed: int = 0,
+        progress: bool = False,
+    ) -> list[float]:
+        """Train only the head as a sentence classifier; the encoder stays frozen.
+
+        The encoder runs once (:meth:`sentence_features`); the head then learns
+        ``logits = head(sentence vector)`` with cross-entropy and Adam on those
+        fixed features. As the head is linear, this equals averaging the head's
+        per-token outputs. ``out_features`` must equal the number of classes.
+
+        Parameters
+        ----------
+        texts : sequence of str
+        labels : sequence, same length
+            Any hashable labels; their sorted unique values become
+            :attr:`classes_` (logit ``k`` is ``classes_[k]``).
+        epochs : int, default 100
+            Passes over the training set.
+        lr : float, default 0.01
+        weight_decay : float, default 0.0
+        batch_size : int, default 32
+            Texts per encoder batch and per optimizer step.
+        seed : int, default 0
+            Seeds the head's re-initialization and the shuffling (a private
+            generator; the global RNG state is restored).
+        progress : bool, default False
+            Progress bars (``tqdm.auto``) for encoding and for the epochs.
+
+        Returns
+        -------
+        list of float
+            Mean training loss of every epoch.
+        """
+        texts = _check_texts(texts)
+        for name, v in (("epochs", epochs), ("batch_size", batch_size)):
+            _check_positive_int(name, v)
+        for name, v in (("lr", lr), ("weight_decay", weight_decay)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or (name == "lr" and v == 0):
+                raise ValueError(f"{name} must be a number {'> 0' if name == 'lr' else '>= 0'}; got {v!r}.")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed must be an int >= 0; got {seed!r}.")
+        if isinstance(labels, (str, bytes)) or not isinstance(labels, Sequence) or len(labels) != len(texts):
+            got = len(labels) if isinstance(labels, Sequence) else type(labels).__name__
+            raise ValueError(f"labels must be a sequence with one label per text ({len(texts)}); got {got}.")
+        classes = sorted(set(labels), key=repr) if not _sortable(labels) else sorted(set(labels))
+        if len(classes) < 2:
+            raise ValueError(f"labels must hold at least two classes; got {classes}.")
+        if len(classes) != self.out_features:
+            raise ValueError(
+                f"out_features ({self.out_features}) must equal the number of classes "
+                f"({len(classes)}: {classes}); build the model with out_features={len(classes)}."
+            )
+        index = {c: k for k, c in enumerate(classes)}
+        y = torch.tensor([index[v] for v in labels], dtype=torch.long)
+        x = self.sentence_features(texts, batch_size=batch_size, progress=progress)
+        device = self.head.weight.device
+        x, y = x.to(device), y.to(device)
+
+        state = torch.random.get_rng_state()
+        torch.manual_seed(seed)
+        try:
+            self.head.reset_parameters()
+        finally:
+            torch.random.set_rng_state(state)
+        gen = torch.Generator().manual_seed(seed)
+        opt = torch.optim.Adam(self.head.parameters(), lr=lr, weight_decay=weight_decay)
+        loss_fn = nn.CrossEntropyLoss()
+        rounds = range(epochs)
+        if progress:
+            from tqdm.auto import tqdm
+
+            rounds = tqdm(rounds, desc="training head", unit="epoch")
+        history = []
+        self.head.train()
+        for _ in rounds:
+            order = torch.randperm(len(texts), generator=gen).to(device)
+            total = 0.0
+            for s in range(0, len(texts), batch_size):
+                idx = order[s:s + batch_size]
+                opt.zero_grad()
+                loss = loss_fn(self.head(x[idx]), y[idx])
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(idx)
+            history.append(total / len(texts))
+        self.head.eval()
+        self.classes_ = classes
+        return history
+
+    def transform(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> torch.Tensor:
+        """The head's output for each text (its projected sentence vector): ``[n_texts, out_features]``."""
+        x = self.sentence_features(texts, batch_size=batch_size, progress=progress)
+        with torch.inference_mode():
+            return self.head(x.to(self.head.weight.device)).float().cpu()
+
+    def predict(self, texts: Sequence[str], *, batch_size: int = 32) -> list[object]:
+        """The predicted label of each text (after :meth:`fit_head`)."""
+        classes = getattr(self, "classes_", None)
+        if classes is None:
+            raise ValueError("the head has not been trained for classification; call fit_head(texts, labels) first.")
+        logits = self.transform(texts, batch_size=batch_size)
+        return [classes[k] for k in logits.argmax(dim=1).tolist()]
+
+    def score(self, texts: Sequence[str], labels: Sequence[object], *, batch_size: int = 32) -> float:
+        """Accuracy of :meth:`predict` on labelled texts (e.g. a held-out set)."""
+        texts = _check_texts(texts)
+        if isinstance(labels, (str, bytes)) or not isinstance(labels, Sequence) or len(labels) != len(texts):
+            raise ValueError(f"labels must be a sequence with one label per text ({len(texts)}).")
+        pred = self.predict(texts, batch_size=batch_size)
+        return sum(p == t for p, t in zip(pred, labels)) / len(texts)
+
+
+def _sortable(values: Sequence[object]) -> bool:
+    try:
+        sorted(set(values))
+    except TypeError:
+        return False
+    return True
+
+
+def _check_texts(texts: object) -> list[str]:
+    if isinstance(texts, str) or not isinstance(texts, Sequence):
+        raise TypeError(f"texts must be a list of str; got {type(texts).__name__}.")
+    if not texts:
+        raise ValueError("texts must hold at least one text; got an empty list.")
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise TypeError(f"texts[{i}] must be a str; got {type(t).__name__}.")
+    return list(texts)
+
+
+def _check_positive_int(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1; got {value!r}.")

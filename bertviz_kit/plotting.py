@@ -318,3 +318,258 @@ def plot_attention_grid(
             ax.set_ylabel(f"layer {r + 1}", fontsize=8)
     fig.suptitle(f"attention, all layers x heads ({specials} [CLS]/[SEP])")
     return axes
+
+
+# ---------------------------------------------------------------------------
+# Projections, layer trajectories and probe curves
+# ---------------------------------------------------------------------------
+
+__all__ += ["plot_projection", "plot_trajectory", "plot_probe"]
+
+_METHOD_NAMES = {"pca": "PC", "tsne": "t-SNE ", "umap": "UMAP "}
+
+
+def _check_labels(labels: Sequence[object] | None, n: int, name: str = "labels") -> list[object] | None:
+    if labels is None:
+        return None
+    if isinstance(labels, (str, bytes)) or not isinstance(labels, (Sequence, np.ndarray, torch.Tensor)):
+        raise TypeError(f"{name} must be a sequence with one label per point; got {type(labels).__name__}.")
+    out = labels.tolist() if isinstance(labels, (np.ndarray, torch.Tensor)) else list(labels)
+    if len(out) != n:
+        raise ValueError(f"{name} must hold one label per point ({n}); got {len(out)}.")
+    return out
+
+
+def _is_continuous(labels: list[object]) -> bool:
+    numeric = all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in labels)
+    return numeric and len(set(labels)) > 10
+
+
+def _categories(labels: list[object]) -> list[object]:
+    """Unique labels in order of first appearance."""
+    return list(dict.fromkeys(labels))
+
+
+def _palette(k: int) -> list[Any]:
+    cmap = plt.get_cmap("tab10" if k <= 10 else "tab20")
+    return [cmap(i % cmap.N) for i in range(k)]
+
+
+def _axis_labels(ax: Axes, method: str, model: Any) -> None:
+    if method == "pca":
+        ratio = model.explained_variance_ratio_
+        ax.set_xlabel(f"PC1 ({100 * ratio[0]:.1f}% of variance)")
+        ax.set_ylabel(f"PC2 ({100 * ratio[1]:.1f}% of variance)")
+    else:
+        ax.set_xlabel(f"{_METHOD_NAMES[method]}1")
+        ax.set_ylabel(f"{_METHOD_NAMES[method]}2")
+
+
+def plot_projection(
+    vectors: torch.Tensor | np.ndarray,
+    labels: Sequence[object] | None = None,
+    *,
+    method: str = "pca",
+    seed: int = 0,
+    normalize: bool = False,
+    texts: Sequence[str] | None = None,
+    perplexity: float | None = None,
+    cmap: str = "viridis",
+    legend_title: str | None = None,
+    title: str | None = None,
+    marker_size: float = 30.0,
+    ax: Axes | None = None,
+    **options: Any,
+) -> Axes:
+    """Scatter of vectors projected to 2-D (PCA, t-SNE or UMAP), coloured by a label.
+
+    Parameters
+    ----------
+    vectors : tensor/array ``[n, dim]``
+        Occurrences of a word (:func:`bertviz_kit.occurrence_vectors`) or
+        sentence vectors (:func:`bertviz_kit.sentence_vectors`) at one layer.
+    labels : sequence of length ``n``, optional
+        Colour of each point: categories (sense, sentence, polarity; a legend)
+        or more than 10 distinct numbers (a colour bar).
+    method : {"pca", "tsne", "umap"}, default "pca"
+        See :func:`bertviz_kit.project`.
+    seed : int, default 0
+    normalize : bool, default False
+        Unit-length vectors first (cosine geometry).
+    texts : sequence of str, length ``n``, optional
+        A short text written beside each point (keep ``n`` small).
+    perplexity : float, optional
+        t-SNE only.
+    cmap : str, default "viridis"
+        Colour map for numeric labels.
+    legend_title, title : str, optional
+    marker_size : float, default 30
+    ax : Axes, optional
+    **options
+        Passed to the projection estimator.
+    """
+    from .projection import _project
+
+    points, model = _project(vectors, method, 2, seed, normalize, perplexity, options)
+    n = points.shape[0]
+    labs = _check_labels(labels, n)
+    notes = _check_labels(texts, n, "texts")
+    ax = _new_ax(ax, (6.5, 5))
+    if labs is None:
+        ax.scatter(points[:, 0], points[:, 1], s=marker_size, alpha=0.8, edgecolors="none")
+    elif _is_continuous(labs):
+        sc = ax.scatter(points[:, 0], points[:, 1], c=np.asarray(labs, dtype=float), cmap=cmap,
+                        s=marker_size, alpha=0.85, edgecolors="none")
+        bar = ax.figure.colorbar(sc, ax=ax, shrink=0.8)
+        if legend_title:
+            bar.set_label(legend_title)
+    else:
+        cats = _categories(labs)
+        colors = _palette(len(cats))
+        lab_arr = np.array([str(v) for v in labs], dtype=object)
+        for cat, color in zip(cats, colors):
+            m = lab_arr == str(cat)
+            ax.scatter(points[m, 0], points[m, 1], s=marker_size, color=color, alpha=0.8,
+                       edgecolors="none", label=f"{cat} ({int(m.sum())})")
+        ax.legend(title=legend_title, fontsize=8, title_fontsize=8, loc="best",
+                  ncol=1 if len(cats) <= 12 else 2, framealpha=0.8)
+    if notes is not None:
+        for (px, py), note in zip(points, notes):
+            ax.annotate(str(note), (px, py), xytext=(3, 3), textcoords="offset points", fontsize=7)
+    _axis_labels(ax, method, model)
+    ax.grid(alpha=0.3)
+    full = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}[method]
+    ax.set_title(title if title is not None else f"{full} projection of {n} vectors")
+    return ax
+
+
+def plot_trajectory(
+    vectors: torch.Tensor | np.ndarray,
+    labels: Sequence[object] | None = None,
+    *,
+    method: str = "pca",
+    seed: int = 0,
+    normalize: bool = True,
+    center_layers: bool = False,
+    layer_ids: Sequence[int] | None = None,
+    perplexity: float | None = None,
+    legend_title: str | None = None,
+    title: str | None = None,
+    ax: Axes | None = None,
+    **options: Any,
+) -> Axes:
+    """Follow items through the network: one shared 2-D basis for every layer, a path per item.
+
+    Each item (an occurrence of a word, a sentence) is a line from its
+    embedding-layer position (small circle) to its top-layer position (large
+    marker); every layer's centre is labelled with its number.
+
+    Parameters
+    ----------
+    vectors : tensor/array ``[n_layers, n, dim]``
+        For example :func:`bertviz_kit.layer_occurrence_vectors`.
+    labels : sequence of length ``n``, optional
+        Category of each item (colour and legend).
+    method : {"pca", "tsne", "umap"}, default "pca"
+    seed : int, default 0
+    normalize : bool, default True
+        Unit-length vectors first (norms grow from layer to layer).
+    center_layers : bool, default False
+        Subtract each layer's mean first: shows how items spread apart
+        rather than how the layer moves as a whole.
+    layer_ids : sequence of int, optional
+        The layer of each row (default ``0, 1, ...``).
+    perplexity : float, optional
+        t-SNE only.
+    legend_title, title : str, optional
+    ax : Axes, optional
+    **options
+        Passed to the projection estimator.
+    """
+    from .projection import _project_layers
+
+    points, model = _project_layers(vectors, method, 2, seed, normalize, center_layers, perplexity, options)
+    n_layers, n, _ = points.shape
+    ids = list(range(n_layers)) if layer_ids is None else list(layer_ids)
+    if len(ids) != n_layers:
+        raise ValueError(f"layer_ids must name one layer per row of vectors ({n_layers}); got {len(ids)}.")
+    labs = _check_labels(labels, n)
+    cats = _categories(labs) if labs is not None else [None]
+    colors = _palette(len(cats))
+    color_of = {str(c): col for c, col in zip(cats, colors)}
+    ax = _new_ax(ax, (7, 5.5))
+    seen: set[str] = set()
+    for i in range(n):
+        key = str(labs[i]) if labs is not None else "None"
+        color = color_of[key]
+        label = None
+        if labs is not None and key not in seen:
+            seen.add(key)
+            label = f"{labs[i]} ({sum(str(v) == key for v in labs)})"
+        path = points[:, i]
+        ax.plot(path[:, 0], path[:, 1], "-", color=color, alpha=0.45, linewidth=1, label=label)
+        ax.scatter(path[1:-1, 0], path[1:-1, 1], s=8, color=color, alpha=0.6)
+        ax.scatter(path[0, 0], path[0, 1], s=22, facecolors="white", edgecolors=color, linewidths=1)
+        ax.scatter(path[-1, 0], path[-1, 1], s=45, color=color, marker="D", edgecolors="black", linewidths=0.4)
+    centres = points.mean(axis=1)
+    for k, (cx, cy) in enumerate(centres):
+        ax.annotate(f"L{ids[k]}", (cx, cy), ha="center", va="center", fontsize=8, fontweight="bold",
+                    bbox={"boxstyle": "round,pad=0.2", "facecolor": "lightyellow", "alpha": 0.85,
+                          "edgecolor": "gray"})
+    _axis_labels(ax, method, model)
+    ax.grid(alpha=0.3)
+    if labs is not None:
+        ax.legend(title=legend_title, fontsize=8, title_fontsize=8, loc="best", framealpha=0.8)
+    ax.set_title(title if title is not None else
+                 f"{n} items across layers {ids[0]}-{ids[-1]} (o = first layer, diamond = last; "
+                 f"Lk = layer centre)", fontsize=10)
+    return ax
+
+
+def plot_probe(
+    results: Any,
+    *,
+    title: str | None = "probe accuracy per layer",
+    chance: bool = True,
+    ax: Axes | None = None,
+) -> Axes:
+    """Probe accuracy per layer with a ±1 std band (over folds) and the chance level.
+
+    Parameters
+    ----------
+    results : ProbeResult or mapping label -> ProbeResult
+        From :func:`bertviz_kit.probe_layers`; a mapping draws one curve each.
+    chance : bool, default True
+        Dashed line at the majority-class accuracy.
+    ax : Axes, optional
+    """
+    from .probing import ProbeResult
+
+    if isinstance(results, ProbeResult):
+        results = {"probe": results}
+    if not isinstance(results, Mapping) or not results or not all(
+        isinstance(r, ProbeResult) for r in results.values()
+    ):
+        raise TypeError("results must be a ProbeResult or a non-empty mapping label -> ProbeResult "
+                        f"(from bk.probe_layers); got {type(results).__name__}.")
+    ax = _new_ax(ax, (6, 4))
+    chances = set()
+    for label, r in results.items():
+        x = np.asarray(r.layer_ids)
+        m, s = r.mean.numpy(), r.std.numpy()
+        (line,) = ax.plot(x, m, marker="o", label=f"{label} (best: layer {r.best_layer}, {m.max():.3f})")
+        ax.fill_between(x, m - s, m + s, color=line.get_color(), alpha=0.2)
+        chances.add(round(r.chance, 4))
+    if chance:
+        for c in sorted(chances):
+            ax.axhline(c, color="gray", linestyle="--", linewidth=1)
+            ax.annotate(f"chance {c:.2f}", (ax.get_xlim()[0], c), xytext=(4, 3), textcoords="offset points",
+                        fontsize=8, color="gray")
+    ax.set_xlabel("layer (0 = embeddings)")
+    ax.set_ylabel("cross-validated accuracy")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    if title:
+        ax.set_title(title)
+    return ax

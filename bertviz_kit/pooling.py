@@ -26,6 +26,7 @@ __all__ = [
     "span_vector",
     "sentence_vector",
     "sentence_vectors",
+    "layer_sentence_vectors",
 ]
 
 LayerSpec = int | Sequence[int] | str
@@ -55,6 +56,16 @@ def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
 def _check_encoding(e: object, name: str = "e") -> None:
     if not isinstance(e, Encoding):
         raise TypeError(f"{name} must be an Encoding (from Encoder.encode); got {type(e).__name__}.")
+
+
+def _check_encodings(es: object, name: str = "es") -> None:
+    """A non-empty list of Encoding (a single Encoding is refused: wrap it in a list)."""
+    if isinstance(es, (Encoding, str)) or not isinstance(es, Sequence):
+        raise TypeError(f"{name} must be a list of Encoding; got {type(es).__name__}.")
+    if len(es) == 0:
+        raise ValueError(f"{name} must hold at least one Encoding; got an empty list.")
+    for i, e in enumerate(es):
+        _check_encoding(e, f"{name}[{i}]")
 
 
 def resolve_layers(
@@ -306,12 +317,7 @@ def sentence_vectors(
     """One vector per text: ``[n_texts, dim']``. See :func:`sentence_vector`."""
     _check_choice("pooling", pooling, POOLING_MODES)
     _check_choice("specials", specials, SPECIALS_MODES)
-    if isinstance(es, Encoding) or not isinstance(es, Sequence):
-        raise TypeError(f"es must be a list of Encoding; got {type(es).__name__}.")
-    if len(es) == 0:
-        raise ValueError("es must hold at least one Encoding; got an empty list.")
-    for i, e in enumerate(es):
-        _check_encoding(e, f"es[{i}]")
+    _check_encodings(es, "es")
     if pooling == "cls":
         return torch.stack([select_layers(e, layer, combine, name="layer")[0] for e in es])
     xs, groups = [], []
@@ -325,3 +331,32 @@ def sentence_vectors(
         xs.append(select_layers(e, layer, combine, name="layer")[mask])
         groups.append(torch.full((int(mask.sum()),), i, dtype=torch.long))
     return _pool_groups(torch.cat(xs), torch.cat(groups), len(es), pooling)
+
+
+def layer_sentence_vectors(
+    es: Sequence[Encoding],
+    pooling: str = "mean",
+    specials: str = "exclude",
+) -> torch.Tensor:
+    """One vector per text at every stored layer: ``[n_stored_layers, n_texts, dim]``.
+
+    Row ``k`` equals ``sentence_vectors(es, layer=layer_ids[k], pooling=pooling,
+    specials=specials)``, computed in one pass over the texts. All encodings
+    must store the same layers (as :meth:`Encoder.encode` does).
+
+    Parameters
+    ----------
+    es : list of Encoding
+    pooling : {"mean", "cls", "max"}, default "mean"
+    specials : {"exclude", "include"}, default "exclude"
+    """
+    _check_encodings(es, "es")
+    layer_ids = es[0].layer_ids
+    for i, e in enumerate(es):
+        if e.layer_ids != layer_ids or e.dim != es[0].dim:
+            raise ValueError(
+                f"es must come from one model with the same stored layers; es[0] has layers "
+                f"{layer_ids} and dim {es[0].dim}, es[{i}] has {e.layer_ids} and dim {e.dim}."
+            )
+    flat = sentence_vectors(es, list(layer_ids), pooling, specials, combine="concat")  # [n, L*D]
+    return flat.reshape(len(es), len(layer_ids), -1).permute(1, 0, 2)

@@ -1,0 +1,217 @@
+"""Project vectors to 2-D (or k-D) for plots: PCA, t-SNE (scikit-learn) or UMAP.
+
+:func:`project` maps ``[n, dim]`` vectors (occurrences of a word, sentence
+vectors) to ``[n, k]``. :func:`project_layers` fits **one** basis on the
+vectors of every layer together, so the same word can be followed from layer
+to layer in one picture. Both are seeded: the same call gives the same points.
+UMAP (``pip install umap-learn``) is imported only when asked for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["PROJECTION_METHODS", "project", "project_layers"]
+
+PROJECTION_METHODS = ("pca", "tsne", "umap")
+
+
+def _as_array(x: object, name: str, ndim: int) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        arr = x.detach().float().cpu().numpy()
+    else:
+        try:
+            arr = np.asarray(x, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be a tensor or array of numbers; got {type(x).__name__}.") from None
+    if arr.ndim != ndim:
+        shape = "[n, dim]" if ndim == 2 else "[n_layers, n, dim]"
+        raise ValueError(f"{name} must be {ndim}-D {shape}; got shape {arr.shape}.")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} holds NaN or infinite values.")
+    return arr.astype(np.float32, copy=False)
+
+
+def _check_int(name: str, value: object, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an int >= {low}; got {value!r}.")
+    return value
+
+
+def _fit(
+    x: np.ndarray,
+    method: str,
+    n_components: int,
+    seed: int,
+    perplexity: float | None,
+    options: dict[str, Any],
+) -> tuple[np.ndarray, Any]:
+    """Fit ``method`` on ``x`` ``[n, dim]``; return ``([n, k] points, fitted estimator)``."""
+    n, dim = x.shape
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        if n_components > min(n, dim):
+            raise ValueError(
+                f"n_components must be at most min(n, dim) = {min(n, dim)} for PCA; got {n_components}."
+            )
+        if perplexity is not None:
+            raise ValueError("perplexity is a t-SNE option; got it with method='pca'.")
+        model = PCA(n_components=n_components, random_state=seed, **options)
+        return model.fit_transform(x), model
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+
+        if n < 3:
+            raise ValueError(f"t-SNE needs at least 3 vectors; got {n}.")
+        if perplexity is None:
+            perplexity = float(min(30.0, max(1.0, (n - 1) / 3)))
+        if not isinstance(perplexity, (int, float)) or isinstance(perplexity, bool) or not 0 < perplexity < n:
+            raise ValueError(f"perplexity must be a number in (0, {n}) (below the number of vectors); "
+                             f"got {perplexity!r}.")
+        options = {"init": "pca", "learning_rate": "auto", **options}
+        model = TSNE(n_components=n_components, perplexity=perplexity, random_state=seed, **options)
+        return model.fit_transform(x), model
+    try:
+        import umap  # noqa: PLC0415
+    except ImportError:
+        raise ImportError(
+            "method='umap' needs the umap-learn package: pip install umap-learn "
+            "(or use method='pca' or 'tsne')."
+        ) from None
+    if perplexity is not None:
+        raise ValueError("perplexity is a t-SNE option; got it with method='umap'.")
+    options = {"n_neighbors": min(15, max(2, n - 1)), **options}
+    model = umap.UMAP(n_components=n_components, random_state=seed, **options)
+    return model.fit_transform(x), model
+
+
+def _normalize(x: np.ndarray) -> np.ndarray:
+    return x / np.clip(np.linalg.norm(x, axis=-1, keepdims=True), 1e-8, None)
+
+
+def _check_common(method: object, n_components: object, seed: object, normalize: object) -> None:
+    if not isinstance(method, str) or method not in PROJECTION_METHODS:
+        raise ValueError(f"method must be one of {PROJECTION_METHODS}; got {method!r}.")
+    _check_int("n_components", n_components, 1)
+    _check_int("seed", seed, 0)
+    if not isinstance(normalize, bool):
+        raise TypeError(f"normalize must be True or False; got {normalize!r}.")
+
+
+def project(
+    vectors: torch.Tensor | np.ndarray,
+    method: str = "pca",
+    n_components: int = 2,
+    *,
+    seed: int = 0,
+    normalize: bool = False,
+    perplexity: float | None = None,
+    **options: Any,
+) -> np.ndarray:
+    """Map vectors to ``n_components`` dimensions: ``[n, dim]`` -> ``[n, n_components]``.
+
+    Parameters
+    ----------
+    vectors : tensor or array, shape ``[n, dim]``
+        For example :func:`bertviz_kit.occurrence_vectors` or
+        :func:`bertviz_kit.sentence_vectors`.
+    method : {"pca", "tsne", "umap"}, default "pca"
+        PCA is linear and fast (distances along its axes are real); t-SNE and
+        UMAP keep neighbourhoods but distort distances. UMAP needs
+        ``pip install umap-learn``.
+    n_components : int, default 2
+    seed : int, default 0
+        ``random_state`` of the estimator: the same call gives the same points.
+    normalize : bool, default False
+        Scale every vector to unit length first (the geometry of cosine
+        similarity).
+    perplexity : float, optional
+        t-SNE only; default ``min(30, (n - 1) / 3)`` so small sets work.
+    **options
+        Passed to the scikit-learn / UMAP estimator.
+
+    Returns
+    -------
+    numpy.ndarray, shape ``[n, n_components]``
+    """
+    return _project(vectors, method, n_components, seed, normalize, perplexity, options)[0]
+
+
+def _project(
+    vectors: object, method: str, n_components: int, seed: int, normalize: bool,
+    perplexity: float | None, options: dict[str, Any],
+) -> tuple[np.ndarray, Any]:
+    """:func:`project`, also returning the fitted estimator (for axis labels)."""
+    _check_common(method, n_components, seed, normalize)
+    x = _as_array(vectors, "vectors", 2)
+    if x.shape[0] < 2:
+        raise ValueError(f"vectors must hold at least 2 rows to project; got {x.shape[0]}.")
+    if normalize:
+        x = _normalize(x)
+    return _fit(x, method, n_components, seed, perplexity, options)
+
+
+def project_layers(
+    vectors: torch.Tensor | np.ndarray,
+    method: str = "pca",
+    n_components: int = 2,
+    *,
+    seed: int = 0,
+    normalize: bool = True,
+    center_layers: bool = False,
+    perplexity: float | None = None,
+    **options: Any,
+) -> np.ndarray:
+    """Project the same items at every layer with one shared basis: ``[L, n, dim]`` -> ``[L, n, k]``.
+
+    All ``L * n`` vectors are fitted together, so positions are comparable
+    across layers and an item can be followed as a path through the network
+    (see :func:`bertviz_kit.plot_trajectory`).
+
+    Parameters
+    ----------
+    vectors : tensor or array, shape ``[n_layers, n, dim]``
+        For example :func:`bertviz_kit.layer_occurrence_vectors` (one word's
+        occurrences at every layer) or :func:`bertviz_kit.layer_sentence_vectors`.
+    method : {"pca", "tsne", "umap"}, default "pca"
+    n_components : int, default 2
+    seed : int, default 0
+    normalize : bool, default True
+        Scale vectors to unit length first. Hidden-state norms grow a lot from
+        layer to layer; without this the first axis mostly shows the norm.
+    center_layers : bool, default False
+        Subtract each layer's mean (over the ``n`` items) first: the picture
+        then shows how items spread apart, not how the layer as a whole moves.
+    perplexity : float, optional
+        t-SNE only.
+    **options
+        Passed to the estimator.
+
+    Returns
+    -------
+    numpy.ndarray, shape ``[n_layers, n, n_components]``
+    """
+    return _project_layers(vectors, method, n_components, seed, normalize, center_layers, perplexity, options)[0]
+
+
+def _project_layers(
+    vectors: object, method: str, n_components: int, seed: int, normalize: bool,
+    center_layers: bool, perplexity: float | None, options: dict[str, Any],
+) -> tuple[np.ndarray, Any]:
+    _check_common(method, n_components, seed, normalize)
+    if not isinstance(center_layers, bool):
+        raise TypeError(f"center_layers must be True or False; got {center_layers!r}.")
+    x = _as_array(vectors, "vectors", 3)
+    n_layers, n, dim = x.shape
+    if n_layers * n < 2:
+        raise ValueError(f"vectors must hold at least 2 vectors in all; got shape {x.shape}.")
+    if normalize:
+        x = _normalize(x)
+    if center_layers:
+        x = x - x.mean(axis=1, keepdims=True)
+    points, model = _fit(x.reshape(n_layers * n, dim), method, n_components, seed, perplexity, options)
+    return points.reshape(n_layers, n, n_components), model
