@@ -108,6 +108,7 @@ def plot_histogram(
     ax.hist(values, bins=bins, color=color)
     ax.set_xlabel("value")
     ax.set_ylabel("count")
+    ax.yaxis.get_major_locator().set_params(integer=True)
     ax.set_title(title if title is not None else default)
     return ax
 
