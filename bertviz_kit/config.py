@@ -60,7 +60,8 @@ class Settings:
         Tokens per window, special tokens included. ``None`` takes the model's
         limit (512 for BERT). Longer texts are encoded in overlapping windows.
     stride : int
-        Tokens shared by neighbouring windows of a long text.
+        Tokens shared by neighbouring windows of a long text (default 128).
+        At most half a window is shared: a larger stride is capped there.
     attentions : bool
         Load with eager attention so that attention weights can be returned.
     download : bool

@@ -256,6 +256,12 @@ class Encoder:
         self.n_layers = int(getattr(config, "num_hidden_layers", 0) or config.n_layers)
         self.dim = int(getattr(config, "hidden_size", 0) or config.dim)
         self.max_length = settings.max_length or _model_limit(model, tokenizer)
+        positions = _position_limit(model)
+        if positions is not None and self.max_length > positions:
+            raise ValueError(
+                f"max_length={self.max_length} is more than the {positions} positions model "
+                f"{name!r} has; use max_length <= {positions} (longer texts are windowed)."
+            )
         self.loading_info: dict[str, list[str]] = {}
         self._uses_token_types = "token_type_ids" in getattr(tokenizer, "model_input_names", [])
 
@@ -481,10 +487,18 @@ def _model_limit(model: Any, tokenizer: Any) -> int:
     tok_max = getattr(tokenizer, "model_max_length", None)
     if isinstance(tok_max, int) and 0 < tok_max < 100_000:
         limits.append(tok_max)
-    pos = getattr(model.config, "max_position_embeddings", None)
-    if isinstance(pos, int) and pos > 0:
-        # RoBERTa-style models reserve padding_idx + 1 positions.
-        if getattr(model.config, "model_type", "") in {"roberta", "xlm-roberta", "camembert"}:
-            pos -= (getattr(model.config, "pad_token_id", 1) or 1) + 1
+    pos = _position_limit(model)
+    if pos is not None:
         limits.append(pos)
     return min(limits) if limits else 512
+
+
+def _position_limit(model: Any) -> int | None:
+    """Positions the model's embeddings have room for, or ``None`` when unknown."""
+    pos = getattr(model.config, "max_position_embeddings", None)
+    if not isinstance(pos, int) or pos <= 0:
+        return None
+    # RoBERTa-style models reserve padding_idx + 1 positions.
+    if getattr(model.config, "model_type", "") in {"roberta", "xlm-roberta", "camembert"}:
+        pos -= (getattr(model.config, "pad_token_id", 1) or 1) + 1
+    return pos
