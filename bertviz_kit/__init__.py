@@ -54,6 +54,7 @@ from .similarity import (
     occurrence_vectors,
     self_similarity,
 )
+from .store import Store, extract, open_store
 from .widgets import Explorer, explore
 
 __version__ = "0.1.0"
@@ -100,6 +101,9 @@ __all__ = [
     "ProbeResult",
     "probe_layers",
     "plot_probe",
+    "extract",
+    "open_store",
+    "Store",
     "Explorer",
     "explore",
 ]

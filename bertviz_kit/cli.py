@@ -36,7 +36,24 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--file", default=None, help="a text file, one text per line")
     e.add_argument("--batch-size", type=int, default=32)
     e.add_argument("--save", default=None, help="save sentence vectors to this .pt file")
+    x = sub.add_parser("extract", help="encode a text file (one text per line) into a store on disk")
+    x.add_argument("file", help="text file, one text per line (empty lines are kept as empty texts)")
+    x.add_argument("out", help="store folder (rerun to resume an interrupted extraction)")
+    x.add_argument("--layers", default="all", help="layers to keep: all, an int, a,b,c or a preset")
+    x.add_argument("--dtype", default="float16", help="float16 (default), bfloat16 or float32")
+    x.add_argument("--batch-size", type=int, default=32)
+    x.add_argument("--shard-size", type=int, default=256)
     return p
+
+
+def _extract(args: argparse.Namespace, enc) -> int:
+    import bertviz_kit as bk
+
+    texts = Path(args.file).read_text(encoding="utf-8").splitlines()
+    store = bk.extract(enc, texts, args.out, layers=_layers(args.layers), dtype=args.dtype,
+                       batch_size=args.batch_size, shard_size=args.shard_size, progress=True)
+    print(store)
+    return 0
 
 
 def _layers(spec: str) -> int | str | list[int]:
@@ -162,6 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         enc = bk.load(args.model, config=args.config, device=args.device)
         if args.command == "demo":
             return _demo(args, enc)
+        if args.command == "extract":
+            return _extract(args, enc)
         return _encode(args, enc)
     except (ValueError, TypeError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
