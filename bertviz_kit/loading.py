@@ -169,19 +169,41 @@ def _source(settings: Settings) -> tuple[str, str]:
         raise FileNotFoundError(f"model path {name!r} does not exist.")
     if Path(name).exists() and not Path(name).is_dir():
         raise ValueError(f"model path {name!r} is a file; give the folder that holds config.json.")
-    return name, settings.model
+    if Path(name).is_dir() or not _offline(settings):
+        return name, settings.model
+    # A Hub name without downloads: find its snapshot folder in the cache ourselves, so
+    # that no Hub client code runs (it may reach the network even for local files).
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        config = try_to_load_from_cache(name, "config.json", cache_dir=settings.cache_dir)
+    except ValueError as exc:  # not a valid repository id
+        raise _not_found(name, settings, exc) from None
+    if not isinstance(config, str):
+        raise _not_found(name, settings, FileNotFoundError(name))
+    return str(Path(config).parent), settings.model
+
+
+def _offline(settings: Settings) -> bool:
+    """True unless downloads were asked for and HF_HUB_OFFLINE does not forbid them."""
+    env = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
+    return env or not settings.download
 
 
 def _hub_kwargs(settings: Settings) -> dict[str, Any]:
-    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
     return {
         "cache_dir": settings.cache_dir,
-        "local_files_only": offline or not settings.download,
+        "local_files_only": _offline(settings),
         "trust_remote_code": settings.trust_remote_code,
     }
 
 
 def _not_found(source: str, settings: Settings, exc: Exception) -> OSError:
+    if "custom code" in str(exc) or "trust_remote_code" in str(exc):
+        return OSError(
+            f"model {source!r} needs its own Python code (an auto_map in its config), which is "
+            f"not run by default. If you trust the source, pass trust_remote_code=True."
+        )
     if Path(source).is_dir():
         return OSError(f"could not load a model from folder {source!r}: {exc}")
     hint = (
