@@ -304,9 +304,10 @@ class Encoder:
         """
         single = isinstance(texts, str)
         items = [texts] if single else texts
-        if not single and not isinstance(texts, Sequence):
+        if not single and (not isinstance(texts, Sequence) or isinstance(texts, (bytes, bytearray))):
+            hint = "; decode it first" if isinstance(texts, (bytes, bytearray)) else ""
             raise TypeError(
-                f"texts must be a str or a sequence of str; got {type(texts).__name__}."
+                f"texts must be a str or a sequence of str; got {type(texts).__name__}{hint}."
             )
         for i, t in enumerate(items):
             if not isinstance(t, str):
