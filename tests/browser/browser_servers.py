@@ -56,6 +56,14 @@ class Server:
         with urllib.request.urlopen(f"{self.url}{path}?token={self.token}", timeout=10) as r:
             return json.loads(r.read())
 
+    def start_kernel(self) -> dict:
+        """Start a kernel through the REST API (as a notebook page would); return its model."""
+        req = urllib.request.Request(
+            f"{self.url}/api/kernels", data=b"{}", method="POST", headers={"Authorization": f"token {self.token}"}
+        )
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return json.loads(r.read())
+
     def wait_for_connected_kernel(self, timeout: float = START_TIMEOUT) -> dict:
         """Wait until one kernel runs, is idle and has a browser connected to it; return its model."""
         deadline = time.monotonic() + timeout

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import io
+import os
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from .browser_servers import jupyterlab_server, voila_server
 
 NOTEBOOK = Path(__file__).with_name("dummy_widgets.ipynb")
 LAYER = "Layer"  # description of the layer control
 TOKEN = "Token"  # description of the token control
-RUN_TIMEOUT_MS = 60_000
+RUN_TIMEOUT_MS = 180_000
 REDRAW_TIMEOUT_MS = 60_000
 
 
@@ -30,18 +33,31 @@ def plot_sources(scope) -> list[str]:
 
 
 def wait_for_new_plots(page, scope, before: list[str]) -> list[str]:
-    """Wait until the set of rendered images differs from ``before`` (and is not empty)."""
-    handle = scope.element_handle()
+    """Wait until the rendered images differ from ``before``, then until they stop changing; return them."""
     page.wait_for_function(
         """([el, before]) => {
             const now = Array.from(el.querySelectorAll('.jupyter-widgets img')).map(e => e.src);
             return now.length > 0 && JSON.stringify(now) !== JSON.stringify(before);
         }""",
-        arg=[handle, before],
+        arg=[scope.element_handle(), before],
         timeout=REDRAW_TIMEOUT_MS,
     )
-    page.wait_for_timeout(500)  # let a redraw that clears and refills its output settle
-    return plot_sources(scope)
+    # A redraw may clear its output and refill it plot by plot: wait for a second of quiet.
+    now, quiet_since = plot_sources(scope), time.monotonic()
+    deadline = quiet_since + REDRAW_TIMEOUT_MS / 1000
+    while time.monotonic() - quiet_since < 1.0:
+        if time.monotonic() > deadline:
+            raise AssertionError("the plots kept changing for a minute after one control change")
+        page.wait_for_timeout(200)
+        latest = plot_sources(scope)
+        if latest != now or not latest:
+            now, quiet_since = latest, time.monotonic()
+    return now
+
+
+def error_outputs(scope) -> list[str]:
+    """Text of every stderr stream or traceback shown in ``scope`` (notebook outputs and widget outputs)."""
+    return scope.locator('[data-mime-type="application/vnd.jupyter.stderr"]').all_inner_texts()
 
 
 def changed_fraction(png_a: bytes, png_b: bytes) -> float:
@@ -101,6 +117,29 @@ def lab_run_all(page) -> None:
     )
 
 
+def control_value(box) -> str:
+    """What a control shows now: the dropdown entry, the slider value or the active toggle button."""
+    select = box.locator("select")
+    if select.count():
+        return select.evaluate("s => s.options[s.selectedIndex].text")
+    handle = box.locator(".noUi-handle")
+    if handle.count():
+        return handle.first.get_attribute("aria-valuenow")
+    return " ".join(box.locator("button.widget-toggle-button.mod-active").all_inner_texts())
+
+
+def change_and_wait(page, box, scope, before: list[str]) -> list[str]:
+    """Change one control, check it shows the new value, wait for the plots to be redrawn; return them."""
+    old = control_value(box)
+    what = change_control(box)
+    new = control_value(box)
+    assert new != old, f"the control still shows {old!r} after {what}"
+    try:
+        return wait_for_new_plots(page, scope, before)
+    except PlaywrightTimeout:
+        raise AssertionError(f"the plots did not change within {REDRAW_TIMEOUT_MS // 1000} s after {what}") from None
+
+
 def test_explorer_in_jupyterlab(page_and_log, tmp_path, artifacts):
     page, log = page_and_log
     with jupyterlab_server(NOTEBOOK, tmp_path) as server:
@@ -110,83 +149,94 @@ def test_explorer_in_jupyterlab(page_and_log, tmp_path, artifacts):
         page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=RUN_TIMEOUT_MS)
         lab_run_all(page)
 
-        layer = control(page, LAYER)
-        token = control(page, TOKEN)
+        layer, token = control(page, LAYER), control(page, TOKEN)
         layer.wait_for(timeout=RUN_TIMEOUT_MS)
         cell = page.locator(".jp-CodeCell", has=page.locator("label.widget-label", has_text=LAYER)).first
         widget = cell.locator(".jp-OutputArea-output .jupyter-widgets").first
-        page.wait_for_function(
-            "el => el.querySelectorAll('.jupyter-widgets img').length > 0",
-            arg=cell.element_handle(),
-            timeout=RUN_TIMEOUT_MS,
-        )
+        before_src = wait_for_new_plots(page, cell, [])
         widget.scroll_into_view_if_needed()
-        before_src = plot_sources(cell)
         before_png = widget.screenshot(path=str(artifacts / "lab_explorer_before.png"))
         page.screenshot(path=str(artifacts / "lab_page_before.png"))
 
-        change_control(layer)
-        after_layer_src = wait_for_new_plots(page, cell, before_src)
+        after_layer_src = change_and_wait(page, layer, cell, before_src)
         after_layer_png = widget.screenshot(path=str(artifacts / "lab_explorer_after_layer.png"))
-
-        change_control(token)
-        after_token_src = wait_for_new_plots(page, cell, after_layer_src)
+        change_and_wait(page, token, cell, after_layer_src)
         after_token_png = widget.screenshot(path=str(artifacts / "lab_explorer_after_token.png"))
         page.screenshot(path=str(artifacts / "lab_page_after.png"))
 
-        assert after_layer_src != before_src
-        assert after_token_src != after_layer_src
-        assert changed_fraction(before_png, after_layer_png) > 0.001
-        assert changed_fraction(after_layer_png, after_token_png) > 0.001
+        assert changed_fraction(before_png, after_layer_png) > 0.001, "the layer change left the picture unchanged"
+        assert changed_fraction(after_layer_png, after_token_png) > 0.001, "the token change left the picture unchanged"
+        stderr = error_outputs(page.locator(".jp-Notebook"))
         errors = list(log.errors)
         page.goto("about:blank")  # close the page's connections before the server stops
+    assert not stderr, "the notebook shows errors or warnings:\n" + "\n".join(stderr)
     assert not errors, "browser console errors:\n" + "\n".join(errors)
 
 
 # Voila's lab template links Font Awesome from a CDN; this machine is offline, so the test serves an
 # empty stylesheet in its place. Any other request that leaves 127.0.0.1 fails the test.
-CDN_STYLESHEETS = "https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free@*/css/*.css"
+FONT_AWESOME = "https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free@"
 
 
 def test_explorer_as_voila_app(page_and_log, tmp_path, artifacts):
     page, log = page_and_log
     outside: list[str] = []
-    page.route(CDN_STYLESHEETS, lambda route: route.fulfill(status=200, content_type="text/css", body=""))
-    page.route(
-        lambda url: not url.startswith("http://127.0.0.1:") and not url.startswith("https://cdn.jsdelivr.net/npm/@fortawesome/"),
-        lambda route: (outside.append(route.request.url), route.abort()),
-    )
+
+    def offline(route):
+        if route.request.url.startswith(FONT_AWESOME):
+            route.fulfill(status=200, content_type="text/css", body="")
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route(lambda url: not url.startswith("http://127.0.0.1:"), offline)
     with voila_server(NOTEBOOK, tmp_path) as server:
         page.goto(f"{server.url}/?token={server.token}", timeout=RUN_TIMEOUT_MS)
-        layer = control(page, LAYER)
-        token = control(page, TOKEN)
+        layer, token = control(page, LAYER), control(page, TOKEN)
         layer.wait_for(timeout=RUN_TIMEOUT_MS)
-        page.wait_for_function(
-            "() => document.querySelectorAll('.jupyter-widgets img').length > 0", timeout=RUN_TIMEOUT_MS
-        )
         body = page.locator("body")
+        before_src = wait_for_new_plots(page, body, [])
         # Read-only: the app shows outputs and widgets, not the notebook's code.
-        assert page.locator(".jp-InputArea-editor, .jp-CodeMirrorEditor, .cm-editor").count() == 0
-        before_src = plot_sources(body)
+        assert page.locator(".jp-InputArea, .jp-CodeMirrorEditor, .cm-editor").count() == 0
         before_png = page.screenshot(path=str(artifacts / "voila_before.png"), full_page=True)
 
-        change_control(token)
-        after_src = wait_for_new_plots(page, body, before_src)
-        change_control(layer)
-        after_src2 = wait_for_new_plots(page, body, after_src)
+        after_token_src = change_and_wait(page, token, body, before_src)
+        change_and_wait(page, layer, body, after_token_src)
         after_png = page.screenshot(path=str(artifacts / "voila_after.png"), full_page=True)
 
-        assert after_src != before_src and after_src2 != after_src
-        assert not outside, f"the app requested resources outside 127.0.0.1: {outside}"
-        assert changed_fraction(before_png, after_png) > 0.001
+        assert changed_fraction(before_png, after_png) > 0.001, "the app looks the same after two changes"
+        stderr = error_outputs(body)
         errors = list(log.errors)
         page.goto("about:blank")  # close the page's connections before the server stops
+    assert not outside, f"the app requested resources outside 127.0.0.1: {outside}"
+    assert not stderr, "the app shows errors or warnings:\n" + "\n".join(stderr)
     assert not errors, "browser console errors:\n" + "\n".join(errors)
 
 
+def processes_with_parent_env(pid: int) -> list[int]:
+    """PIDs of processes started for server ``pid`` (kernels carry JPY_PARENT_PID in their environment)."""
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if f"JPY_PARENT_PID={pid}".encode() in environ.read_bytes().split(b"\0"):
+                found.append(int(environ.parent.name))
+        except OSError:
+            continue
+    return found
+
+
 @pytest.mark.parametrize("server_factory", [jupyterlab_server, voila_server], ids=["jupyterlab", "voila"])
-def test_server_is_stopped_by_pid(server_factory, tmp_path):
+def test_server_and_its_kernels_are_stopped(server_factory, tmp_path):
     with server_factory(NOTEBOOK, tmp_path) as server:
         pid = server.proc.pid
         assert server.proc.poll() is None
+        if server_factory is jupyterlab_server:
+            server.start_kernel()
+            assert processes_with_parent_env(pid), "the kernel started through the REST API is not running"
     assert server.proc.poll() is not None, f"server {pid} still running after teardown"
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pid, 0)  # nothing left in the server's process group
+    deadline = time.monotonic() + 10
+    while processes_with_parent_env(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not processes_with_parent_env(pid), "kernels of the stopped server are still running"
