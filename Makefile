@@ -63,4 +63,4 @@ app: install
 	cd notebooks && $(abspath $(VENV))/bin/voila 05_explorer.ipynb --no-browser
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .ruff_cache
+	rm -rf $(VENV) out artifacts .pytest_cache .ruff_cache

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from .browser_servers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+
+
+def pytest_configure(config):
+    """Turn SIGTERM (a CI timeout) into SystemExit so every server fixture's ``finally`` still runs."""
+
+    def _exit(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _exit)
 
 
 @pytest.fixture(scope="session")
