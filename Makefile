@@ -55,8 +55,10 @@ browser-deps:
 browser: install browser-deps
 	$(PY) -m pytest tests/browser -q
 
+# JupyterLab refuses to start as root unless told; add the flag only there.
+ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 lab: install
-	$(VENV)/bin/jupyter lab notebooks
+	$(VENV)/bin/jupyter lab notebooks $(ROOT_FLAG)
 
 # The explorer notebook as a read-only web app (no code shown), on http://localhost:8866
 app: install
