@@ -434,6 +434,8 @@ class Encoder:
             batches = tqdm(batches, desc="encoding", unit="batch")
         pad = self.tokenizer.pad_token_id
         pad = 0 if pad is None else pad
+        device = self.device
+        on_gpu = device.type == "cuda"
         states: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor | None]] = {}
         model = self.model
         restore = None
@@ -445,12 +447,15 @@ class Encoder:
                 for members in batches:
                     lengths = [len(pieces[k].ids) for k in members]
                     width = max(lengths)
-                    ids = torch.full((len(members), width), pad, dtype=torch.long)
-                    mask = torch.zeros((len(members), width), dtype=torch.long)
-                    for r, k in enumerate(members):
-                        ids[r, : lengths[r]] = torch.tensor(pieces[k].ids)
-                        mask[r, : lengths[r]] = 1
-                    inputs = {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device)}
+                    rows = [pieces[k].ids + [pad] * (width - n) for k, n in zip(members, lengths)]
+                    ids = torch.tensor(rows, dtype=torch.long)
+                    mask = (torch.arange(width) < torch.tensor(lengths).unsqueeze(1)).long()
+                    if on_gpu:  # page-locked host memory lets the copy overlap with work
+                        ids, mask = ids.pin_memory(), mask.pin_memory()
+                    inputs = {
+                        "input_ids": ids.to(device, non_blocking=on_gpu),
+                        "attention_mask": mask.to(device, non_blocking=on_gpu),
+                    }
                     if self._uses_token_types:
                         inputs["token_type_ids"] = torch.zeros_like(inputs["input_ids"])
                     out = model(
@@ -463,23 +468,37 @@ class Encoder:
                             f"model {self.name!r} returned no hidden states; bertviz_kit needs an "
                             f"encoder that supports output_hidden_states=True."
                         )
+                    # One stack, one dtype cast and one device copy per batch (not per text).
+                    layers = _to_host(torch.stack(hidden))  # [L + 1, B, T, D] float32 on CPU
+                    att_all = None
+                    if attentions:
+                        if not out.attentions:
+                            raise ValueError(
+                                f"model {self.name!r} returned no attention weights; load it "
+                                f"with bk.load(..., attentions=True)."
+                            )
+                        att_all = _to_host(torch.stack(out.attentions))  # [L, B, H, T, T]
                     for r, k in enumerate(members):
                         n = lengths[r]
-                        hs = torch.stack([h[r, :n] for h in hidden]).float().cpu()
-                        att = None
-                        if attentions:
-                            if not out.attentions:
-                                raise ValueError(
-                                    f"model {self.name!r} returned no attention weights; load it "
-                                    f"with bk.load(..., attentions=True)."
-                                )
-                            att = torch.stack([a[r, :, :n, :n] for a in out.attentions])
-                            att = att.float().cpu()
+                        hs = layers[:, r, :n].clone()
+                        att = None if att_all is None else att_all[:, r, :, :n, :n].clone()
                         states[(pieces[k].text_index, pieces[k].window_index)] = (hs, att)
         finally:
             if restore is not None:
                 model.set_attn_implementation(restore)
         return states
+
+
+def _to_host(x: torch.Tensor) -> torch.Tensor:
+    """``x`` as float32 on the CPU; from a GPU, one copy through page-locked memory."""
+    if x.device.type == "cpu":
+        return x.float()
+    x = x.float()
+    host = torch.empty(x.shape, dtype=torch.float32, pin_memory=x.device.type == "cuda")
+    host.copy_(x, non_blocking=True)
+    if x.device.type == "cuda":
+        torch.cuda.current_stream(x.device).synchronize()
+    return host
 
 
 def _model_limit(model: Any, tokenizer: Any) -> int:

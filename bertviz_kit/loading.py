@@ -52,6 +52,23 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def cpu_has_native_bf16() -> bool | None:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX); None when unknown.
+
+    Without it (AVX2-only CPUs), PyTorch emulates bfloat16 and float16 matrix products,
+    which then run several times slower than float32.
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        return None
+    return None
+
+
 def quiet_transformers() -> None:
     """Silence transformers' info logs and its weight-loading progress bars."""
     import transformers
@@ -155,6 +172,12 @@ def load(
     tokenizer = _load_tokenizer(source, settings)
     net, info = _load_model(source, settings, torch_device)
     logger.info("loaded %s (%s, %s) on %s", name, type(net).__name__, settings.dtype, torch_device)
+    if torch_device.type == "cpu" and settings.dtype != "float32" and cpu_has_native_bf16() is False:
+        logger.warning(
+            "dtype=%r on this CPU (no AVX512-BF16/AMX) is emulated and runs slower than "
+            "float32; use dtype='float32' here, or a GPU / a CPU with AMX for the fast path.",
+            settings.dtype,
+        )
     encoder = Encoder(net, tokenizer, settings, name)
     encoder.loading_info = {k: sorted(v) for k, v in info.items() if k.endswith("_keys")}
     return encoder

@@ -1,0 +1,78 @@
+"""Helpers shared by the benchmark scripts (corpus loading, FLOP counts, matmul ceiling)."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "sentence_polarity"
+BANK_TEXT = (
+    "After stealing money from the bank vault, the bank robber was seen "
+    "fishing on the Mississippi river bank."
+)
+
+
+def load_sentences(folder: str | os.PathLike, n: int) -> list[str]:
+    """The first ``n`` sentences of the polarity corpus, positive and negative interleaved."""
+    folder = Path(folder)
+    files = [folder / "rt-polarity.pos", folder / "rt-polarity.neg"]
+    for f in files:
+        if not f.is_file():
+            raise SystemExit(f"error: {f} not found; pass --data with the sentence_polarity folder.")
+    pos, neg = (f.read_text(encoding="utf-8", errors="replace").splitlines() for f in files)
+    texts = [t.strip() for pair in zip(pos, neg) for t in pair if t.strip()]
+    if n > len(texts):
+        raise SystemExit(f"error: --n {n} is more than the {len(texts)} sentences in {folder}.")
+    return texts[:n]
+
+
+def flops_per_text(config, n_tokens: int) -> float:
+    """Forward FLOPs of a BERT-like encoder on one sequence of ``n_tokens`` tokens.
+
+    Per layer and token: Q, K, V and output projections (``4 d^2`` multiply-adds), the
+    feed-forward block (``2 d f``), and attention scores plus weighted sum (``2 n d``).
+    One multiply-add is 2 FLOPs. Embeddings, layer norms and activations are not counted.
+    """
+    d = config.hidden_size
+    f = config.intermediate_size
+    per_token = 4 * d * d + 2 * d * f + 2 * n_tokens * d
+    return 2.0 * per_token * n_tokens * config.num_hidden_layers
+
+
+def matmul_gflops(device: str = "cpu", size: int = 1024, seconds: float = 1.0) -> float:
+    """fp32 matrix-multiply throughput (GFLOP/s) of ``[size, size] @ [size, size]``, best of 3."""
+    import torch
+
+    a = torch.randn(size, size, device=device)
+    b = torch.randn(size, size, device=device)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    torch.mm(a, b)
+    sync()
+    t = time.perf_counter()
+    torch.mm(a, b)
+    sync()
+    reps = max(2, int(seconds / 3 / max(time.perf_counter() - t, 1e-6)))
+    best = 0.0
+    for _ in range(3):
+        t = time.perf_counter()
+        for _ in range(reps):
+            torch.mm(a, b)
+        sync()
+        best = max(best, 2.0 * size**3 * reps / (time.perf_counter() - t) / 1e9)
+    return best
+
+
+def timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def median(xs) -> float:
+    return statistics.median(xs)

@@ -1,0 +1,160 @@
+"""Throughput of ``Encoder.encode`` (all layers kept) + ``sentence_vectors``, against peers.
+
+Measured in one run, in alternating rounds (each round times every contender once, in a
+rotating order), reporting median tokens/s and the median of the per-round ratios:
+
+* bertviz_kit fp32 (default path) versus sentence-transformers ``encode`` on the same texts;
+* bertviz_kit with ``dtype="bfloat16"`` weights versus sentence-transformers, and its cosine
+  agreement with fp32 on the bank sentence (word vectors, ``sum_last4``);
+* versus one sentence at a time (the tutorial's loop: tokenizer + model per sentence, all
+  hidden states stacked), on the first ``--loop-n`` sentences;
+* as a share of the machine's fp32 matmul ceiling (``[s, s] @ [s, s]`` GFLOP/s measured in
+  each round, right before the model runs; model FLOPs counted per sentence).
+
+Usage::
+
+    python benchmarks/throughput.py                       # CPU, 2,000 sentences
+    python benchmarks/throughput.py --device cuda --n 10000 --batch-size 128
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+
+from _common import (
+    BANK_TEXT,
+    DEFAULT_DATA,
+    flops_per_text,
+    load_sentences,
+    matmul_gflops,
+    median,
+    timed,
+)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default=str(DEFAULT_DATA), help="sentence_polarity folder")
+    p.add_argument("--n", type=int, default=2000, help="sentences (default 2000)")
+    p.add_argument("--rounds", type=int, default=3, help="timed rounds after one warm-up")
+    p.add_argument("--batch-size", type=int, default=None, help="bertviz_kit batch size (default: its own)")
+    p.add_argument("--st-batch-size", type=int, default=32, help="sentence-transformers batch size")
+    p.add_argument("--loop-n", type=int, default=200, help="sentences for the one-at-a-time loop")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, ...")
+    p.add_argument("--dtypes", default="float32,bfloat16", help="bertviz_kit dtypes to time")
+    p.add_argument("--lowp-n", type=int, default=None,
+                   help="sentences for non-float32 dtypes (default: --n on a GPU, 500 on a CPU, where "
+                        "bfloat16 without AVX512-BF16/AMX is emulated and slow)")
+    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    p.add_argument("--matmul-size", type=int, default=2048)
+    args = p.parse_args(argv)
+
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    import bertviz_kit as bk
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    texts = load_sentences(args.data, args.n)
+    dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
+    encoders = {dt: bk.load(device=args.device, dtype=dt) for dt in dtypes}
+    ref = encoders.get("float32") or bk.load(device=args.device)
+    st = SentenceTransformer(bk.bundled_model_path(), device=args.device)
+    st.eval()
+
+    tok = ref.tokenizer(texts, add_special_tokens=True)["input_ids"]
+    n_tokens = sum(len(t) for t in tok)
+    flops = sum(flops_per_text(ref.model.config, len(t)) for t in tok)
+    lowp_n = args.lowp_n or (args.n if args.device.startswith("cuda") else min(args.n, 500))
+    lowp_texts = texts[:lowp_n]
+    lowp_tokens = sum(len(t) for t in tok[:lowp_n])
+    loop_texts = texts[: args.loop_n]
+    loop_tokens = sum(len(t) for t in tok[: args.loop_n])
+    bs = {} if args.batch_size is None else {"batch_size": args.batch_size}
+
+    def ours(enc, items):
+        return lambda: bk.sentence_vectors(enc.encode(items, **bs))
+
+    def st_run():
+        st.encode(texts, batch_size=args.st_batch_size, show_progress_bar=False)
+
+    def loop_run():  # the tutorial's way: one sentence, one forward, stack all layers
+        model, tokenizer = ref.model, ref.tokenizer
+        with torch.inference_mode():
+            for t in loop_texts:
+                inputs = tokenizer(t, return_tensors="pt").to(ref.device)
+                out = model(**inputs, output_hidden_states=True)
+                hs = torch.stack(out.hidden_states).squeeze(1).float().cpu()  # [L+1, T, D]
+                hs[-1, 1:-1].mean(0)
+
+    contenders = {f"bertviz_kit {dt}": ours(enc, texts if dt == "float32" else lowp_texts)
+                  for dt, enc in encoders.items()}
+    contenders["sentence-transformers"] = st_run
+    contenders["one-at-a-time loop"] = loop_run
+    sizes = {k: n_tokens for k in contenders}
+    sizes["one-at-a-time loop"] = loop_tokens
+    for dt in encoders:
+        if dt != "float32":
+            sizes[f"bertviz_kit {dt}"] = lowp_tokens
+    times: dict[str, list[float]] = {k: [] for k in contenders}
+    ceiling: list[float] = []
+    share: list[float] = []
+    names = list(contenders)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.machine()}, "
+          f"device {args.device}, capability {torch.backends.cpu.get_cpu_capability()}")
+    print(f"{len(texts)} sentences, {n_tokens} tokens, {flops / n_tokens / 1e6:.1f} MFLOP/token; "
+          f"loop on {len(loop_texts)} sentences; other dtypes than float32 on {lowp_n}; "
+          f"{args.rounds} rounds + 1 warm-up")
+    for r in range(args.rounds + 1):
+        order = names[r % len(names):] + names[: r % len(names)]
+        for k in order:
+            if k == "bertviz_kit float32":
+                g = matmul_gflops(args.device, args.matmul_size)
+            dt = timed(contenders[k])
+            if r == 0:
+                continue
+            times[k].append(dt)
+            if k == "bertviz_kit float32":
+                ceiling.append(g)
+                share.append(flops / dt / 1e9 / g)
+        if r:
+            print(f"round {r}: " + ", ".join(f"{k} {sizes[k] / times[k][-1]:,.0f} tok/s" for k in order),
+                  flush=True)
+
+    def rate(k):
+        return median([sizes[k] / t for t in times[k]])
+
+    def ratio(a, b):
+        return median([(sizes[a] / ta) / (sizes[b] / tb) for ta, tb in zip(times[a], times[b])])
+
+    print("\nmedian tokens/s")
+    for k in names:
+        print(f"  {k:24s} {rate(k):9,.0f}")
+    print("\nratios (median of per-round ratios)")
+    for k in names:
+        if k.startswith("bertviz_kit"):
+            print(f"  {k} / sentence-transformers: {ratio(k, 'sentence-transformers'):.2f}x")
+            print(f"  {k} / one-at-a-time loop:    {ratio(k, 'one-at-a-time loop'):.2f}x")
+    if share:
+        print(f"\nfp32 matmul ceiling: {median(ceiling):.0f} GFLOP/s ([{args.matmul_size}]^2 fp32 mm)")
+        print(f"bertviz_kit float32 reaches {median(share):.0%} of it "
+              f"({median([flops / t / 1e9 for t in times['bertviz_kit float32']]):.0f} GFLOP/s of model work)")
+    if len(encoders) > 1 and "float32" in encoders:
+        e32 = encoders["float32"].encode(BANK_TEXT)
+        for dt, enc in encoders.items():
+            if dt == "float32":
+                continue
+            cos = torch.nn.functional.cosine_similarity(
+                bk.word_vectors(e32, layers="sum_last4"), bk.word_vectors(enc.encode(BANK_TEXT), layers="sum_last4")
+            )
+            print(f"{dt} vs float32 on the bank sentence (word vectors, sum_last4): "
+                  f"min cosine {cos.min().item():.5f}, mean {cos.mean().item():.5f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
