@@ -172,39 +172,43 @@ class EncoderWithHead(nn.Module):
         if self.tokenizer is None:
             raise ValueError("this EncoderWithHead was built from a bare model; it has no "
                              "tokenizer. Build it from bk.load(...) or from_pretrained().")
-        starts = range(0, len(texts), batch_size)
-        if progress:
-            from tqdm.auto import tqdm
-
-            starts = tqdm(starts, desc="encoding", unit="batch")
-        device = next(self.encoder.parameters()).device
         limit = int(getattr(self.encoder.config, "max_position_embeddings", 512) or 512)
         tok_max = getattr(self.tokenizer, "model_max_length", None)
         if isinstance(tok_max, int) and 0 < tok_max < limit:
             limit = tok_max
+        # tokenize once, then batch texts of similar length together (little padding)
+        ids = self.tokenizer(texts, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
+        lengths = [len(x) for x in ids]
+        too_long = [i for i, n in enumerate(lengths) if n > limit]
+        if too_long:
+            i = too_long[0]
+            raise ValueError(
+                f"texts[{i}] has {lengths[i]} tokens, more than the model's limit of {limit}; "
+                f"split it (texts are never truncated silently)."
+            )
+        order = sorted(range(len(texts)), key=lambda k: lengths[k], reverse=True)
+        batches = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
+        if progress:
+            from tqdm.auto import tqdm
+
+            batches = tqdm(batches, desc="encoding", unit="batch")
+        device = next(self.encoder.parameters()).device
         was_training = self.encoder.training
         self.encoder.eval()
-        out = []
+        out = torch.empty((len(texts), self.in_features))
         try:
             with torch.inference_mode():
-                for s in starts:
-                    batch = self.tokenizer(texts[s:s + batch_size], padding=True, truncation=False,
+                for members in batches:
+                    batch = self.tokenizer([texts[k] for k in members], padding=True, truncation=False,
                                            return_tensors="pt", return_special_tokens_mask=True)
-                    if batch["input_ids"].shape[1] > limit:
-                        lengths = batch["attention_mask"].sum(1)
-                        i = s + int(torch.argmax(lengths))
-                        raise ValueError(
-                            f"texts[{i}] has {int(lengths.max())} tokens, more than the model's limit of "
-                            f"{limit}; split it (texts are never truncated silently)."
-                        )
                     special = batch.pop("special_tokens_mask")
                     keep = (batch["attention_mask"].bool() & ~special.bool()).unsqueeze(-1).float()
                     batch = {k: v.to(device) for k, v in batch.items()}
                     hidden = self.encoder(**batch, return_dict=True).last_hidden_state.float().cpu()
-                    out.append((hidden * keep).sum(1) / keep.sum(1).clamp_min(1.0))
+                    out[members] = (hidden * keep).sum(1) / keep.sum(1).clamp_min(1.0)
         finally:
             self.encoder.train(was_training)
-        return torch.cat(out)
+        return out
 
     def fit_head(
         self,

@@ -463,7 +463,8 @@ def plot_trajectory(
 
     Each item (an occurrence of a word, a sentence) is a line from its
     embedding-layer position (small circle) to its top-layer position (large
-    marker); every layer's centre is labelled with its number.
+    marker); every layer's centre is labelled ``Lk`` (not with
+    ``center_layers=True``, where all centres are the origin).
 
     Parameters
     ----------
@@ -512,7 +513,8 @@ def plot_trajectory(
         ax.scatter(path[1:-1, 0], path[1:-1, 1], s=8, color=color, alpha=0.6)
         ax.scatter(path[0, 0], path[0, 1], s=22, facecolors="white", edgecolors=color, linewidths=1)
         ax.scatter(path[-1, 0], path[-1, 1], s=45, color=color, marker="D", edgecolors="black", linewidths=0.4)
-    centres = points.mean(axis=1)
+    # with centred layers every centre is the origin: no labels to draw
+    centres = points.mean(axis=1) if not center_layers else np.empty((0, 2))
     for k, (cx, cy) in enumerate(centres):
         ax.annotate(f"L{ids[k]}", (cx, cy), ha="center", va="center", fontsize=8, fontweight="bold",
                     bbox={"boxstyle": "round,pad=0.2", "facecolor": "lightyellow", "alpha": 0.85,
@@ -521,9 +523,10 @@ def plot_trajectory(
     ax.grid(alpha=0.3)
     if labs is not None:
         ax.legend(title=legend_title, fontsize=8, title_fontsize=8, loc="best", framealpha=0.8)
+    where = "" if center_layers else "; Lk = layer centre"
     ax.set_title(title if title is not None else
-                 f"{n} items across layers {ids[0]}-{ids[-1]} (o = first layer, diamond = last; "
-                 f"Lk = layer centre)", fontsize=10)
+                 f"{n} items across layers {ids[0]}-{ids[-1]} (o = first layer, diamond = last{where})",
+                 fontsize=10)
     return ax
 
 

@@ -130,6 +130,8 @@ def test_plot_trajectory_on_tiny_model(tiny):
     layer_tags = [t.get_text() for t in ax.texts]
     assert layer_tags == [f"L{k}" for k in range(tiny.n_layers + 1)]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["money (3)", "river (1)", "other (2)"]
+    centred = bk.plot_trajectory(stack, senses, center_layers=True)
+    assert len(centred.texts) == 0 and "layer centre" not in centred.get_title()
     pts = bk.project_layers(stack)
     assert np.allclose(ax.lines[2].get_xydata(), pts[:, 2], atol=1e-4)
     with pytest.raises(ValueError, match=r"layer_ids must name one layer per row of vectors \(4\); got 2"):

@@ -1,0 +1,171 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 06 · How contextual are the vectors? Self-similarity, intra-similarity, anisotropy
+#
+# The tutorial showed that the three "bank"s of one sentence get different
+# vectors. How much does a word's vector change with its context, in which
+# layer, and compared to what? Ethayarajh (2019, "How contextual are
+# contextualized word representations?") proposed three measures, each one
+# value per layer:
+#
+# * **self-similarity** of a word: the mean cosine between its vectors in
+#   different sentences. 1 would be a static embedding (same vector everywhere);
+#   lower means more context-specific.
+# * **intra-sentence similarity**: the mean cosine of each word to the mean
+#   word vector of its own sentence. High means context pulls the words of a
+#   sentence towards a shared meaning.
+# * **anisotropy**: the mean cosine between random words from different
+#   sentences. If any two words already have cosine 0.3 at a layer, the two
+#   measures above must be read against that baseline: the *adjusted* values
+#   subtract it.
+#
+# We measure them on real sentences: the first 150 positive and 150 negative
+# movie-review snippets of the *sentence polarity dataset v1.0 by Bo Pang and
+# Lillian Lee, CC BY 4.0* (`../shared/data/sentence_polarity`).
+
+# %%
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+import bertviz_kit as bk
+
+DATA = Path("../../shared/data/sentence_polarity")
+pos = (DATA / "rt-polarity.pos").read_text(encoding="utf-8").splitlines()[:150]
+neg = (DATA / "rt-polarity.neg").read_text(encoding="utf-8").splitlines()[:150]
+texts = pos + neg
+enc = bk.load(device="cpu")
+print(len(texts), "sentences, e.g.", repr(texts[3]))
+
+# %% [markdown]
+# One forward pass per batch keeps every layer of every sentence (the bar
+# shows the batches; this is the only time the model runs in this notebook).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+es = enc.encode(texts, batch_size=32, progress=True)
+
+# %%
+print(len(es), "encodings,", sum(e.n_words for e in es), "words,",
+      es[0].n_layers + 1, "layers each (0 = embeddings)")
+words = ["film", "movie", "good", "funny", "story", "the", "and"]
+for w in words:
+    print(f"{w:6s} occurs {len(bk.find_occurrences(es, w)):3d} times")
+
+
+# %% [markdown]
+# ## The baseline: anisotropy
+#
+# `bk.anisotropy` draws 1000 random pairs of words from different sentences
+# (seeded) and averages their cosine at every layer. `n_pairs=None` averages
+# every such pair exactly; the sample is within about 0.01 of it.
+
+# %%
+base = bk.anisotropy(es, n_pairs=1000, seed=0)
+exact = bk.anisotropy(es, n_pairs=None)
+centred = bk.anisotropy(es, n_pairs=None, center=True)
+for name, v in [("sampled", base), ("exact", exact), ("centred", centred)]:
+    print(f"{name:8s}", " ".join(f"{x:6.3f}" for x in v.tolist()))
+
+# %% [markdown]
+# Two random words have a cosine of about 0.1-0.3 in the middle layers, not 0:
+# the vectors share a common direction. Subtracting the mean vector of the
+# corpus (`center=True`) removes it and brings the baseline to about 0.
+#
+# ## Self-similarity of some words, raw and adjusted
+
+# %%
+raw = {w: bk.self_similarity(es, w) for w in words}
+adjusted = {w: bk.self_similarity(es, w, adjusted=True, baseline=base) for w in words}
+print("self-similarity per layer (0 = embeddings):")
+for w in words:
+    print(f"{w:6s}", " ".join(f"{x:6.3f}" for x in raw[w].tolist()))
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
+bk.plot_layer_similarity(raw, title="self-similarity", ax=axes[0])
+bk.plot_layer_similarity(adjusted, title="self-similarity minus anisotropy (adjusted)",
+                         ylabel="adjusted cosine", ax=axes[1]);
+
+# %% [markdown]
+# * At layer 0 (the embedding layer) a word's occurrences differ only by
+#   position, so self-similarity is about 0.85-0.95.
+# * It falls in the upper layers: the representations become more
+#   context-specific, as Ethayarajh found for BERT, ELMo and GPT-2.
+# * Function words are the *most* context-specific: "the" and "and" drop far
+#   below content words such as "film" or "movie" (Ethayarajh's finding too:
+#   stopwords have some of the most context-specific representations).
+# * The adjusted curves subtract the baseline: the drop is real, not only a
+#   consequence of all vectors moving together. Layer 6 is special for this
+#   model (it was fine-tuned for sentence similarity, and its output is
+#   mean-pooled): the baseline falls there, so the adjusted self-similarity
+#   of content words rises again.
+#
+# ## Intra-sentence similarity
+
+# %%
+intra = bk.intra_similarity(es)
+curves = {
+    "intra-sentence similarity": intra,
+    "intra-sentence, adjusted": bk.intra_similarity(es, adjusted=True, baseline=base),
+    "anisotropy (baseline)": base,
+    "self-similarity of 'the', adjusted": adjusted["the"],
+}
+for name, v in curves.items():
+    print(f"{name:36s}", " ".join(f"{x:6.3f}" for x in v.tolist()))
+
+# %%
+bk.plot_layer_similarity(curves, title="contextuality on 300 movie-review sentences",
+                         ylabel="mean cosine");
+
+# %% [markdown]
+# Words of one sentence grow more alike layer by layer (intra-sentence
+# similarity rises from about 0.34 to 0.62), faster than the baseline. So
+# context does not only make each word's vector specific to its sentence: it
+# makes the words of a sentence share more of their vector. A model trained
+# to produce sentence embeddings by mean pooling is expected to do exactly
+# that at the top.
+#
+# ## Mean-centring before the cosine
+#
+# `center=True` subtracts the corpus mean word vector (per layer) before every
+# cosine: a simple fix for anisotropy (as in "all-but-the-top", Mu and
+# Viswanath 2018). The ordering of the words stays the same; the values
+# spread out: function words and "good" lose the most.
+
+# %%
+centred_self = {w: bk.self_similarity(es, w, center=True) for w in ["film", "good", "the"]}
+for w, v in centred_self.items():
+    print(f"{w:6s} centred", " ".join(f"{x:6.3f}" for x in v.tolist()))
+bk.plot_layer_similarity(
+    {**{f"{w} (centred)": v for w, v in centred_self.items()},
+     "intra-sentence (centred)": bk.intra_similarity(es, center=True)},
+    title="mean-centred vectors", ylabel="cosine after centring");
+
+# %% [markdown]
+# ## Take-aways
+#
+# * The same word's vector changes more and more with its context as it
+#   moves up the network; function words change the most.
+# * Raw cosines are inflated by a common direction (anisotropy): compare them
+#   with `bk.anisotropy`, use `adjusted=True`, or centre the vectors.
+# * Lower layers keep more of the word's identity; upper layers carry more of
+#   the sentence (intra-sentence similarity is highest there). "good" loses
+#   its identity faster than "film": whether it is praise depends on its
+#   context ("not good", "good intentions").
+#
+# Next: [07 · projections](07_projections.ipynb) shows these vectors in 2-D.

@@ -1,0 +1,164 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 07 · Projections: many occurrences, many sentences, in 2-D
+#
+# A cosine table compares a handful of vectors. To see hundreds, project them
+# to two dimensions and colour the points by what you know about them (the
+# sense of a word, the sentence it came from, the review's polarity):
+#
+# * `bk.project(vectors, "pca" | "tsne" | "umap", seed=0)`: `[n, dim]` to `[n, 2]`
+#   (scikit-learn's PCA and t-SNE; UMAP if `umap-learn` is installed);
+# * `bk.plot_projection(vectors, labels, method=...)`: the scatter plot;
+# * `bk.plot_trajectory(stack, labels)`: one basis fitted on **all** layers, so
+#   each occurrence becomes a path from the embedding layer to the top.
+#
+# PCA is linear: distances along its axes are real, and the axis labels say how
+# much of the variance each one holds. t-SNE keeps neighbourhoods but distorts
+# distances and cluster sizes; read it for "who is near whom" only.
+
+# %%
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+import bertviz_kit as bk
+
+enc = bk.load(device="cpu")
+
+# %% [markdown]
+# ## Two senses of "bank"
+#
+# Twenty short sentences, ten for each sense (money, river):
+
+# %%
+money = ["I deposited the cheque at the bank.", "The bank approved my loan.",
+         "She works as a teller at the bank.", "The bank charges high fees.",
+         "Robbers broke into the bank at night.", "He opened a savings account at the bank.",
+         "The central bank raised interest rates.", "My bank sent me a new card.",
+         "The bank closed early on Friday.", "They borrowed money from the bank."]
+river = ["We had a picnic on the river bank.", "The boat drifted to the bank of the stream.",
+         "Reeds grow along the muddy bank.", "He fished from the grassy bank.",
+         "The flood washed away the bank.", "Ducks rested on the bank of the pond.",
+         "She climbed up the steep bank.", "Willows lined the bank of the canal.",
+         "The children sat on the sandy bank.", "Erosion wore down the bank of the river."]
+es = enc.encode(money + river)
+where = bk.find_occurrences(es, "bank")
+senses = ["money" if i < len(money) else "river" for i, _ in where]
+print(len(where), "occurrences of 'bank':", senses.count("money"), "money,", senses.count("river"), "river")
+
+# %% [markdown]
+# The same 20 occurrences at the embedding layer, a middle layer and the top
+# layer (PCA of each layer separately):
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(15, 4.4), layout="constrained")
+for ax, layer in zip(axes, [0, 3, 6]):
+    bk.plot_projection(bk.occurrence_vectors(es, "bank", layers=layer), senses, legend_title="sense",
+                       title=f"'bank' at layer {layer}", ax=ax)
+
+# %% [markdown]
+# At layer 0 the context has not reached the vector yet: the 20 points differ
+# only by the word's position in its sentence, so they pile up on a few spots
+# (one per position) whatever the sense. By layer 3 the two senses form two
+# groups, split along the first principal axis, and they stay apart at the top:
+# the context ("loan", "teller" against "river", "muddy") has flowed into the
+# vector of "bank".
+#
+# ## Following each occurrence through the network
+#
+# `bk.layer_occurrence_vectors` stacks every layer, `[7, 20, 384]`.
+# `plot_trajectory` normalizes the vectors (hidden-state norms grow from layer
+# to layer), fits one PCA on all 140 points and draws each occurrence as a
+# path from its layer-0 position (open circle) to the top layer (diamond);
+# `Lk` marks the centre of layer k.
+
+# %%
+stack = bk.layer_occurrence_vectors(es, "bank")
+print(tuple(stack.shape), "= [layers, occurrences, dim]")
+bk.plot_trajectory(stack, senses, legend_title="sense",
+                   title="'bank' from layer 0 to 6, one PCA basis for all layers");
+
+# %% [markdown]
+# All paths start together and travel the same way (the layer centres): much
+# of what changes from layer to layer is shared by every token. With
+# `center_layers=True` each layer's centre is moved to the origin, which shows
+# only how the occurrences spread apart:
+
+# %%
+bk.plot_trajectory(stack, senses, center_layers=True, legend_title="sense",
+                   title="'bank', each layer centred: how the occurrences spread apart");
+
+# %% [markdown]
+# ## Sentence vectors coloured by polarity
+#
+# 300 movie-review snippets (*sentence polarity dataset v1.0 by Bo Pang and
+# Lillian Lee, CC BY 4.0*), their sentence vectors (mean of the last layer,
+# [CLS]/[SEP] left out), with PCA and with t-SNE:
+
+# %%
+DATA = Path("../../shared/data/sentence_polarity")
+pos = (DATA / "rt-polarity.pos").read_text(encoding="utf-8").splitlines()[:150]
+neg = (DATA / "rt-polarity.neg").read_text(encoding="utf-8").splitlines()[:150]
+polarity = ["positive"] * len(pos) + ["negative"] * len(neg)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+reviews = enc.encode(pos + neg, progress=True)
+
+# %%
+sent = bk.sentence_vectors(reviews, layer=-1)
+print(tuple(sent.shape))
+fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
+bk.plot_projection(sent, polarity, method="pca", legend_title="polarity",
+                   title="sentence vectors, layer 6, PCA", ax=axes[0])
+bk.plot_projection(sent, polarity, method="tsne", seed=0, legend_title="polarity",
+                   title="sentence vectors, layer 6, t-SNE (seed 0)", ax=axes[1]);
+
+# %% [markdown]
+# Polarity is not what the first two principal axes of this model's sentence
+# space encode (together they hold only about 8% of the variance; the model
+# was trained to match sentences by topic and paraphrase), and t-SNE's
+# neighbourhoods mix the two classes as well. (Extra keyword arguments, such
+# as `max_iter` for t-SNE, go to the estimator.) Whether a *linear* read-out can still
+# find polarity, and in which layer, is what a probe measures:
+# [09 · probing](09_probing_and_head.ipynb).
+#
+# ## One word in many reviews
+#
+# Every occurrence of "film" and of "movie" at layer 3, coloured by the word
+# and by the polarity of the review it comes from:
+
+# %%
+import torch
+
+occ = {w: bk.find_occurrences(reviews, w) for w in ["film", "movie"]}
+vecs = torch.cat([bk.occurrence_vectors(reviews, w, layers=3) for w in occ])
+word = [w for w, found in occ.items() for _ in found]
+review_polarity = [polarity[i] for found in occ.values() for i, _ in found]
+print({w: len(found) for w, found in occ.items()})
+fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
+bk.plot_projection(vecs, word, legend_title="word", title="'film' and 'movie' at layer 3", ax=axes[0])
+bk.plot_projection(vecs, review_polarity, legend_title="review", title="the same points by polarity",
+                   ax=axes[1]);
+
+# %% [markdown]
+# The two words stay apart (the word's identity dominates its vector at
+# layer 3), while the review's polarity leaves no visible mark on them: the
+# vector of "film" says more about the phrase around it than about whether
+# the review liked it.
+#
+# Next: [08 · attention](08_attention.ipynb).

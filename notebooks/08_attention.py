@@ -1,0 +1,127 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 08 · Attention: who looks at whom
+#
+# Each of the model's 6 layers has 12 attention heads; each head gives every
+# token a probability distribution over all tokens (rows sum to 1). Encoding
+# with `attentions=True` keeps them all, `[layers, heads, tokens, tokens]`.
+# The plots here are plain matplotlib: they render offline, in the notebook
+# and in a saved PNG, with no JavaScript.
+
+# %%
+import matplotlib.pyplot as plt
+import torch
+
+import bertviz_kit as bk
+
+enc = bk.load(device="cpu")
+text = ("After stealing money from the bank vault, the bank robber was seen "
+        "fishing on the Mississippi river bank.")
+e = enc.encode(text, attentions=True)
+print("attentions:", tuple(e.attentions.shape), "= [layers, heads, tokens, tokens]")
+print("tokens:", " ".join(e.tokens))
+
+# %% [markdown]
+# ## One head
+#
+# `bk.plot_attention(e, layer, head)`: rows are the attending tokens (queries),
+# columns the tokens they attend to (keys). Layers count from 1 here (layer 0,
+# the embedding layer, has no attention). Head 2 of layer 1 is a
+# "previous token" head: almost every token's strongest weight is on the
+# token just before it.
+
+# %%
+att = e.attentions[0, 2]                                   # layer 1, head 2: [tokens, tokens]
+offset = att.argmax(dim=-1) - torch.arange(e.n_tokens)     # where each row's maximum lies
+print("strongest weight on the previous token for", int((offset == -1).sum()), "of", e.n_tokens, "tokens")
+bk.plot_attention(e, layer=1, head=2);
+
+# %% [markdown]
+# ## With and without [CLS] / [SEP]
+#
+# Many heads park most of their attention on a special token when they have
+# nothing specific to do (in BERT mostly `[SEP]`, in this model `[CLS]`: the
+# dark first column), which washes out the colour scale of the word columns. `specials="exclude"` hides those rows and columns (the weights are
+# not renormalized: what remains is the attention the words give each other).
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(15, 6.5), layout="constrained")
+bk.plot_attention(e, layer=4, head=0, specials="include", ax=axes[0])
+bk.plot_attention(e, layer=4, head=0, specials="exclude", ax=axes[1]);
+
+# %% [markdown]
+# How much of each layer's attention goes to the special tokens, averaged over
+# heads and over the attending word tokens:
+
+# %%
+words = ~e.special_mask                      # attending tokens: words only
+to_specials = e.attentions[:, :, words][..., e.special_mask].sum(-1)   # [layers, heads, words]
+to_cls = e.attentions[:, :, words][..., 0]                             # [CLS], the first token
+share = {"to [CLS] + [SEP]": to_specials.mean(dim=(1, 2)), "to [CLS] alone": to_cls.mean(dim=(1, 2))}
+for name, v in share.items():
+    print(f"{name:17s}", " ".join(f"{x:.3f}" for x in v.tolist()))
+ax = bk.plot_layer_similarity(share, layer_ids=range(1, e.n_layers + 1), ylabel="share of attention",
+                              title="attention given to special tokens, per layer")
+ax.set_xlabel("transformer layer");
+
+# %% [markdown]
+# In layers 2-5 more than half of the words' attention goes to `[CLS]`; the
+# first and the last layer spread theirs over the words.
+#
+# ## Every layer and head at once
+#
+# `bk.plot_attention_grid(e)` draws all 6 x 12 maps as small multiples (token
+# labels left out; each panel scaled to its own maximum). Look for the
+# patterns described in the attention-analysis literature (Clark et al. 2019,
+# "What does BERT look at?"): heads that attend to the previous or the next
+# token (a bright off-diagonal), to `[SEP]` (a bright last column), or broadly
+# over the sentence.
+
+# %%
+axes = bk.plot_attention_grid(e, specials="include", cell_size=1.1)
+print("grid:", axes.shape)
+
+# %% [markdown]
+# The same grid without the special tokens shows the word-to-word structure
+# that the `[SEP]` column hides:
+
+# %%
+axes = bk.plot_attention_grid(e, specials="exclude", cell_size=1.1)
+
+# %% [markdown]
+# ## Where does "bank" look?
+#
+# For each of the three "bank"s, the token it attends to most in every layer
+# (heads averaged, special tokens left out):
+
+# %%
+banks = [e.word_ids.index(w) for w in bk.find(e, "bank")]       # token index of each "bank"
+mean_heads = e.attentions.mean(dim=1)                            # [layers, tokens, tokens]
+for t in banks:
+    row = mean_heads[:, t].clone()
+    row[:, e.special_mask] = 0                                   # ignore [CLS]/[SEP]
+    row[:, t] = 0                                                # and the token itself
+    best = row.argmax(dim=-1).tolist()
+    print(f"bank (token {t:2d}) ->", ", ".join(f"L{k + 1}: {e.tokens[b]}" for k, b in enumerate(best)))
+
+# %% [markdown]
+# Attention weights show where information *can* flow, not what a layer does
+# with it (Jain and Wallace 2019, "Attention is not explanation"): read these
+# maps as hints, and test hypotheses with the vectors themselves (notebooks
+# 04, 06, 09).
+#
+# Next: [09 · probing and a trained head](09_probing_and_head.ipynb).
