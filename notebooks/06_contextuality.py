@@ -98,8 +98,8 @@ for w in words:
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
 bk.plot_layer_similarity(raw, title="self-similarity", ax=axes[0])
-bk.plot_layer_similarity(adjusted, title="self-similarity minus anisotropy (adjusted)",
-                         ylabel="adjusted cosine", ax=axes[1]);
+ax = bk.plot_layer_similarity(adjusted, title="self-similarity minus anisotropy (adjusted)",
+                              ylabel="adjusted cosine", ax=axes[1])
 
 # %% [markdown]
 # * At layer 0 (the embedding layer) a word's occurrences differ only by
@@ -129,8 +129,8 @@ for name, v in curves.items():
     print(f"{name:36s}", " ".join(f"{x:6.3f}" for x in v.tolist()))
 
 # %%
-bk.plot_layer_similarity(curves, title="contextuality on 300 movie-review sentences",
-                         ylabel="mean cosine");
+ax = bk.plot_layer_similarity(curves, title="contextuality on 300 movie-review sentences",
+                              ylabel="mean cosine")
 
 # %% [markdown]
 # Words of one sentence grow more alike layer by layer (intra-sentence
@@ -151,10 +151,10 @@ bk.plot_layer_similarity(curves, title="contextuality on 300 movie-review senten
 centred_self = {w: bk.self_similarity(es, w, center=True) for w in ["film", "good", "the"]}
 for w, v in centred_self.items():
     print(f"{w:6s} centred", " ".join(f"{x:6.3f}" for x in v.tolist()))
-bk.plot_layer_similarity(
-    {**{f"{w} (centred)": v for w, v in centred_self.items()},
-     "intra-sentence (centred)": bk.intra_similarity(es, center=True)},
-    title="mean-centred vectors", ylabel="cosine after centring");
+ax = bk.plot_layer_similarity(
+         {**{f"{w} (centred)": v for w, v in centred_self.items()},
+          "intra-sentence (centred)": bk.intra_similarity(es, center=True)},
+         title="mean-centred vectors", ylabel="cosine after centring")
 
 # %% [markdown]
 # ## Take-aways

@@ -89,8 +89,8 @@ for ax, layer in zip(axes, [0, 3, 6]):
 # %%
 stack = bk.layer_occurrence_vectors(es, "bank")
 print(tuple(stack.shape), "= [layers, occurrences, dim]")
-bk.plot_trajectory(stack, senses, legend_title="sense",
-                   title="'bank' from layer 0 to 6, one PCA basis for all layers");
+ax = bk.plot_trajectory(stack, senses, legend_title="sense",
+                        title="'bank' from layer 0 to 6, one PCA basis for all layers")
 
 # %% [markdown]
 # All paths start together and travel the same way (the layer centres): much
@@ -99,8 +99,8 @@ bk.plot_trajectory(stack, senses, legend_title="sense",
 # only how the occurrences spread apart:
 
 # %%
-bk.plot_trajectory(stack, senses, center_layers=True, legend_title="sense",
-                   title="'bank', each layer centred: how the occurrences spread apart");
+ax = bk.plot_trajectory(stack, senses, center_layers=True, legend_title="sense",
+                        title="'bank', each layer centred: how the occurrences spread apart")
 
 # %% [markdown]
 # ## Sentence vectors coloured by polarity
@@ -125,8 +125,8 @@ print(tuple(sent.shape))
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
 bk.plot_projection(sent, polarity, method="pca", legend_title="polarity",
                    title="sentence vectors, layer 6, PCA", ax=axes[0])
-bk.plot_projection(sent, polarity, method="tsne", seed=0, legend_title="polarity",
-                   title="sentence vectors, layer 6, t-SNE (seed 0)", ax=axes[1]);
+ax = bk.plot_projection(sent, polarity, method="tsne", seed=0, legend_title="polarity",
+                        title="sentence vectors, layer 6, t-SNE (seed 0)", ax=axes[1])
 
 # %% [markdown]
 # Polarity is not what the first two principal axes of this model's sentence
@@ -152,8 +152,8 @@ review_polarity = [polarity[i] for found in occ.values() for i, _ in found]
 print({w: len(found) for w, found in occ.items()})
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
 bk.plot_projection(vecs, word, legend_title="word", title="'film' and 'movie' at layer 3", ax=axes[0])
-bk.plot_projection(vecs, review_polarity, legend_title="review", title="the same points by polarity",
-                   ax=axes[1]);
+ax = bk.plot_projection(vecs, review_polarity, legend_title="review", title="the same points by polarity",
+                        ax=axes[1])
 
 # %% [markdown]
 # The two words stay apart (the word's identity dominates its vector at

@@ -48,20 +48,21 @@ print("tokens:", " ".join(e.tokens))
 att = e.attentions[0, 2]                                   # layer 1, head 2: [tokens, tokens]
 offset = att.argmax(dim=-1) - torch.arange(e.n_tokens)     # where each row's maximum lies
 print("strongest weight on the previous token for", int((offset == -1).sum()), "of", e.n_tokens, "tokens")
-bk.plot_attention(e, layer=1, head=2);
+ax = bk.plot_attention(e, layer=1, head=2)
 
 # %% [markdown]
 # ## With and without [CLS] / [SEP]
 #
 # Many heads park most of their attention on a special token when they have
 # nothing specific to do (in BERT mostly `[SEP]`, in this model `[CLS]`: the
-# dark first column), which washes out the colour scale of the word columns. `specials="exclude"` hides those rows and columns (the weights are
-# not renormalized: what remains is the attention the words give each other).
+# dark first column), which washes out the colour scale of the word columns.
+# `specials="exclude"` hides those rows and columns (the weights are not
+# renormalized: what remains is the attention the words give each other).
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(15, 6.5), layout="constrained")
 bk.plot_attention(e, layer=4, head=0, specials="include", ax=axes[0])
-bk.plot_attention(e, layer=4, head=0, specials="exclude", ax=axes[1]);
+ax = bk.plot_attention(e, layer=4, head=0, specials="exclude", ax=axes[1])
 
 # %% [markdown]
 # How much of each layer's attention goes to the special tokens, averaged over
@@ -76,7 +77,7 @@ for name, v in share.items():
     print(f"{name:17s}", " ".join(f"{x:.3f}" for x in v.tolist()))
 ax = bk.plot_layer_similarity(share, layer_ids=range(1, e.n_layers + 1), ylabel="share of attention",
                               title="attention given to special tokens, per layer")
-ax.set_xlabel("transformer layer");
+ax.xaxis.label.set_text("transformer layer")
 
 # %% [markdown]
 # In layers 2-5 more than half of the words' attention goes to `[CLS]`; the

@@ -63,8 +63,8 @@ print(" ".join(f"L{k}: {m:.3f}+-{s:.3f}" for k, m, s in
                zip(mean_probe.layer_ids, mean_probe.mean.tolist(), mean_probe.std.tolist())))
 
 # %%
-bk.plot_probe({"mean of words": mean_probe, "[CLS]": cls_probe},
-              title="polarity probe on 300 sentences (5-fold CV)");
+ax = bk.plot_probe({"mean of words": mean_probe, "[CLS]": cls_probe},
+                   title="polarity probe on 300 sentences (5-fold CV)")
 
 # %% [markdown]
 # * Even the embedding layer (0) beats chance (0.50): a bag of word
@@ -101,7 +101,7 @@ stack = bk.layer_occurrence_vectors(bank_es, "bank")
 senses = ["money"] * len(money) + ["river"] * len(river)
 sense_probe = bk.probe_layers(stack, senses, cv=5, seed=0)
 print(tuple(stack.shape), sense_probe)
-bk.plot_probe(sense_probe, title="'bank': money or river? (20 occurrences, 5-fold CV)");
+ax = bk.plot_probe(sense_probe, title="'bank': money or river? (20 occurrences, 5-fold CV)")
 
 # %% [markdown]
 # At layer 0 "bank" has the same vector in every sentence except for its
@@ -164,8 +164,8 @@ print(tuple(frozen.shape), "->", tuple(projected.shape))
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
 bk.plot_projection(frozen, test_labels, legend_title="true label",
                    title="held-out reviews: frozen encoder", ax=axes[0])
-bk.plot_projection(projected, test_labels, legend_title="true label",
-                   title="held-out reviews: after the trained head", ax=axes[1]);
+ax = bk.plot_projection(projected, test_labels, legend_title="true label",
+                        title="held-out reviews: after the trained head", ax=axes[1])
 
 # %% [markdown]
 # Before the head, polarity is one of hundreds of directions and the two
