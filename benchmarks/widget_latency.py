@@ -52,6 +52,7 @@ def main() -> None:
         (x.subwords_w, ["mean", "max", "first"]),
     ]
     times, cpu, peer = [], [], []
+    by_control: dict[str, list[float]] = {}
     sink = io.StringIO()
     for k in range(args.changes):
         ctl, values = controls[k % len(controls)]
@@ -63,6 +64,7 @@ def main() -> None:
             ctl.value = value
             times.append(time.perf_counter() - t)
             cpu.append(time.process_time() - c)
+            by_control.setdefault(ctl.description, []).append(times[-1])
             # peer: re-run the model, then draw the same figure
             t = time.perf_counter()
             bk.explore(enc.encode(TEXT), **x.state).to_png()
@@ -76,6 +78,9 @@ def main() -> None:
     print(f"peer (re-encode + redraw per change): p50 {q50:.1f} ms")
     print(f"ratio peer/explorer (p50): {q50 / p50:.2f}x")
     print(f"mean {statistics.mean(times) * 1e3:.1f} ms, max {max(times) * 1e3:.1f} ms")
+    for name, values in by_control.items():
+        print(f"  {name:9s} p50 {percentile(values, 50) * 1e3:6.1f} ms, p95 {percentile(values, 95) * 1e3:6.1f} ms "
+              f"({len(values)} changes)")
 
 
 if __name__ == "__main__":

@@ -105,7 +105,9 @@ def plot_histogram(
             raise ValueError(f"data must be an Encoding or a 1-D vector; got shape {values.shape}.")
         default = "vector values"
     ax = _new_ax(ax, (5, 4))
-    ax.hist(values, bins=bins, color=color)
+    # one filled step patch, not one rectangle per bin: same picture, drawn much faster
+    counts, edges = np.histogram(values, bins=bins)
+    ax.stairs(counts, edges, fill=True, color=color)
     ax.set_xlabel("value")
     ax.set_ylabel("count")
     ax.yaxis.get_major_locator().set_params(integer=True)

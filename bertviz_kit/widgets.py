@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from .encoding import Encoder, Encoding
 from .plotting import plot_histogram, plot_layer_similarity, plot_similarity_heatmap
 from .pooling import LAYER_PRESETS, SUBWORD_MODES, _check_choice, _check_encoding, word_vectors
-from .similarity import cosine, layer_similarity
+from .similarity import cosine, layer_word_vectors
 
 __all__ = ["Explorer", "explore", "LAYER_CHOICES"]
 
@@ -166,8 +166,9 @@ class Explorer:
         word = e.word_ids[token]
         spec = layer if s["layers"] == "slider" else s["layers"]
         sim = cosine(word_vectors(e, layers=spec, subwords=s["subwords"]))
+        per_layer = torch.nn.functional.normalize(layer_word_vectors(e, s["subwords"]), dim=-1)  # [L, W, D]
         curves = {
-            f"{word}:{e.words[word]} ~ {j}:{e.words[j]}": layer_similarity(e, word, j, s["subwords"])
+            f"{word}:{e.words[word]} ~ {j}:{e.words[j]}": (per_layer[:, word] * per_layer[:, j]).sum(-1)
             for j in self._partners(word, sim[word])
         }
         return {
@@ -176,6 +177,21 @@ class Explorer:
             "heat_title": f"word cosine, layers={spec!r}, subwords={s['subwords']!r}",
             "curve_title": f"word {word} {e.words[word]!r} across layers",
         }
+
+    def _curve_ylim(self) -> tuple[float, float]:
+        """One y range for the curves of every word pair and sub-word mode of this encoding.
+
+        A fixed scale keeps curves comparable while you move through tokens
+        (and lets the fast path draw the panel's frame once).
+        """
+        if getattr(self, "_ylim_for", None) is not self.e:
+            lo = 0.0
+            with _one_thread():
+                for mode in SUBWORD_MODES:
+                    v = torch.nn.functional.normalize(layer_word_vectors(self.e, mode), dim=-1)
+                    lo = min(lo, float((v @ v.transpose(1, 2)).min()))
+            self._ylim, self._ylim_for = (lo - 0.05, 1.05), self.e
+        return self._ylim
 
     def render(self, fig: Figure | None = None) -> Figure:
         """Draw the three panels for the current selection and return the figure."""
@@ -193,39 +209,140 @@ class Explorer:
         word = p["word"]
         ax_heat.add_patch(plt.Rectangle((word - 0.5, word - 0.5), 1, 1, fill=False, lw=2, color="red"))
         ax_heat.tick_params(labelsize=8 if e.n_words <= 25 else 6 if e.n_words <= 45 else 4)
-        self._draw_curves(ax_curve, p)
+        layer_ids = list(e.layer_ids)
+        if p["curves"]:
+            plot_layer_similarity(p["curves"], ax=ax_curve, layer_ids=layer_ids, title=p["curve_title"],
+                                  legend_loc="lower right")
+        else:
+            plot_layer_similarity({"": np.full(len(layer_ids), np.nan)}, ax=ax_curve, layer_ids=layer_ids,
+                                  title="no other word to compare")
+            ax_curve.get_legend().remove()
+        ax_curve.set_xlim(layer_ids[0] - 0.3, layer_ids[-1] + 0.3)
+        ax_curve.set_ylim(*self._curve_ylim())
+        ax_curve.axvline(p["layer"], color="grey", ls="--", lw=1, gid="layer", zorder=2.6)
         return fig
 
-    def _draw_curves(self, ax: Any, p: dict[str, Any]) -> None:
-        if p["curves"]:
-            plot_layer_similarity(p["curves"], ax=ax, layer_ids=list(self.e.layer_ids), title=p["curve_title"],
-                                  legend_loc="lower right")
-            ax.axvline(p["layer"], color="grey", ls="--", lw=1)
-        else:
-            ax.set_axis_off()
-            ax.set_title("no other word to compare")
+    # -- fast path ----------------------------------------------------------
+    # A figure drawn once by render() is then updated in stages. Each panel
+    # owns a vertical stripe of the canvas and a short list of stages; a stage
+    # is redrawn only when its key changes (or an earlier stage of its panel
+    # did), starting from a stored copy of the stripe as it was before that
+    # stage. Labels, colour bar and frames are drawn once.
+    _STAGES = {"hist": 1, "heat": 2, "curve": 2}
 
-    def _refresh(self, fig: Figure) -> None:
-        """Update a figure drawn by :meth:`render` for this encoding in place (fast path)."""
-        e, p = self.e, self._panels()
+    def _stage_keys(self, p: dict[str, Any]) -> dict[tuple[str, int], tuple[Any, ...]]:
+        sub = self.state["subwords"]
+        return {
+            ("hist", 0): (p["token"], p["layer"]),  # bars, axes, title
+            ("heat", 0): (p["spec"], sub),  # image, title
+            ("heat", 1): (p["word"],),  # outline of the chosen word
+            ("curve", 0): (p["word"], sub),  # curves, title
+            ("curve", 1): (p["word"], sub, p["layer"]),  # the slider's layer as a dashed line, legend
+        }
+
+    @staticmethod
+    def _stage_artists(fig: Figure, stage: tuple[str, int]) -> list[Any]:
         ax_hist, ax_heat, ax_curve = fig.axes[:3]
-        row = e.layer_ids.index(p["layer"])
-        values = e.hidden_states[row, p["token"]].numpy()
-        counts, edges = np.histogram(values, bins=_BINS)
-        for rect, c, a, b in zip(ax_hist.patches, counts, edges[:-1], edges[1:]):
-            rect.set_x(a)
-            rect.set_width(b - a)
-            rect.set_height(c)
-        pad = (edges[-1] - edges[0]) * 0.05
-        ax_hist.set_xlim(edges[0] - pad, edges[-1] + pad)
-        ax_hist.set_ylim(0, counts.max() * 1.05)
-        ax_hist.set_title(p["hist_title"])
-        ax_heat.images[0].set_data(p["sim"].numpy())
-        ax_heat.patches[0].set_xy((p["word"] - 0.5, p["word"] - 0.5))
-        ax_heat.set_title(p["heat_title"])
-        ax_curve.clear()
-        ax_curve.set_axis_on()
-        self._draw_curves(ax_curve, p)
+        if stage == ("hist", 0):
+            return [ax_hist]
+        if stage == ("heat", 0):
+            return [ax_heat.images[0], *ax_heat.spines.values(), ax_heat.title]  # frame over the image
+        if stage == ("heat", 1):
+            return [ax_heat.patches[0]]
+        legend = [ax_curve.get_legend()] if ax_curve.get_legend() is not None else []
+        if stage == ("curve", 0):
+            return [ln for ln in ax_curve.lines if ln.get_gid() != "layer"] + [ax_curve.title]
+        # the legend goes over the dashed line, as in a full draw
+        return [ln for ln in ax_curve.lines if ln.get_gid() == "layer"] + legend
+
+    def _update_stage(self, fig: Figure, stage: tuple[str, int], p: dict[str, Any]) -> None:
+        """Set one stage's artists to the selection ``p`` (nothing is drawn here)."""
+        e = self.e
+        ax_hist, ax_heat, ax_curve = fig.axes[:3]
+        if stage == ("hist", 0):
+            row = e.layer_ids.index(p["layer"])
+            counts, edges = np.histogram(e.hidden_states[row, p["token"]].numpy(), bins=_BINS)
+            ax_hist.patches[0].set_data(counts, edges)
+            pad = (edges[-1] - edges[0]) * 0.05
+            ax_hist.set_xlim(edges[0] - pad, edges[-1] + pad)
+            ax_hist.set_ylim(0, counts.max() * 1.05)
+            ax_hist.title.set_text(p["hist_title"])
+        elif stage == ("heat", 0):
+            ax_heat.images[0].set_data(p["sim"].numpy())
+            ax_heat.title.set_text(p["heat_title"])
+        elif stage == ("heat", 1):
+            ax_heat.patches[0].set_xy((p["word"] - 0.5, p["word"] - 0.5))
+        elif stage == ("curve", 0):
+            for line in self._stage_artists(fig, stage)[:-1]:
+                line.remove()  # the old curves
+            if ax_curve.get_legend() is not None:
+                ax_curve.get_legend().remove()
+            layer_ids = list(e.layer_ids)
+            for i, (label, y) in enumerate(p["curves"].items()):
+                ax_curve.plot(layer_ids, y.numpy(), marker="o", label=label, color=f"C{i}")
+            if p["curves"]:
+                ax_curve.legend(fontsize=8, loc="lower right")
+            ax_curve.title.set_text(p["curve_title"] if p["curves"] else "no other word to compare")
+        else:
+            ax_curve.lines[[ln.get_gid() for ln in ax_curve.lines].index("layer")].set_xdata([p["layer"]] * 2)
+
+    def _stripes(self, fig: Figure) -> dict[str, Any]:
+        """Each panel's vertical stripe of the canvas (display coordinates)."""
+        from matplotlib.transforms import Bbox
+
+        renderer = fig.canvas.get_renderer()
+        ax_hist, ax_heat, ax_curve = fig.axes[:3]
+        heat = Bbox.union([ax.get_tightbbox(renderer) for ax in fig.axes[1:2] + fig.axes[3:]])
+        left = (ax_hist.get_tightbbox(renderer).x1 + heat.x0) / 2
+        right = (heat.x1 + ax_curve.get_tightbbox(renderer).x0) / 2
+        h = fig.bbox.height
+        return {"hist": Bbox([[0, 0], [left, h]]), "heat": Bbox([[left, 0], [right, h]]),
+                "curve": Bbox([[right, 0], [fig.bbox.width, h]])}
+
+    def _draw_fresh(self, dpi: int) -> Figure:
+        """Draw the whole figure, fix its layout and store the stripes' backgrounds."""
+        # a figure outside pyplot's registry: nothing to close, freed with the explorer
+        fig = Figure(figsize=(15, 4.8), dpi=dpi, layout="constrained")
+        FigureCanvasAgg(fig)
+        p = self._panels()
+        fig = self.render(fig)
+        fig.canvas.draw()
+        fig.set_layout_engine("none")  # keep the layout computed once
+        for ax in fig.axes[:3]:
+            ax.set_title(ax.get_title(), y=ax.title.get_position()[1])  # and the titles where it put them
+            ax.xaxis.set_label_coords(*ax.xaxis.label.get_position(), transform=ax.xaxis.label.get_transform())
+            ax.yaxis.set_label_coords(*ax.yaxis.label.get_position(), transform=ax.yaxis.label.get_transform())
+        for stage in self._stage_keys(p):
+            for artist in self._stage_artists(fig, stage):
+                artist.set_animated(True)
+        fig.canvas.draw()
+        self._stripe = self._stripes(fig)
+        self._snap: dict[tuple[str, int], Any] = {}
+        self._drawn: dict[tuple[str, int], tuple[Any, ...]] = {}
+        for panel in self._STAGES:
+            self._snap[(panel, 0)] = fig.canvas.copy_from_bbox(self._stripe[panel])
+        self._fig, self._fig_for = fig, self.e
+        return fig
+
+    def _draw_changes(self, fig: Figure) -> None:
+        """Redraw, panel by panel, the stages whose inputs changed since the last draw."""
+        p = self._panels()
+        keys = self._stage_keys(p)
+        for panel, n in self._STAGES.items():
+            first = next((i for i in range(n) if self._drawn.get((panel, i)) != keys[(panel, i)]), None)
+            if first is None:
+                continue
+            fig.canvas.restore_region(self._snap[(panel, first)])
+            for i in range(first, n):
+                stage = (panel, i)
+                if self._drawn.get(stage) != keys[stage]:
+                    self._update_stage(fig, stage, p)
+                if i > first:
+                    self._snap[stage] = fig.canvas.copy_from_bbox(self._stripe[panel])
+                for artist in self._stage_artists(fig, stage):
+                    artist.set_animated(True)
+                    fig.draw_artist(artist)
+                self._drawn[stage] = keys[stage]
 
     # -- widgets ------------------------------------------------------------
     def _ui_ready(self) -> bool:
@@ -243,7 +360,11 @@ class Explorer:
                                    continuous_update=False)
         self.layers_w = w.Dropdown(options=list(LAYER_CHOICES), value=s["layers"], description="layers")
         self.subwords_w = w.Dropdown(options=list(SUBWORD_MODES), value=s["subwords"], description="subwords")
-        self.out = w.Output()
+        # The figure goes to an Image widget as PNG bytes (sent as a binary buffer). Not an
+        # Output widget: a notebook executed by nbclient (Voila, nbconvert --execute) answers
+        # output captured in an Output widget with comm messages on the shell socket, which can
+        # leave the run waiting for the cell's reply until its timeout.
+        self.image = w.Image(format="png", layout=w.Layout(max_width="100%", height="auto"))
         self.status = w.HTML()
         rows = [w.HBox([self.token_w, self.layer_w]), w.HBox([self.layers_w, self.subwords_w])]
         if self.encoder is not None:
@@ -255,7 +376,7 @@ class Explorer:
         for ctl, key in ((self.token_w, "token"), (self.layer_w, "layer"),
                          (self.layers_w, "layers"), (self.subwords_w, "subwords")):
             ctl.observe(lambda change, key=key: self._on_control(key, change["new"]), names="value")
-        self._ui = w.VBox(rows + [self.status, self.out])
+        self._ui = w.VBox(rows + [self.status, self.image])
         self._redraw()
         return self._ui
 
@@ -299,45 +420,22 @@ class Explorer:
         """The current selection's figure as PNG bytes (what the widget shows).
 
         The first call draws the figure and fixes its layout; later calls for
-        the same encoding update the drawn artists in place, which is several
-        times faster than drawing anew.
+        the same encoding redraw only what the change touched (see the stages
+        below), which is several times faster than drawing anew.
         """
         fig = self._fig
         if fig is None or self._fig_for is not self.e or fig.dpi != dpi:
-            # a figure outside pyplot's registry: nothing to close, freed with the explorer
-            fig = Figure(figsize=(15, 4.8), dpi=dpi, layout="constrained")
-            FigureCanvasAgg(fig)
-            fig = self.render(fig)
-            fig.canvas.draw()
-            fig.set_layout_engine("none")  # keep the layout computed once
-            # Everything that a change can touch is drawn on top of a stored
-            # background: the heatmap's labels and colour bar are drawn once.
-            ax_hist, ax_heat, ax_curve = fig.axes[:3]
-            self._dynamic = [ax_hist, ax_curve, ax_heat.images[0], ax_heat.patches[0], ax_heat.title]
-            for artist in self._dynamic:
-                artist.set_animated(True)
-            fig.canvas.draw()
-            self._background = fig.canvas.copy_from_bbox(fig.bbox)
-            self._fig, self._fig_for = fig, self.e
-        else:
-            self._refresh(fig)
-        fig.canvas.restore_region(self._background)
-        for artist in self._dynamic:
-            fig.draw_artist(artist)
+            fig = self._draw_fresh(dpi)
+        self._draw_changes(fig)
         from PIL import Image
 
         buf = io.BytesIO()
-        Image.frombuffer("RGBA", fig.canvas.get_width_height(), fig.canvas.buffer_rgba()).save(
-            buf, format="png", compress_level=1)
+        rgba = Image.frombuffer("RGBA", fig.canvas.get_width_height(), fig.canvas.buffer_rgba())
+        rgba.convert("RGB").save(buf, format="png", compress_level=1)  # opaque figure: no alpha to send
         return buf.getvalue()
 
     def _redraw(self) -> None:
-        from IPython.display import Image, display
-
-        png = self.to_png()
-        with self.out:
-            self.out.clear_output(wait=True)
-            display(Image(png))
+        self.image.value = self.to_png()
 
     @property
     def widget(self) -> Any:

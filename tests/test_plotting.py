@@ -20,7 +20,7 @@ def _close_figures():
 
 def test_histogram_of_one_token_at_one_layer(tiny_bank):
     ax = bk.plot_histogram(tiny_bank, token=6, layer=2, bins=20)
-    heights = np.array([p.get_height() for p in ax.patches])
+    heights = ax.patches[0].get_data().values
     assert len(heights) == 20 and heights.sum() == tiny_bank.dim
     counts, _ = np.histogram(tiny_bank.hidden_states[2, 6].numpy(), bins=20)
     assert np.array_equal(heights, counts)

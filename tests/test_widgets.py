@@ -47,6 +47,28 @@ def test_controls_update_plots_without_running_the_model(tiny_bank, no_model):
     assert x.state == {"token": 10, "layer": 3, "layers": "slider", "subwords": "max"}
 
 
+def test_the_widget_shows_the_figure_as_png_bytes_in_an_image_widget(tiny_bank):
+    """The figure is an Image widget's value, updated on each change, and nothing in the
+    explorer is an Output widget (output captured in one makes nbclient, and so Voila, send
+    comm messages on the shell socket, which can stall the run until its timeout)."""
+    import ipywidgets
+
+    x = bk.explore(tiny_bank, token=6, layer=1)
+
+    def walk(w):
+        yield w
+        for child in getattr(w, "children", ()):
+            yield from walk(child)
+
+    parts = list(walk(x.widget))
+    assert not any(isinstance(w, ipywidgets.Output) for w in parts)
+    assert x.image in parts and x.image.format == "png"
+    first = x.image.value
+    assert first[:8] == b"\x89PNG\r\n\x1a\n"
+    x.layer_w.value = 2
+    assert x.image.value[:8] == b"\x89PNG\r\n\x1a\n" and x.image.value != first
+
+
 def test_render_panels(tiny_bank):
     x = bk.Explorer(tiny_bank, token=6, layer=2)
     fig = x.render()
@@ -121,11 +143,52 @@ def test_fast_update_path_shows_the_same_numbers_as_a_fresh_render(tiny_bank):
     assert updated != first
     ax_hist, ax_heat, ax_curve = x._fig.axes[:3]
     counts, _ = np.histogram(tiny_bank.hidden_states[3, 10].numpy(), bins=60)
-    assert np.array_equal([p.get_height() for p in ax_hist.patches], counts)
+    assert np.array_equal(ax_hist.patches[0].get_data().values, counts)
     sim = bk.cosine(bk.word_vectors(tiny_bank, 3, subwords="max")).numpy()
     assert np.allclose(ax_heat.images[0].get_array(), sim)
     assert ax_heat.patches[0].get_xy() == (8.5, 8.5)  # word 9 ("bank") outlined
     fresh = x.render()
     assert [t.get_text() for t in ax_curve.get_legend().get_texts()] == [
         t.get_text() for t in fresh.axes[2].get_legend().get_texts()]
+    plt.close(fresh)
+
+
+@pytest.mark.parametrize("changes", [
+    [dict(layer=3)],
+    [dict(token=10)],
+    [dict(layers="slider")],
+    [dict(subwords="max")],
+    [dict(layer=3), dict(token=10), dict(layers="slider"), dict(subwords="first"), dict(token=2, layer=0),
+     dict(layers="concat_last4"), dict(layer=2)],
+])
+def test_staged_redraw_equals_a_full_draw_of_the_same_figure(tiny_bank, changes):
+    """Redrawing only what changed leaves no stale pixels: the canvas equals a full draw."""
+    x = bk.Explorer(tiny_bank, token=6, layer=1)
+    x.to_png()
+    for change in changes:
+        x.set(**change, redraw=False)
+        x.to_png()
+    fig = x._fig
+    staged = np.asarray(fig.canvas.buffer_rgba()).astype(int)
+    for artist in fig.findobj():
+        artist.set_animated(False)
+    fig.canvas.draw()
+    full = np.asarray(fig.canvas.buffer_rgba()).astype(int)
+    diff = np.abs(staged - full).max(axis=-1)
+    assert (diff > 40).sum() == 0, f"{(diff > 40).sum()} pixels differ"
+    # and the figure shows what a fresh render of the same selection shows
+    fresh = x.render()
+
+    def lines(ax):  # curves by label, then the dashed layer line
+        return sorted(ax.lines, key=lambda ln: (ln.get_gid() == "layer", ln.get_label()))
+
+    for old, new in zip(fig.axes[:3], fresh.axes[:3]):
+        assert old.get_title() == new.get_title()
+        assert [ln.get_label() for ln in lines(old) if ln.get_gid() != "layer"] == [
+            ln.get_label() for ln in lines(new) if ln.get_gid() != "layer"]
+        for a, b in zip(lines(old), lines(new), strict=True):
+            assert np.allclose(a.get_xydata(), b.get_xydata(), equal_nan=True)
+    assert np.array_equal(fig.axes[0].patches[0].get_data().values, fresh.axes[0].patches[0].get_data().values)
+    assert np.allclose(fig.axes[1].images[0].get_array(), fresh.axes[1].images[0].get_array())
+    assert fig.axes[1].patches[0].get_xy() == fresh.axes[1].patches[0].get_xy()
     plt.close(fresh)

@@ -18,11 +18,6 @@ from .browser_servers import REPO, jupyterlab_server, voila_server
 NOTEBOOK = REPO / "notebooks" / "05_explorer.ipynb"
 LAYER = "layer"  # descriptions of the explorer's controls (bertviz_kit/widgets.py)
 TOKEN = "token"
-# Voila's server-side run of notebook 05 stalls at "Running..." in about half the runs here (the kernel
-# is idle, Voila keeps waiting); until that is solved the app test serves a small widget notebook with
-# the same kind of controls (a layer slider, a token dropdown, a matplotlib plot in an Output).
-APP_NOTEBOOK = Path(__file__).with_name("voila_fixture.ipynb")
-APP_LAYER, APP_TOKEN = "Layer", "Token"
 RUN_TIMEOUT_MS = 180_000
 REDRAW_TIMEOUT_MS = 60_000
 
@@ -200,15 +195,15 @@ def test_widgets_as_voila_app(page_and_log, tmp_path, artifacts):
             route.abort()
 
     page.route(lambda url: not url.startswith("http://127.0.0.1:"), offline)
-    with voila_server(APP_NOTEBOOK, tmp_path) as server:
+    with voila_server(NOTEBOOK, tmp_path) as server:
         page.goto(f"{server.url}/?token={server.token}", timeout=RUN_TIMEOUT_MS)
-        layer, token = control(page, APP_LAYER), control(page, APP_TOKEN)
+        layer, token = control(page, LAYER), control(page, TOKEN)
         layer.wait_for(timeout=RUN_TIMEOUT_MS)
         body = page.locator("body")
         before_src = wait_for_new_plots(page, body, [])
         # Read-only: the app shows outputs and widgets, not the notebook's code.
         assert page.locator(".jp-CodeCell .jp-InputArea, .jp-CodeMirrorEditor, .cm-editor").count() == 0
-        assert "import ipywidgets" not in body.inner_text()
+        assert "import bertviz_kit" not in body.inner_text()
         before_png = page.screenshot(path=str(artifacts / "voila_before.png"), full_page=True)
 
         after_token_src = change_and_wait(page, token, body, before_src)
@@ -238,7 +233,7 @@ def processes_with_parent_env(pid: int) -> list[int]:
 
 @pytest.mark.parametrize("server_factory", [jupyterlab_server, voila_server], ids=["jupyterlab", "voila"])
 def test_server_and_its_kernels_are_stopped(server_factory, tmp_path):
-    with server_factory(APP_NOTEBOOK, tmp_path) as server:
+    with server_factory(NOTEBOOK, tmp_path) as server:
         pid = server.proc.pid
         assert server.proc.poll() is None
         if server_factory is jupyterlab_server:
