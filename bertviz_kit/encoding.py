@@ -15,6 +15,7 @@ it has the most context on both sides (see :attr:`Encoding.windows`).
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -61,9 +62,11 @@ class Encoding:
     layer_ids : tuple of int
         Model layer of each row of :attr:`hidden_states` (0 = embeddings).
     windows : tuple of (int, int)
-        Token ranges ``[start, end)`` (indices into :attr:`tokens`) of the
-        text each forward window covered. One window for a text that fits the
-        model; several overlapping ones for a long text.
+        Token ranges ``[start, end)`` (indices into :attr:`tokens`) of each
+        forward window. One window ``(0, n_tokens)`` for a text that fits the
+        model; for a long text, several overlapping ranges of its content
+        tokens (each window was run with the text's special tokens, such as
+        ``[CLS]`` and ``[SEP]``, around it).
     model_name : str
         Name or path of the model that produced the encoding.
     """
@@ -315,11 +318,33 @@ class Encoder:
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise ValueError(f"batch_size must be an int >= 1; got {batch_size!r}.")
         if not isinstance(attentions, bool):
-            raise TypeError(f"attentions must be true or false; got {attentions!r}.")
+            raise TypeError(f"attentions must be True or False; got {attentions!r}.")
+        if not isinstance(progress, bool):
+            raise TypeError(f"progress must be True or False; got {progress!r}.")
         if not items:
             return []
+        self._warn_literal_specials(items)
         result = self._encode(list(items), batch_size, attentions, progress)
         return result[0] if single else result
+
+    def _warn_literal_specials(self, texts: Sequence[str]) -> None:
+        """Warn when texts spell out the model's special tokens (the tutorial's "[CLS] " + text + " [SEP]")."""
+        specials = [t for t in self.tokenizer.all_special_tokens if t]
+        found = sorted({t for text in texts for t in specials if t in text})
+        if not found:
+            return
+        where = [i for i, text in enumerate(texts) if any(t in text for t in found)]
+        cls = getattr(self.tokenizer, "cls_token", None) or "[CLS]"
+        sep = getattr(self.tokenizer, "sep_token", None) or "[SEP]"
+        lead = "the text" if len(texts) == 1 else f"texts {where[:5]}{' ...' if len(where) > 5 else ''}"
+        what = "is a special token" if len(found) == 1 else "are special tokens"
+        warnings.warn(
+            f"{lead}: {', '.join(map(repr, found))} {what} of this model, read as such (not as "
+            f"text) and counted as words. encode() adds {cls} and {sep} itself; pass the plain "
+            f"sentence (no need for the tutorial's \"{cls} \" + text + \" {sep}\").",
+            UserWarning,
+            stacklevel=3,
+        )
 
     # ------------------------------------------------------------------
     def _encode(

@@ -85,7 +85,12 @@ UNICODE_TEXTS = [
 @pytest.mark.parametrize("text", UNICODE_TEXTS)
 def test_unicode_keeps_words_and_offsets_aligned(tiny, minilm, text):
     for enc in (tiny, minilm):
-        _check_alignment(enc.encode(text))
+        if "[SEP]" in text:  # spelled-out special tokens are encoded, with a warning
+            with pytest.warns(UserWarning, match="special tokens"):
+                e = enc.encode(text)
+        else:
+            e = enc.encode(text)
+        _check_alignment(e)
 
 
 def test_unicode_words_are_cut_from_the_text(minilm):
@@ -103,6 +108,28 @@ def test_unicode_words_are_cut_from_the_text(minilm):
 @given(text=st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40))
 def test_any_text_stays_aligned(tiny, text):
     _check_alignment(tiny.encode(text))
+
+
+def test_spelled_out_special_tokens_warn_and_name_the_fix(tiny):
+    with pytest.warns(UserWarning, match=r"'\[CLS\]', '\[SEP\]' are special tokens .*pass the plain sentence"):
+        e = tiny.encode("[CLS] the bank [SEP]")
+    assert e.tokens.count("[CLS]") == 2  # read as special tokens, as the warning says
+    with pytest.warns(UserWarning, match=r"texts \[1\]: '\[MASK\]' is a special token"):
+        tiny.encode(["the bank", "the [MASK] bank"])
+
+
+def test_plain_text_does_not_warn(tiny, recwarn):
+    tiny.encode(["the bank", "CLS and SEP [ ] are plain words"])
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"progress": "yes"}, "progress must be True or False; got 'yes'"),
+    ({"attentions": 1}, "attentions must be True or False; got 1"),
+])
+def test_encode_flags_must_be_bools(tiny, kwargs, match):
+    with pytest.raises(TypeError, match=match):
+        tiny.encode("the bank", **kwargs)
 
 
 # -- words and spans that are not there ---------------------------------------
