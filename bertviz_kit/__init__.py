@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from .config import Settings, read_settings
 from .encoding import Encoder, Encoding
+from .examples import BANK_SENSES, BANK_TEXT
 from .heads import EncoderWithHead
 from .loading import bundled_model_path, load
 from .plotting import (
@@ -65,6 +66,8 @@ __all__ = [
     "Encoder",
     "Encoding",
     "EncoderWithHead",
+    "BANK_TEXT",
+    "BANK_SENSES",
     "load",
     "bundled_model_path",
     "LAYER_PRESETS",

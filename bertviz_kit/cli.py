@@ -8,10 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-BANK_TEXT = (
-    "After stealing money from the bank vault, the bank robber was seen "
-    "fishing on the Mississippi river bank."
-)
+from .examples import BANK_TEXT
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -42,19 +42,12 @@ enc = bk.load(device="cpu")
 # %% [markdown]
 # ## Two senses of "bank"
 #
-# Twenty short sentences, ten for each sense (money, river):
+# Twenty short sentences that ship with the package as `bk.BANK_SENSES`, ten
+# for each sense (money, river):
 
 # %%
-money = ["I deposited the cheque at the bank.", "The bank approved my loan.",
-         "She works as a teller at the bank.", "The bank charges high fees.",
-         "Robbers broke into the bank at night.", "He opened a savings account at the bank.",
-         "The central bank raised interest rates.", "My bank sent me a new card.",
-         "The bank closed early on Friday.", "They borrowed money from the bank."]
-river = ["We had a picnic on the river bank.", "The boat drifted to the bank of the stream.",
-         "Reeds grow along the muddy bank.", "He fished from the grassy bank.",
-         "The flood washed away the bank.", "Ducks rested on the bank of the pond.",
-         "She climbed up the steep bank.", "Willows lined the bank of the canal.",
-         "The children sat on the sandy bank.", "Erosion wore down the bank of the river."]
+money, river = list(bk.BANK_SENSES["money"]), list(bk.BANK_SENSES["river"])
+print(money[:2], river[:2])
 es = enc.encode(money + river)
 where = bk.find_occurrences(es, "bank")
 senses = ["money" if i < len(money) else "river" for i, _ in where]

@@ -86,16 +86,7 @@ ax = bk.plot_probe({"mean of words": mean_probe, "[CLS]": cls_probe},
 # apart?
 
 # %%
-money = ["I deposited the cheque at the bank.", "The bank approved my loan.",
-         "She works as a teller at the bank.", "The bank charges high fees.",
-         "Robbers broke into the bank at night.", "He opened a savings account at the bank.",
-         "The central bank raised interest rates.", "My bank sent me a new card.",
-         "The bank closed early on Friday.", "They borrowed money from the bank."]
-river = ["We had a picnic on the river bank.", "The boat drifted to the bank of the stream.",
-         "Reeds grow along the muddy bank.", "He fished from the grassy bank.",
-         "The flood washed away the bank.", "Ducks rested on the bank of the pond.",
-         "She climbed up the steep bank.", "Willows lined the bank of the canal.",
-         "The children sat on the sandy bank.", "Erosion wore down the bank of the river."]
+money, river = list(bk.BANK_SENSES["money"]), list(bk.BANK_SENSES["river"])  # ten sentences each
 bank_es = enc.encode(money + river)
 stack = bk.layer_occurrence_vectors(bank_es, "bank")
 senses = ["money"] * len(money) + ["river"] * len(river)
