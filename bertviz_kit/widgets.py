@@ -213,10 +213,11 @@ class Explorer:
         if p["curves"]:
             plot_layer_similarity(p["curves"], ax=ax_curve, layer_ids=layer_ids, title=p["curve_title"],
                                   legend_loc="lower right")
-        else:
-            plot_layer_similarity({"": np.full(len(layer_ids), np.nan)}, ax=ax_curve, layer_ids=layer_ids,
-                                  title="no other word to compare")
-            ax_curve.get_legend().remove()
+        else:  # the same frame, empty
+            ax_curve.set(xlabel="layer (0 = embeddings)", ylabel="cosine similarity",
+                         title="no other word to compare")
+            ax_curve.xaxis.get_major_locator().set_params(integer=True)
+            ax_curve.grid(alpha=0.3)
         ax_curve.set_xlim(layer_ids[0] - 0.3, layer_ids[-1] + 0.3)
         ax_curve.set_ylim(*self._curve_ylim())
         ax_curve.axvline(p["layer"], color="grey", ls="--", lw=1, gid="layer", zorder=2.6)

@@ -192,3 +192,19 @@ def test_staged_redraw_equals_a_full_draw_of_the_same_figure(tiny_bank, changes)
     assert np.allclose(fig.axes[1].images[0].get_array(), fresh.axes[1].images[0].get_array())
     assert fig.axes[1].patches[0].get_xy() == fresh.axes[1].patches[0].get_xy()
     plt.close(fresh)
+
+
+def test_a_word_without_partners_shows_an_empty_frame_without_warnings(tiny, recwarn):
+    e = tiny.encode("bank ,")  # "bank" has no other alphanumeric word to compare with; "," has "bank"
+    x = bk.Explorer(e, token=1)
+    x.to_png()
+    assert x._fig.axes[2].get_title() == "no other word to compare"
+    x.set(token=2, redraw=False)
+    x.to_png()
+    assert x._fig.axes[2].get_title() == "word 1 ',' across layers"
+    assert [ln.get_label() for ln in x._fig.axes[2].lines if ln.get_gid() != "layer"] == ["1:, ~ 0:bank"]
+    x.set(token=1, redraw=False)
+    x.to_png()
+    assert x._fig.axes[2].get_legend() is None
+    assert [ln.get_gid() for ln in x._fig.axes[2].lines] == ["layer"]
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
