@@ -9,6 +9,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import bertviz_kit as bk  # noqa: E402
+from bertviz_kit import widgets  # noqa: E402
 
 
 @pytest.fixture
@@ -172,7 +173,8 @@ def test_staged_redraw_equals_a_full_draw_of_the_same_figure(tiny_bank, changes)
     staged = np.asarray(fig.canvas.buffer_rgba()).astype(int)
     for artist in fig.findobj():
         artist.set_animated(False)
-    fig.canvas.draw()
+    with plt.rc_context(widgets._RC):
+        fig.canvas.draw()
     full = np.asarray(fig.canvas.buffer_rgba()).astype(int)
     diff = np.abs(staged - full).max(axis=-1)
     assert (diff > 40).sum() == 0, f"{(diff > 40).sum()} pixels differ"
