@@ -132,9 +132,12 @@ def layer_similarity(e: Encoding, i: int, j: int, subwords: str = "mean") -> tor
     """
     _check_encoding(e)
     i, j = _check_word(e, i, "i"), _check_word(e, j, "j")
-    vecs = layer_word_vectors(e, subwords)  # [L, W, D]
-    a, b = vecs[:, i], vecs[:, j]
-    return torch.nn.functional.cosine_similarity(a, b, dim=-1, eps=1e-8)
+    return _layer_cosine(layer_word_vectors(e, subwords), i, j)
+
+
+def _layer_cosine(vecs: torch.Tensor, i: int, j: int) -> torch.Tensor:
+    """Cosine of words ``i`` and ``j`` at every layer of ``vecs`` ``[L, W, D]`` (from :func:`layer_word_vectors`)."""
+    return torch.nn.functional.cosine_similarity(vecs[:, i], vecs[:, j], dim=-1, eps=1e-8)
 
 
 # ---------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from .encoding import Encoder, Encoding
 from .plotting import plot_histogram, plot_layer_similarity, plot_similarity_heatmap
 from .pooling import LAYER_PRESETS, SUBWORD_MODES, _check_choice, _check_encoding, word_vectors
-from .similarity import cosine, layer_word_vectors
+from .similarity import _layer_cosine, cosine, layer_word_vectors
 
 __all__ = ["Explorer", "explore", "LAYER_CHOICES"]
 
@@ -171,9 +171,9 @@ class Explorer:
         word = e.word_ids[token]
         spec = layer if s["layers"] == "slider" else s["layers"]
         sim = cosine(word_vectors(e, layers=spec, subwords=s["subwords"]))
-        per_layer = torch.nn.functional.normalize(layer_word_vectors(e, s["subwords"]), dim=-1)  # [L, W, D]
+        per_layer = layer_word_vectors(e, s["subwords"])  # [L, W, D], once for every partner
         curves = {
-            f"{word}:{e.words[word]} ~ {j}:{e.words[j]}": (per_layer[:, word] * per_layer[:, j]).sum(-1)
+            f"{word}:{e.words[word]} ~ {j}:{e.words[j]}": _layer_cosine(per_layer, word, j)
             for j in self._partners(word, sim[word])
         }
         return {
