@@ -235,6 +235,7 @@ class Explorer:
     # did), starting from a stored copy of the stripe as it was before that
     # stage. Labels, colour bar and frames are drawn once.
     _STAGES = {"hist": 1, "heat": 2, "curve": 2}
+    _STAGE_IDS = tuple((panel, i) for panel, n in _STAGES.items() for i in range(n))
 
     def _stage_keys(self, p: dict[str, Any]) -> dict[tuple[str, int], tuple[Any, ...]]:
         sub = self.state["subwords"]
@@ -243,7 +244,7 @@ class Explorer:
             ("heat", 0): (p["spec"], sub),  # image, title
             ("heat", 1): (p["word"],),  # outline of the chosen word
             ("curve", 0): (p["word"], sub),  # curves, title
-            ("curve", 1): (p["word"], sub, p["layer"]),  # the slider's layer as a dashed line, legend
+            ("curve", 1): (p["layer"],),  # the slider's layer as a dashed line (the legend goes over it)
         }
 
     @staticmethod
@@ -310,7 +311,6 @@ class Explorer:
         # a figure outside pyplot's registry: nothing to close, freed with the explorer
         fig = Figure(figsize=(15, 4.8), dpi=dpi, layout="constrained")
         FigureCanvasAgg(fig)
-        p = self._panels()
         fig = self.render(fig)
         fig.canvas.draw()
         fig.set_layout_engine("none")  # keep the layout computed once
@@ -318,7 +318,7 @@ class Explorer:
             ax.set_title(ax.get_title(), y=ax.title.get_position()[1])  # and the titles where it put them
             ax.xaxis.set_label_coords(*ax.xaxis.label.get_position(), transform=ax.xaxis.label.get_transform())
             ax.yaxis.set_label_coords(*ax.yaxis.label.get_position(), transform=ax.yaxis.label.get_transform())
-        for stage in self._stage_keys(p):
+        for stage in self._STAGE_IDS:
             for artist in self._stage_artists(fig, stage):
                 artist.set_animated(True)
         fig.canvas.draw()
