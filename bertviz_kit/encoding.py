@@ -350,22 +350,12 @@ class Encoder:
     def _encode(
         self, texts: list[str], batch_size: int, attentions: bool, progress: bool
     ) -> list[Encoding]:
-        tok = self.tokenizer
-        batch = tok(
-            texts,
-            add_special_tokens=True,
-            truncation=False,
-            return_offsets_mapping=True,
-            return_special_tokens_mask=True,
-            return_attention_mask=False,
-            return_token_type_ids=False,
-            verbose=False,
-        )
+        batch = _tokenize(self.tokenizer, texts)
         pieces: list[_Piece] = []
         layouts = []
-        for i in range(len(texts)):
-            ids = batch["input_ids"][i]
-            special = batch["special_tokens_mask"][i]
+        for i, te in enumerate(batch):
+            ids = te.ids
+            special = te.special_tokens_mask
             n = len(ids)
             content = [k for k, s in enumerate(special) if not s]
             if content:
@@ -393,17 +383,17 @@ class Encoder:
         states = self._forward(pieces, batch_size, attentions, progress)
 
         out = []
-        for i, text in enumerate(texts):
+        for i, (text, te) in enumerate(zip(texts, batch)):
             p, q, ranges = layouts[i]
-            ids = batch["input_ids"][i]
+            ids = te.ids
             hs, att = self._assemble(i, p, q, len(ids), ranges, states)
-            offsets = tuple((int(s), int(e)) for s, e in batch["offset_mapping"][i])
-            word_ids = _renumber(batch.word_ids(i))
+            offsets = tuple(te.offsets)
+            word_ids = _renumber(te.word_ids)
             spans = _word_spans(word_ids, offsets)
             out.append(
                 Encoding(
                     text=text,
-                    tokens=tuple(tok.convert_ids_to_tokens(ids)),
+                    tokens=tuple(te.tokens),
                     input_ids=torch.tensor(ids, dtype=torch.long),
                     word_ids=word_ids,
                     offsets=offsets,
@@ -512,6 +502,26 @@ class Encoder:
             if restore is not None:
                 model.set_attn_implementation(restore)
         return states
+
+
+def _tokenize(tokenizer: Any, texts: list[str]) -> list[Any]:
+    """The fast tokenizer's own encodings of ``texts``, special tokens added, nothing cut.
+
+    What ``tokenizer(texts, truncation=False)`` computes, read straight from the Rust
+    encodings (ids, tokens, offsets, word ids, special-token mask) instead of through
+    transformers' per-text conversion to Python lists, which costs as much as the
+    tokenization itself. Truncation and padding are switched off on the backend as
+    transformers does for ``truncation=False, padding=False``.
+    """
+    backend = tokenizer.backend_tokenizer
+    if backend.truncation is not None:
+        backend.no_truncation()
+    if backend.padding is not None:
+        backend.no_padding()
+    split = bool(getattr(tokenizer, "split_special_tokens", False))
+    if backend.encode_special_tokens != split:
+        backend.encode_special_tokens = split
+    return backend.encode_batch(texts, add_special_tokens=True)
 
 
 def _to_host(x: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,137 @@
+"""Encoders other than BERT (RoBERTa with byte-level BPE, DistilBERT), and tokenization
+that agrees with transformers' own tokenizer call on every model.
+
+The tiny models are built here with random weights; no files are downloaded.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import BANK_TEXT, WORDS, tiny_vocab
+
+import bertviz_kit as bk
+
+TEXTS = [
+    BANK_TEXT,
+    "",
+    "   ",
+    "Café naïve – “quoted” words, emoji 🙂 and CJK 銀行 with a zero\u200bwidth space.",
+    "hello world " * 40,  # longer than the tiny models' window
+    "a robbers' bank",
+]
+
+
+def _roberta(folder) -> str:
+    """A tiny RoBERTa with a byte-level BPE tokenizer trained on a few sentences."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast, RobertaConfig, RobertaModel
+
+    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    bpe = Tokenizer(models.BPE(unk_token="<unk>"))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    corpus = [BANK_TEXT, " ".join(WORDS), "hello world, good and bad."] * 5
+    bpe.train_from_iterator(
+        corpus,
+        trainers.BpeTrainer(vocab_size=400, special_tokens=specials,
+                            initial_alphabet=pre_tokenizers.ByteLevel.alphabet()),
+    )
+    bpe.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0), trim_offsets=True)
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=bpe, bos_token="<s>", eos_token="</s>", sep_token="</s>",
+        cls_token="<s>", unk_token="<unk>", pad_token="<pad>", mask_token="<mask>",
+        model_max_length=64,
+    )
+    tok.save_pretrained(folder)
+    torch.manual_seed(1)
+    config = RobertaConfig(
+        vocab_size=bpe.get_vocab_size(), hidden_size=32, num_hidden_layers=3,
+        num_attention_heads=4, intermediate_size=64, max_position_embeddings=66,
+        pad_token_id=1, bos_token_id=0, eos_token_id=2,
+    )
+    RobertaModel(config).eval().save_pretrained(folder, safe_serialization=True)
+    return str(folder)
+
+
+def _distilbert(folder) -> str:
+    from transformers import DistilBertConfig, DistilBertModel, DistilBertTokenizerFast
+
+    vocab = {t: i for i, t in enumerate(tiny_vocab())}
+    DistilBertTokenizerFast(vocab=vocab, do_lower_case=True, model_max_length=48).save_pretrained(folder)
+    torch.manual_seed(2)
+    config = DistilBertConfig(vocab_size=len(tiny_vocab()), dim=32, n_layers=3, n_heads=4, hidden_dim=64,
+                              max_position_embeddings=48)
+    DistilBertModel(config).eval().save_pretrained(folder, safe_serialization=True)
+    return str(folder)
+
+
+@pytest.fixture(scope="module", params=["roberta", "distilbert"])
+def other(request, tmp_path_factory) -> bk.Encoder:
+    build = {"roberta": _roberta, "distilbert": _distilbert}[request.param]
+    return bk.load(build(tmp_path_factory.mktemp(request.param)), device="cpu")
+
+
+def test_other_architectures_encode_every_layer(other):
+    es = other.encode(TEXTS)
+    assert other.n_layers == 3 and other.dim == 32
+    for text, e in zip(TEXTS, es):
+        assert e.hidden_states.shape == (4, e.n_tokens, 32)
+        assert torch.isfinite(e.hidden_states).all()
+        assert e.words == tuple(text[a:b] for a, b in e.word_spans)
+    long = es[4]
+    assert long.n_tokens > other.max_length and long.is_windowed  # windowed, not truncated
+    e = es[0]
+    assert e.words == tuple(BANK_TEXT.replace(",", " ,").replace(".", " .").split())
+    vecs = bk.word_vectors(e)
+    assert vecs.shape == (e.n_words, 32)
+    banks = bk.find(e, "bank")
+    assert len(banks) == 3
+    assert bk.sentence_vector(e).shape == (32,)
+
+
+def test_other_architectures_attentions(other):
+    e = other.encode(BANK_TEXT, attentions=True)
+    assert e.attentions.shape == (3, 4, e.n_tokens, e.n_tokens)
+    torch.testing.assert_close(e.attentions.sum(-1), torch.ones(3, 4, e.n_tokens))
+
+
+def _reference(tokenizer, text: str) -> dict:
+    """transformers' own answer for one text, word ids numbered from 0 as bertviz_kit does."""
+    out = tokenizer(text, truncation=False, return_offsets_mapping=True)
+    ids = out.word_ids()
+    order = {w: k for k, w in enumerate(dict.fromkeys(w for w in ids if w is not None))}
+    return {
+        "input_ids": out["input_ids"],
+        "tokens": tokenizer.convert_ids_to_tokens(out["input_ids"]),
+        "offsets": [tuple(o) for o in out["offset_mapping"]],
+        "word_ids": [None if w is None else order[w] for w in ids],
+    }
+
+
+def _check_tokenization(enc: bk.Encoder) -> None:
+    for e in enc.encode(TEXTS + ["x" * 700, "bank " * 300]):
+        ref = _reference(enc.tokenizer, e.text)
+        assert e.input_ids.tolist() == ref["input_ids"]
+        assert list(e.tokens) == ref["tokens"]
+        assert list(e.offsets) == ref["offsets"]
+        assert list(e.word_ids) == ref["word_ids"]
+
+
+@pytest.mark.parametrize("which", ["tiny", "minilm"])
+def test_tokenization_matches_transformers(which, request):
+    _check_tokenization(request.getfixturevalue(which))
+
+
+def test_tokenization_matches_transformers_other_architectures(other):
+    _check_tokenization(other)
+
+
+def test_tokenizer_set_to_truncate_still_encodes_whole_text(minilm):
+    """The bundled tokenizer.json asks for truncation and padding at 128; encode ignores both."""
+    text = "the bank " * 100  # 200 words, over 128 tokens
+    minilm.tokenizer.backend_tokenizer.enable_truncation(max_length=16)
+    minilm.tokenizer.backend_tokenizer.enable_padding(length=300)
+    e = minilm.encode(text)
+    assert e.n_tokens == 202 and e.tokens[-1] == "[SEP]" and "[PAD]" not in e.tokens
+    assert e.words == tuple(text.split())
