@@ -143,7 +143,15 @@ def select_layers(
     """
     _check_encoding(e)
     idx, mode = resolve_layers(layers, e.n_layers, combine, name=name)
-    hs = e.hidden_states[_rows(e, idx, layers)]  # [k, T, D] (a copy: advanced indexing)
+    return _combine_rows(e.hidden_states, _rows(e, idx, layers), mode)
+
+
+def _combine_rows(hs: torch.Tensor, rows: list[int], mode: str, *, view: bool = False) -> torch.Tensor:
+    """Rows ``rows`` of ``hs`` ``[k, T, D]`` combined into ``[T, D']``, always a new tensor
+    unless ``view`` allows a view of ``hs`` for one layer (callers that only read it)."""
+    if view and len(rows) == 1:
+        return hs[rows[0]]
+    hs = hs[rows]  # [k, T, D] (a copy: advanced indexing)
     if mode == "sum":
         return hs.sum(dim=0)
     if mode == "mean":
@@ -318,19 +326,28 @@ def sentence_vectors(
     _check_choice("pooling", pooling, POOLING_MODES)
     _check_choice("specials", specials, SPECIALS_MODES)
     _check_encodings(es, "es")
-    if pooling == "cls":
-        return torch.stack([select_layers(e, layer, combine, name="layer")[0] for e in es])
-    xs, groups = [], []
+    resolved: dict[tuple, tuple[list[int], str]] = {}  # layers resolved once per model layout
+    out = []
     for i, e in enumerate(es):
-        mask = _token_mask(e, specials)
-        if not bool(mask.any()):
-            raise ValueError(
-                f"es[{i}] (text {e.text!r}) has no tokens besides special tokens; "
-                f"use specials='include' or pooling='cls', or drop empty texts."
-            )
-        xs.append(select_layers(e, layer, combine, name="layer")[mask])
-        groups.append(torch.full((int(mask.sum()),), i, dtype=torch.long))
-    return _pool_groups(torch.cat(xs), torch.cat(groups), len(es), pooling)
+        key = (e.n_layers, e.layer_ids)
+        if key not in resolved:
+            idx, mode = resolve_layers(layer, e.n_layers, combine, name="layer")
+            resolved[key] = (_rows(e, idx, layer), mode)
+        x = _combine_rows(e.hidden_states, *resolved[key], view=True)  # [T, D'], read only
+        if pooling == "cls":
+            out.append(x[0])  # torch.stack below copies it
+            continue
+        if specials == "exclude":
+            keep = [k for k, w in enumerate(e.word_ids) if w is not None]
+            if not keep:
+                raise ValueError(
+                    f"es[{i}] (text {e.text!r}) has no tokens besides special tokens; "
+                    f"use specials='include' or pooling='cls', or drop empty texts."
+                )
+            if len(keep) < x.shape[0]:
+                x = x[keep[0] : keep[-1] + 1] if keep[-1] - keep[0] + 1 == len(keep) else x[keep]
+        out.append(x.mean(dim=0) if pooling == "mean" else x.amax(dim=0))
+    return torch.stack(out)
 
 
 def layer_sentence_vectors(

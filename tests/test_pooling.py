@@ -211,3 +211,57 @@ def test_subset_of_layers_stored(tiny_bank):
     assert torch.allclose(bk.token_vectors(sub, 0), e.hidden_states[0])
     with pytest.raises(ValueError, match=r"needs model layers \[1, 2\]"):
         bk.token_vectors(sub, "sum_last4")
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    masks=st.lists(st.lists(st.booleans(), min_size=1, max_size=7), min_size=1, max_size=5),
+    layer=st.sampled_from([-1, 0, "sum_last4", "mean_last4", "concat_last4", [1, 3]]),
+    pooling=st.sampled_from(["mean", "max", "cls"]),
+    specials=st.sampled_from(["exclude", "include"]),
+    seed=st.integers(0, 999),
+)
+def test_sentence_vectors_match_slow_reference(masks, layer, pooling, specials, seed):
+    """Special tokens anywhere (not only first and last), every layer spec and pooling; a
+    batch mixing encodings that store all layers with one that stores a subset."""
+    g = torch.Generator().manual_seed(seed)
+    es = []
+    for m in masks:  # m[k]: token k is special
+        word_ids, w = [], 0
+        for is_special in m:
+            word_ids.append(None if is_special else w)
+            w += not is_special
+        n = len(m)
+        es.append(Encoding(
+            text="x" * max(w, 1), tokens=tuple("t" for _ in m), input_ids=torch.arange(n),
+            word_ids=tuple(word_ids), offsets=tuple((0, 0) if s else (k, k + 1) for k, s in enumerate(m)),
+            words=tuple("x" for _ in range(w)), hidden_states=torch.randn(4, n, 3, generator=g)))
+    last = es[-1]
+    es[-1] = Encoding(text=last.text, tokens=last.tokens, input_ids=last.input_ids,
+                      word_ids=last.word_ids, offsets=last.offsets, words=last.words,
+                      hidden_states=last.hidden_states[[1, 0, 2, 3]][1:], n_layers=3, layer_ids=(0, 2, 3))
+    full = last.hidden_states
+    before = [e.hidden_states.clone() for e in es]
+
+    def slow(e, hs):
+        x = bk.token_vectors(e if hs is None else Encoding(
+            text=e.text, tokens=e.tokens, input_ids=e.input_ids, word_ids=e.word_ids,
+            offsets=e.offsets, words=e.words, hidden_states=hs), layer)
+        if pooling == "cls":
+            return x[0]
+        keep = [k for k, w in enumerate(e.word_ids) if specials == "include" or w is not None]
+        rows = torch.stack([x[k] for k in keep])
+        return rows.mean(0) if pooling == "mean" else rows.max(0).values
+
+    needs_missing = layer in ("sum_last4", "mean_last4", "concat_last4", [1, 3])
+    no_content = pooling != "cls" and specials == "exclude" and any(all(m) for m in masks)
+    if needs_missing or no_content:
+        with pytest.raises(ValueError, match="needs model layers|no tokens besides special tokens"):
+            bk.sentence_vectors(es, layer, pooling, specials)
+        return
+    fast = bk.sentence_vectors(es, layer, pooling, specials)
+    ref = torch.stack([slow(e, full if e is es[-1] else None) for e in es])
+    assert torch.allclose(fast, ref, atol=1e-5)
+    assert all(torch.equal(e.hidden_states, b) for e, b in zip(es, before))
+    fast.add_(1.0)  # the result owns its memory
+    assert all(torch.equal(e.hidden_states, b) for e, b in zip(es, before))
