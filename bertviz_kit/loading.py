@@ -52,18 +52,24 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def cpu_has_native_bf16() -> bool | None:
-    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX); None when unknown.
+# CPU flags under which PyTorch runs each reduced-precision matrix product natively.
+_NATIVE_FLAGS = {"bfloat16": {"avx512_bf16", "amx_bf16"}, "float16": {"avx512_fp16", "amx_fp16"}}
 
-    Without it (AVX2-only CPUs), PyTorch emulates bfloat16 and float16 matrix products,
-    which then run several times slower than float32.
+
+def cpu_has_native(dtype: str, cpuinfo: str = "/proc/cpuinfo") -> bool | None:
+    """Whether this CPU computes ``dtype`` matrix products natively; None when unknown.
+
+    bfloat16 needs AVX512-BF16 or AMX-BF16, float16 AVX512-FP16 or AMX-FP16. Without
+    them PyTorch emulates the products, which then run several times slower than
+    float32 (on an AVX2-only CPU, and float16 on AMD Zen 4/5, which have AVX512-BF16
+    but no AVX512-FP16).
     """
     try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
+        with open(cpuinfo, encoding="utf-8") as f:
             for line in f:
                 if line.startswith("flags"):
                     flags = set(line.split(":", 1)[1].split())
-                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+                    return bool(flags & _NATIVE_FLAGS[dtype])
     except OSError:
         return None
     return None
@@ -172,11 +178,11 @@ def load(
     tokenizer = _load_tokenizer(source, settings)
     net, info = _load_model(source, settings, torch_device)
     logger.info("loaded %s (%s, %s) on %s", name, type(net).__name__, settings.dtype, torch_device)
-    if torch_device.type == "cpu" and settings.dtype != "float32" and cpu_has_native_bf16() is False:
+    if torch_device.type == "cpu" and settings.dtype != "float32" and cpu_has_native(settings.dtype) is False:
         logger.warning(
-            "dtype=%r on this CPU (no AVX512-BF16/AMX) is emulated and runs slower than "
-            "float32; use dtype='float32' here, or a GPU / a CPU with AMX for the fast path.",
-            settings.dtype,
+            "dtype=%r on this CPU (no %s) is emulated and runs slower than float32; use "
+            "dtype='float32' here, or a GPU / a CPU with those instructions for the fast path.",
+            settings.dtype, " or ".join(sorted(f.upper() for f in _NATIVE_FLAGS[settings.dtype])),
         )
     encoder = Encoder(net, tokenizer, settings, name)
     encoder.loading_info = {k: sorted(v) for k, v in info.items() if k.endswith("_keys")}

@@ -70,3 +70,33 @@ def test_pickled_weights_refused_by_default(tmp_path, tiny_path):
     with pytest.raises(OSError, match="use_safetensors=False"):
         bk.load(folder)
     assert bk.load(folder, use_safetensors=False).n_layers == 3
+
+
+@pytest.mark.parametrize(
+    ("flags", "native"),
+    [
+        ("fpu avx2 fma", {"bfloat16": False, "float16": False}),  # AVX2 only
+        ("avx2 avx512f avx512_bf16", {"bfloat16": True, "float16": False}),  # AMD Zen 4/5
+        ("avx512f avx512_bf16 avx512_fp16 amx_bf16 amx_tile", {"bfloat16": True, "float16": True}),
+    ],
+)
+def test_cpu_native_dtypes(tmp_path, flags, native):
+    from bertviz_kit.loading import cpu_has_native
+
+    info = tmp_path / "cpuinfo"
+    info.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+    assert {dt: cpu_has_native(dt, str(info)) for dt in native} == native
+    assert cpu_has_native("bfloat16", str(tmp_path / "missing")) is None
+
+
+def test_emulated_dtype_warns(tiny_path, monkeypatch, caplog):
+    from bertviz_kit import loading
+
+    monkeypatch.setattr(loading, "cpu_has_native", lambda dtype: dtype == "bfloat16")
+    with caplog.at_level("WARNING", logger="bertviz_kit"):
+        bk.load(tiny_path, device="cpu", dtype="bfloat16")
+    assert not [r for r in caplog.records if "emulated" in r.getMessage()]
+    with caplog.at_level("WARNING", logger="bertviz_kit"):
+        bk.load(tiny_path, device="cpu", dtype="float16")
+    msg = [r.getMessage() for r in caplog.records if "emulated" in r.getMessage()]
+    assert msg and "dtype='float16'" in msg[0] and "AVX512_FP16" in msg[0]
