@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from .kernels import CPU_LINEAR
+
 __all__ = ["Settings", "read_settings", "DTYPES", "DEVICES"]
 
 DTYPES = ("float32", "bfloat16", "float16")
@@ -72,6 +74,11 @@ class Settings:
         ``.bin`` weights from a source you trust.
     trust_remote_code : bool
         Allow a model folder's own Python code to run. Off by default.
+    cpu_linear : str
+        Kernels for float32 linear layers on the CPU: ``"auto"`` (default) uses
+        oneDNN's packed kernels when this PyTorch build has them (about 2x faster
+        on some CPUs, see :mod:`bertviz_kit.kernels`), ``"onednn"`` requires them,
+        ``"torch"`` keeps PyTorch's own (BLAS) kernels.
     """
 
     model: str | None = None
@@ -85,6 +92,7 @@ class Settings:
     download: bool = False
     use_safetensors: bool = True
     trust_remote_code: bool = False
+    cpu_linear: str = "auto"
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -94,6 +102,7 @@ class Settings:
             object.__setattr__(self, "model", os.fspath(self.model))
         _check_device(self.device)
         _check_choice("dtype", self.dtype, DTYPES)
+        _check_choice("cpu_linear", self.cpu_linear, CPU_LINEAR)
         for flag in ("verbose", "attentions", "download", "use_safetensors", "trust_remote_code"):
             if not isinstance(getattr(self, flag), bool):
                 raise TypeError(f"{flag} must be true or false; got {getattr(self, flag)!r}.")

@@ -14,6 +14,7 @@ it has the most context on both sides (see :attr:`Encoding.windows`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
 from collections.abc import Sequence
@@ -21,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import torch
+
+from .kernels import PackedLinears, onednn_available
 
 if TYPE_CHECKING:  # pragma: no cover
     from .config import Settings
@@ -247,6 +250,10 @@ class Encoder:
     loading_info : dict
         transformers' loading report: ``missing_keys`` (newly initialized) and
         ``unexpected_keys`` (checkpoint weights the model did not use).
+    cpu_linear : str or None
+        Kernels the float32 linear layers run on the CPU during :meth:`encode`:
+        ``"onednn"`` (packed oneDNN kernels, see :mod:`bertviz_kit.kernels`) or
+        ``"torch"``; ``None`` on a GPU or for other dtypes.
     """
 
     def __init__(self, model: Any, tokenizer: Any, settings: Settings, name: str) -> None:
@@ -266,7 +273,25 @@ class Encoder:
                 f"{name!r} has; use max_length <= {positions} (longer texts are windowed)."
             )
         self.loading_info: dict[str, list[str]] = {}
+        self.cpu_linear = self._pick_cpu_linear(getattr(settings, "cpu_linear", "auto"))
+        self._packed = PackedLinears(model) if self.cpu_linear == "onednn" else None
         self._uses_token_types = "token_type_ids" in getattr(tokenizer, "model_input_names", [])
+
+    def _pick_cpu_linear(self, choice: str) -> str | None:
+        """``"onednn"`` or ``"torch"`` for float32 models on the CPU, ``None`` elsewhere."""
+        param = next(self.model.parameters())
+        if self.device.type != "cpu" or param.dtype != torch.float32:
+            return None
+        if choice == "torch":
+            return "torch"
+        if onednn_available():
+            return "onednn"
+        if choice == "onednn":
+            raise ValueError(
+                "cpu_linear='onednn' was asked for, but this PyTorch build has no oneDNN "
+                "packed linear kernels (torch.backends.mkldnn); use cpu_linear='auto' or 'torch'."
+            )
+        return "torch"
 
     def __repr__(self) -> str:
         return (
@@ -458,7 +483,7 @@ class Encoder:
             restore = model.config._attn_implementation
             model.set_attn_implementation("eager")
         try:
-            with torch.inference_mode():
+            with torch.inference_mode(), self._packed or contextlib.nullcontext():
                 for members in batches:
                     lengths = [len(pieces[k].ids) for k in members]
                     width = max(lengths)

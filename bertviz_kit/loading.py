@@ -106,6 +106,7 @@ def load(
     use_safetensors: bool | None = None,
     trust_remote_code: bool | None = None,
     verbose: bool | None = None,
+    cpu_linear: str | None = None,
 ) -> Encoder:
     """Load an encoder and its fast tokenizer.
 
@@ -140,6 +141,10 @@ def load(
         Allow the model folder's own code to run (default off).
     verbose : bool
         Log which weights were loaded, the device and the dtype.
+    cpu_linear : {"auto", "onednn", "torch"}
+        Kernels for float32 linear layers on the CPU: ``"auto"`` (default) runs
+        them with oneDNN's packed kernels when PyTorch has them (the model is not
+        changed; see :mod:`bertviz_kit.kernels`), ``"torch"`` with PyTorch's BLAS.
 
     Returns
     -------
@@ -169,6 +174,7 @@ def load(
         device=device, dtype=dtype, attentions=attentions, max_length=max_length,
         stride=stride, cache_dir=cache_dir, download=download,
         use_safetensors=use_safetensors, trust_remote_code=trust_remote_code, verbose=verbose,
+        cpu_linear=cpu_linear,
     )
     quiet_transformers()
     if settings.verbose:

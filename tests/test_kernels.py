@@ -1,0 +1,93 @@
+"""oneDNN packed float32 linear layers on the CPU (bertviz_kit.kernels)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import bertviz_kit as bk
+from bertviz_kit import kernels
+from bertviz_kit.kernels import PackedLinears, onednn_available
+
+needs_onednn = pytest.mark.skipif(not onednn_available(), reason="PyTorch without oneDNN")
+
+
+def _net() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(24, 40), torch.nn.GELU(), torch.nn.Linear(40, 8, bias=False)).eval()
+
+
+@needs_onednn
+def test_packed_linears_match_torch_and_leave_the_model_alone():
+    net = _net()
+    keys = list(net.state_dict())
+    x = torch.randn(3, 5, 24)
+    ref = net(x)
+    with torch.inference_mode(), PackedLinears(net):
+        assert all("forward" in vars(m) for m in net if isinstance(m, torch.nn.Linear))
+        out = net(x)
+    torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-5)
+    assert not any("forward" in vars(m) for m in net)  # switched back on exit
+    assert list(net.state_dict()) == keys
+
+
+@needs_onednn
+def test_packed_kernels_are_used_and_repacked_after_weight_changes(monkeypatch):
+    net = _net()
+    calls = []
+    real = kernels._linear
+    monkeypatch.setattr(kernels, "_linear", lambda *a: calls.append(1) or real(*a))
+    packed = PackedLinears(net)
+    x = torch.randn(4, 24)
+    with torch.inference_mode(), packed:
+        net(x)
+    assert len(calls) == 2
+    with torch.no_grad():
+        net[0].weight.mul_(2.0)  # in place: same storage, new version
+    net[2].weight = torch.nn.Parameter(torch.randn(8, 40))  # replaced
+    with torch.inference_mode(), packed:
+        out = net(x)
+    torch.testing.assert_close(out, net(x), rtol=1e-4, atol=1e-5)
+
+
+@needs_onednn
+def test_gradients_and_other_dtypes_take_the_torch_path(monkeypatch):
+    net = _net()
+    calls = []
+    real = kernels._linear
+    monkeypatch.setattr(kernels, "_linear", lambda *a: calls.append(1) or real(*a))
+    x = torch.randn(4, 24)
+    with PackedLinears(net):
+        loss = net(x).sum()  # grad enabled, weights require grad
+        loss.backward()
+        assert net[0].weight.grad is not None
+        net.double()(x.double())  # float64
+    assert calls == []
+
+
+@needs_onednn
+@pytest.mark.parametrize("which", ["tiny", "minilm"])
+def test_encoder_onednn_equals_torch_kernels(which, request, tiny_path):
+    enc = request.getfixturevalue(which)
+    assert enc.cpu_linear == "onednn"
+    ref = bk.load(tiny_path if which == "tiny" else None, device="cpu", cpu_linear="torch")
+    assert ref.cpu_linear == "torch" and ref._packed is None
+    texts = ["After stealing money from the bank vault", "the river bank", ""]
+    for a, b in zip(enc.encode(texts), ref.encode(texts)):
+        torch.testing.assert_close(a.hidden_states, b.hidden_states, rtol=1e-4, atol=1e-4)
+    assert not any("forward" in vars(m) for m in enc.model.modules())
+
+
+def test_cpu_linear_choices(tiny_path, monkeypatch, tmp_path):
+    with pytest.raises(ValueError, match=r"cpu_linear must be one of \('auto', 'onednn', 'torch'\); got 'mkl'"):
+        bk.load(tiny_path, cpu_linear="mkl")
+    assert bk.load(tiny_path, dtype="bfloat16").cpu_linear is None  # only float32 is switched
+    cfg = tmp_path / "config.yml"
+    cfg.write_text(f"model: {tiny_path}\ncpu_linear: torch\n")
+    assert bk.load(config=cfg).cpu_linear == "torch"
+    from bertviz_kit import encoding
+
+    monkeypatch.setattr(encoding, "onednn_available", lambda: False)
+    assert bk.load(tiny_path, device="cpu").cpu_linear == "torch"  # auto falls back
+    with pytest.raises(ValueError, match="no oneDNN packed linear kernels"):
+        bk.load(tiny_path, device="cpu", cpu_linear="onednn")
