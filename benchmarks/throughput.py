@@ -9,7 +9,10 @@ rotating order), reporting median tokens/s and the median of the per-round ratio
 * versus one sentence at a time (the tutorial's loop: tokenizer + model per sentence, all
   hidden states stacked), on the first ``--loop-n`` sentences;
 * as a share of the machine's fp32 matmul ceiling (``[s, s] @ [s, s]`` GFLOP/s measured in
-  each round, right before the model runs; model FLOPs counted per sentence).
+  each round, right before the model runs, the best of ``torch.mm`` and oneDNN; model
+  FLOPs counted per sentence);
+* on a CPU where the default path uses oneDNN's packed kernels (``cpu_linear="auto"``),
+  also bertviz_kit fp32 with PyTorch's own kernels (``cpu_linear="torch"``).
 
 Usage::
 
@@ -28,7 +31,7 @@ from _common import (
     DEFAULT_DATA,
     flops_per_text,
     load_sentences,
-    matmul_gflops,
+    matmul_rates,
     median,
     timed,
 )
@@ -63,6 +66,9 @@ def main(argv=None) -> int:
     dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
     encoders = {dt: bk.load(device=args.device, dtype=dt) for dt in dtypes}
     ref = encoders.get("float32") or bk.load(device=args.device)
+    plain = None
+    if "float32" in encoders and encoders["float32"].cpu_linear == "onednn":
+        plain = bk.load(device=args.device, cpu_linear="torch")
     st = SentenceTransformer(bk.bundled_model_path(), device=args.device)
     st.eval()
 
@@ -93,6 +99,8 @@ def main(argv=None) -> int:
 
     contenders = {f"bertviz_kit {dt}": ours(enc, texts if dt == "float32" else lowp_texts)
                   for dt, enc in encoders.items()}
+    if plain is not None:
+        contenders["bertviz_kit float32 torch"] = ours(plain, texts)
     contenders["sentence-transformers"] = st_run
     contenders["one-at-a-time loop"] = loop_run
     sizes = {k: n_tokens for k in contenders}
@@ -102,10 +110,12 @@ def main(argv=None) -> int:
             sizes[f"bertviz_kit {dt}"] = lowp_tokens
     times: dict[str, list[float]] = {k: [] for k in contenders}
     ceiling: list[float] = []
+    paths: dict[str, list[float]] = {}
     share: list[float] = []
     names = list(contenders)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.machine()}, "
-          f"device {args.device}, capability {torch.backends.cpu.get_cpu_capability()}")
+          f"device {args.device}, capability {torch.backends.cpu.get_cpu_capability()}, "
+          f"float32 linear kernels {ref.cpu_linear or 'device default'}")
     print(f"{len(texts)} sentences, {n_tokens} tokens, {flops / n_tokens / 1e6:.1f} MFLOP/token; "
           f"loop on {len(loop_texts)} sentences; other dtypes than float32 on {lowp_n}; "
           f"{args.rounds} rounds + 1 warm-up")
@@ -113,13 +123,16 @@ def main(argv=None) -> int:
         order = names[r % len(names):] + names[: r % len(names)]
         for k in order:
             if k == "bertviz_kit float32":
-                g = matmul_gflops(args.device, args.matmul_size)
+                rates = matmul_rates(args.device, args.matmul_size)
+                g = max(rates.values())
             dt = timed(contenders[k])
             if r == 0:
                 continue
             times[k].append(dt)
             if k == "bertviz_kit float32":
                 ceiling.append(g)
+                for name, v in rates.items():
+                    paths.setdefault(name, []).append(v)
                 share.append(flops / dt / 1e9 / g)
         if r:
             print(f"round {r}: " + ", ".join(f"{k} {sizes[k] / times[k][-1]:,.0f} tok/s" for k in order),
@@ -139,8 +152,13 @@ def main(argv=None) -> int:
         if k.startswith("bertviz_kit"):
             print(f"  {k} / sentence-transformers: {ratio(k, 'sentence-transformers'):.2f}x")
             print(f"  {k} / one-at-a-time loop:    {ratio(k, 'one-at-a-time loop'):.2f}x")
+    if plain is not None:
+        print(f"  oneDNN kernels / torch kernels (bertviz_kit float32): "
+              f"{ratio('bertviz_kit float32', 'bertviz_kit float32 torch'):.2f}x")
     if share:
-        print(f"\nfp32 matmul ceiling: {median(ceiling):.0f} GFLOP/s ([{args.matmul_size}]^2 fp32 mm)")
+        each = ", ".join(f"{name} {median(v):.0f}" for name, v in paths.items())
+        print(f"\nfp32 matmul ceiling: {median(ceiling):.0f} GFLOP/s ([{args.matmul_size}]^2 fp32, best of "
+              f"{each})")
         print(f"bertviz_kit float32 reaches {median(share):.0%} of it "
               f"({median([flops / t / 1e9 for t in times['bertviz_kit float32']]):.0f} GFLOP/s of model work)")
     if len(encoders) > 1 and "float32" in encoders:
