@@ -20,12 +20,12 @@ CHILD = """
 import resource, sys, time
 from pathlib import Path
 import bertviz_kit as bk
-data, n, out = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+data, n, out, cpu_linear = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 texts = []
 for name in ("rt-polarity.pos", "rt-polarity.neg"):
     texts += data.joinpath(name).read_text(encoding="utf-8", errors="replace").splitlines()
 texts = texts[::2][:n] if n <= len(texts) // 2 else texts[:n]
-enc = bk.load(device="cpu")
+enc = bk.load(device="cpu", cpu_linear=cpu_linear)
 t = time.perf_counter()
 store = bk.extract(enc, texts, out, progress=False)
 dt = time.perf_counter() - t
@@ -33,9 +33,9 @@ print(len(store), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, round(dt, 
 """
 
 
-def run(data: str, n: int) -> tuple[int, float, float]:
+def run(data: str, n: int, cpu_linear: str = "auto") -> tuple[int, float, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        out = subprocess.run([sys.executable, "-c", CHILD, data, str(n), os.path.join(tmp, "store")],
+        out = subprocess.run([sys.executable, "-c", CHILD, data, str(n), os.path.join(tmp, "store"), cpu_linear],
                              capture_output=True, text=True, check=True,
                              env={**os.environ, "HF_HUB_OFFLINE": "1"})
     count, rss_kb, seconds = out.stdout.split()[-3:]
@@ -47,12 +47,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=os.path.join(here, "..", "..", "shared", "data", "sentence_polarity"))
     parser.add_argument("--sizes", default="500,5000")
+    parser.add_argument("--cpu-linear", default="auto", choices=("auto", "onednn", "torch"),
+                        help="float32 linear kernels on the CPU (see bk.load)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     t = time.perf_counter()
     peaks = []
     for n in sizes:
-        count, rss, seconds = run(args.data, n)
+        count, rss, seconds = run(args.data, n, args.cpu_linear)
         peaks.append(rss)
         print(f"{count:6d} sentences: peak RSS {rss:7.1f} MiB, extraction {seconds:.1f} s")
     print(f"peak RSS ratio {sizes[-1]} vs {sizes[0]} sentences: {peaks[-1] / peaks[0]:.2f}x (target <= 1.3x)")

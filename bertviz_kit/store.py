@@ -60,9 +60,14 @@ def _layer_ids(layers: Any, n_layers: int) -> list[int]:
 
 def _shard_tensors(es: list[Encoding], layer_ids: list[int], dtype: torch.dtype) -> dict[str, torch.Tensor]:
     rows = list(layer_ids)
-    hidden = torch.cat([e.hidden_states[rows].permute(1, 0, 2) for e in es])  # [sum_tokens, k, dim]
+    # Written straight into one tensor of the store's dtype: no float32 copy of the shard.
+    hidden = torch.empty((sum(e.n_tokens for e in es), len(rows), es[0].dim), dtype=dtype)  # [tokens, k, dim]
+    at = 0
+    for e in es:
+        hidden[at : at + e.n_tokens].copy_(e.hidden_states[rows].transpose(0, 1))
+        at += e.n_tokens
     return {
-        "hidden": hidden.to(dtype).contiguous(),
+        "hidden": hidden,
         "input_ids": torch.cat([e.input_ids for e in es]).to(torch.int32),
         "word_ids": torch.cat([e.word_index for e in es]).to(torch.int32),
         "offsets": torch.tensor([o for e in es for o in e.offsets], dtype=torch.int32).reshape(-1, 2),
@@ -165,6 +170,7 @@ def extract(
             manifest["shards"].append({"file": name, "start": done, "count": len(chunk)})
             _write_atomic(manifest_path, json.dumps(manifest, indent=1).encode())
             done += len(chunk)
+            del es, tensors, meta  # this shard's memory is free before the next one is encoded
             if bar is not None:
                 bar.update(len(chunk))
     finally:
