@@ -48,8 +48,8 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="cpu", help="cpu, cuda, ...")
     p.add_argument("--dtypes", default="float32,bfloat16", help="bertviz_kit dtypes to time")
     p.add_argument("--lowp-n", type=int, default=None,
-                   help="sentences for non-float32 dtypes (default: --n on a GPU, 500 on a CPU, where "
-                        "bfloat16 without AVX512-BF16/AMX is emulated and slow)")
+                   help="sentences for non-float32 dtypes (default: --n on a GPU or a CPU that runs them "
+                        "natively, else 500: emulated bfloat16/float16 is slow)")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     p.add_argument("--matmul-size", type=int, default=2048)
     args = p.parse_args(argv)
@@ -58,6 +58,7 @@ def main(argv=None) -> int:
     from sentence_transformers import SentenceTransformer
 
     import bertviz_kit as bk
+    from bertviz_kit.loading import cpu_has_native
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -75,7 +76,9 @@ def main(argv=None) -> int:
     tok = ref.tokenizer(texts, add_special_tokens=True)["input_ids"]
     n_tokens = sum(len(t) for t in tok)
     flops = sum(flops_per_text(ref.model.config, len(t)) for t in tok)
-    lowp_n = args.lowp_n or (args.n if args.device.startswith("cuda") else min(args.n, 500))
+    native = args.device.startswith("cuda") or all(
+        cpu_has_native(dt) for dt in dtypes if dt != "float32")
+    lowp_n = args.lowp_n or (args.n if native else min(args.n, 500))
     lowp_texts = texts[:lowp_n]
     lowp_tokens = sum(len(t) for t in tok[:lowp_n])
     loop_texts = texts[: args.loop_n]
