@@ -17,6 +17,15 @@ def _net() -> torch.nn.Module:
     return torch.nn.Sequential(torch.nn.Linear(24, 40), torch.nn.GELU(), torch.nn.Linear(40, 8, bias=False)).eval()
 
 
+@pytest.fixture
+def calls(monkeypatch) -> list[int]:
+    """Records each call of the oneDNN kernel."""
+    seen: list[int] = []
+    real = kernels._linear
+    monkeypatch.setattr(kernels, "_linear", lambda *a: seen.append(1) or real(*a))
+    return seen
+
+
 @needs_onednn
 def test_packed_linears_match_torch_and_leave_the_model_alone():
     net = _net()
@@ -32,11 +41,8 @@ def test_packed_linears_match_torch_and_leave_the_model_alone():
 
 
 @needs_onednn
-def test_packed_kernels_are_used_and_repacked_after_weight_changes(monkeypatch):
+def test_packed_kernels_are_used_and_repacked_after_weight_changes(calls):
     net = _net()
-    calls = []
-    real = kernels._linear
-    monkeypatch.setattr(kernels, "_linear", lambda *a: calls.append(1) or real(*a))
     packed = PackedLinears(net)
     x = torch.randn(4, 24)
     with torch.inference_mode(), packed:
@@ -51,11 +57,8 @@ def test_packed_kernels_are_used_and_repacked_after_weight_changes(monkeypatch):
 
 
 @needs_onednn
-def test_gradients_and_other_dtypes_take_the_torch_path(monkeypatch):
+def test_gradients_and_other_dtypes_take_the_torch_path(calls):
     net = _net()
-    calls = []
-    real = kernels._linear
-    monkeypatch.setattr(kernels, "_linear", lambda *a: calls.append(1) or real(*a))
     x = torch.randn(4, 24)
     with PackedLinears(net):
         loss = net(x).sum()  # grad enabled, weights require grad
