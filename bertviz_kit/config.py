@@ -76,9 +76,10 @@ class Settings:
         Allow a model folder's own Python code to run. Off by default.
     cpu_linear : str
         Kernels for float32 linear layers on the CPU: ``"auto"`` (default) uses
-        oneDNN's packed kernels when this PyTorch build has them (about 2x faster
-        on some CPUs, see :mod:`bertviz_kit.kernels`), ``"onednn"`` requires them,
-        ``"torch"`` keeps PyTorch's own (BLAS) kernels.
+        oneDNN's packed kernels when this PyTorch build has them and a one-off
+        timing finds them faster here (about 2x on some CPUs, see
+        :mod:`bertviz_kit.kernels`), ``"onednn"`` requires them, ``"torch"`` keeps
+        PyTorch's own (BLAS) kernels.
     """
 
     model: str | None = None

@@ -13,7 +13,8 @@ record; everything else takes the module's own ``forward``. The model itself is
 not changed: no parameters, buffers or state-dict keys are added, and packed
 weights are re-packed whenever a weight tensor is replaced or modified in place.
 The results are float32 results (they differ from BLAS's in the last bits, as two
-BLAS libraries do).
+BLAS libraries do). ``bk.load(cpu_linear="auto")`` (the default) times both kernels
+once per process (:func:`onednn_speedup`) and uses oneDNN where it is faster.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-__all__ = ["CPU_LINEAR", "PackedLinears", "onednn_available"]
+__all__ = ["CPU_LINEAR", "PackedLinears", "onednn_available", "onednn_speedup"]
 
 CPU_LINEAR = ("auto", "onednn", "torch")
 
@@ -47,6 +48,36 @@ def onednn_available() -> bool:
         return bool(torch.allclose(y, F.linear(x, w, b), rtol=1e-4, atol=1e-5))
     except (AttributeError, RuntimeError, NotImplementedError):
         return False
+
+
+@functools.lru_cache(maxsize=8)
+def onednn_speedup(dim: int, rows: int = 512) -> float:
+    """How many times faster oneDNN's packed kernel is than ``F.linear`` here.
+
+    Timed once per process and width on one feed-forward-shaped product
+    (``[rows, dim] @ [dim, 4 dim]``, best of 5 each, ~10-100 ms in all), with
+    PyTorch's current thread count. ``cpu_linear="auto"`` uses oneDNN only where
+    this is clearly above 1.
+    """
+    import time
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(rows, dim, generator=gen)
+    w = torch.randn(4 * dim, dim, generator=gen)
+    b = torch.randn(4 * dim, generator=gen)
+    with torch.inference_mode():
+        packed = torch.ops.mkldnn._reorder_linear_weight(w)
+        paths = (lambda: F.linear(x, w, b), lambda: _linear(x, packed, b))
+        best = []
+        for fn in paths:
+            fn()
+            times = []
+            for _ in range(5):
+                t = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - t)
+            best.append(min(times))
+    return best[0] / best[1]
 
 
 def _linear(x: torch.Tensor, packed: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:

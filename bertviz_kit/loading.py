@@ -143,8 +143,9 @@ def load(
         Log which weights were loaded, the device and the dtype.
     cpu_linear : {"auto", "onednn", "torch"}
         Kernels for float32 linear layers on the CPU: ``"auto"`` (default) runs
-        them with oneDNN's packed kernels when PyTorch has them (the model is not
-        changed; see :mod:`bertviz_kit.kernels`), ``"torch"`` with PyTorch's BLAS.
+        them with oneDNN's packed kernels when PyTorch has them and they are faster
+        here (timed once per process), ``"onednn"`` always, ``"torch"`` with
+        PyTorch's BLAS. The model is not changed; see :mod:`bertviz_kit.kernels`.
 
     Returns
     -------

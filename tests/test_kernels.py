@@ -69,11 +69,12 @@ def test_gradients_and_other_dtypes_take_the_torch_path(calls):
 
 
 @needs_onednn
-@pytest.mark.parametrize("which", ["tiny", "minilm"])
-def test_encoder_onednn_equals_torch_kernels(which, request, tiny_path):
-    enc = request.getfixturevalue(which)
+@pytest.mark.parametrize("which", ["tiny", "bundled"])
+def test_encoder_onednn_equals_torch_kernels(which, tiny_path):
+    path = tiny_path if which == "tiny" else None
+    enc = bk.load(path, device="cpu", cpu_linear="onednn")
     assert enc.cpu_linear == "onednn"
-    ref = bk.load(tiny_path if which == "tiny" else None, device="cpu", cpu_linear="torch")
+    ref = bk.load(path, device="cpu", cpu_linear="torch")
     assert ref.cpu_linear == "torch" and ref._packed is None
     texts = ["After stealing money from the bank vault", "the river bank", ""]
     for a, b in zip(enc.encode(texts), ref.encode(texts)):
@@ -94,3 +95,16 @@ def test_cpu_linear_choices(tiny_path, monkeypatch, tmp_path):
     assert bk.load(tiny_path, device="cpu").cpu_linear == "torch"  # auto falls back
     with pytest.raises(ValueError, match="no oneDNN packed linear kernels"):
         bk.load(tiny_path, device="cpu", cpu_linear="onednn")
+
+
+@needs_onednn
+def test_auto_uses_onednn_only_where_it_is_faster(tiny_path, monkeypatch):
+    from bertviz_kit import encoding
+
+    speed = kernels.onednn_speedup(32)
+    assert speed > 0
+    monkeypatch.setattr(encoding, "onednn_speedup", lambda dim: 0.9)
+    assert bk.load(tiny_path, device="cpu").cpu_linear == "torch"
+    assert bk.load(tiny_path, device="cpu", cpu_linear="onednn").cpu_linear == "onednn"
+    monkeypatch.setattr(encoding, "onednn_speedup", lambda dim: 1.5)
+    assert bk.load(tiny_path, device="cpu").cpu_linear == "onednn"
