@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Sequence
@@ -60,9 +61,11 @@ class EncoderWithHead(nn.Module):
         loading_info: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
+        self._packed = None  # oneDNN kernels for the frozen-encoder features, as the Encoder uses
         if isinstance(encoder, Encoder):
             self.tokenizer = encoder.tokenizer
             model = encoder.model
+            self._packed = encoder._packed
             if loading_info is None:
                 loading_info = encoder.loading_info
         elif isinstance(encoder, nn.Module) and hasattr(encoder, "config"):
@@ -197,7 +200,7 @@ class EncoderWithHead(nn.Module):
         self.encoder.eval()
         out = torch.empty((len(texts), self.in_features))
         try:
-            with torch.inference_mode():
+            with torch.inference_mode(), self._packed or contextlib.nullcontext():
                 for members in batches:
                     batch = self.tokenizer([texts[k] for k in members], padding=True, truncation=False,
                                            return_tensors="pt", return_special_tokens_mask=True)

@@ -99,6 +99,11 @@ class PackedLinears:
         self._packed: dict[torch.nn.Module, tuple[tuple[int, int], torch.Tensor]] = {}
         self._active: list[torch.nn.Module] = []
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Packed weights are opaque oneDNN tensors (no storage to copy or pickle);
+        # a copy packs its own on first use.
+        return {"model": self.model, "_packed": {}, "_active": []}
+
     def __enter__(self) -> PackedLinears:
         for m in self.model.modules():
             if type(m) is torch.nn.Linear and "forward" not in vars(m):

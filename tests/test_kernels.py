@@ -108,3 +108,34 @@ def test_auto_uses_onednn_only_where_it_is_faster(tiny_path, monkeypatch):
     assert bk.load(tiny_path, device="cpu", cpu_linear="onednn").cpu_linear == "onednn"
     monkeypatch.setattr(encoding, "onednn_speedup", lambda dim: 1.5)
     assert bk.load(tiny_path, device="cpu").cpu_linear == "onednn"
+
+
+@needs_onednn
+def test_head_features_use_the_encoders_kernels(tiny_path, calls):
+    texts = ["good good world", "bad bank", "the river bank"]
+    fast = bk.EncoderWithHead(bk.load(tiny_path, device="cpu", cpu_linear="onednn"), out_features=2)
+    plain = bk.EncoderWithHead(bk.load(tiny_path, device="cpu", cpu_linear="torch"), out_features=2)
+    ref = plain.sentence_features(texts)
+    assert calls == []
+    got = fast.sentence_features(texts)
+    assert len(calls) > 0
+    torch.testing.assert_close(got, ref, rtol=1e-4, atol=1e-4)
+    assert not any("forward" in vars(m) for m in fast.modules())
+
+
+@needs_onednn
+def test_encoders_with_packed_weights_copy_and_pickle(tiny_path):
+    import copy
+    import io
+
+    enc = bk.load(tiny_path, device="cpu", cpu_linear="onednn")
+    ref = enc.encode("the river bank").hidden_states  # weights packed now
+    twin = copy.deepcopy(enc)
+    assert twin._packed.model is twin.model
+    torch.testing.assert_close(twin.encode("the river bank").hidden_states, ref)
+    m = bk.EncoderWithHead(enc, out_features=2)
+    buf = io.BytesIO()
+    torch.save(m, buf)
+    buf.seek(0)
+    back = torch.load(buf, weights_only=False)
+    torch.testing.assert_close(back.sentence_features(["the river bank"]), m.sentence_features(["the river bank"]))
