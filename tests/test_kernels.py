@@ -124,7 +124,7 @@ def test_head_features_use_the_encoders_kernels(tiny_path, calls):
 
 
 @needs_onednn
-def test_encoders_with_packed_weights_copy_and_pickle(tiny_path):
+def test_encoders_and_heads_with_packed_weights_copy_and_pickle(tiny_path):
     import copy
     import io
 
@@ -133,9 +133,11 @@ def test_encoders_with_packed_weights_copy_and_pickle(tiny_path):
     twin = copy.deepcopy(enc)
     assert twin._packed.model is twin.model
     torch.testing.assert_close(twin.encode("the river bank").hidden_states, ref)
-    m = bk.EncoderWithHead(enc, out_features=2)
+    m = bk.EncoderWithHead(bk.load(tiny_path, device="cpu", cpu_linear="onednn"), out_features=2)
+    feats = m.sentence_features(["the river bank"])  # weights packed now
     buf = io.BytesIO()
     torch.save(m, buf)
     buf.seek(0)
     back = torch.load(buf, weights_only=False)
-    torch.testing.assert_close(back.sentence_features(["the river bank"]), m.sentence_features(["the river bank"]))
+    torch.testing.assert_close(back.sentence_features(["the river bank"]), feats)
+    torch.testing.assert_close(copy.deepcopy(m).sentence_features(["the river bank"]), feats)
