@@ -11,6 +11,7 @@ import torch
 from conftest import BANK_TEXT, WORDS, tiny_vocab
 
 import bertviz_kit as bk
+from bertviz_kit.kernels import onednn_available
 
 TEXTS = [
     BANK_TEXT,
@@ -135,3 +136,12 @@ def test_tokenizer_set_to_truncate_still_encodes_whole_text(minilm):
     e = minilm.encode(text)
     assert e.n_tokens == 202 and e.tokens[-1] == "[SEP]" and "[PAD]" not in e.tokens
     assert e.words == tuple(text.split())
+
+
+@pytest.mark.skipif(not onednn_available(), reason="PyTorch without oneDNN")
+def test_other_architectures_with_onednn_kernels(other):
+    """Their linear layers (RoBERTa's as BERT's, DistilBERT's q_lin/ffn) on oneDNN give torch's result."""
+    fast = bk.load(other.name, device="cpu", cpu_linear="onednn")
+    plain = bk.load(other.name, device="cpu", cpu_linear="torch")
+    for a, b in zip(fast.encode(TEXTS), plain.encode(TEXTS)):
+        torch.testing.assert_close(a.hidden_states, b.hidden_states, rtol=1e-4, atol=1e-4)
