@@ -55,7 +55,7 @@ def matmul_rates(device: str = "cpu", size: int = 2048, seconds: float = 1.0) ->
     """
     import torch
 
-    from bertviz_kit.kernels import onednn_available
+    from bertviz_kit.kernels import _linear, onednn_available
 
     a = torch.randn(size, size, device=device)
     b = torch.randn(size, size, device=device)
@@ -63,7 +63,7 @@ def matmul_rates(device: str = "cpu", size: int = 2048, seconds: float = 1.0) ->
     paths = {"torch.mm": lambda: torch.mm(a, b)}
     if device == "cpu" and onednn_available():
         packed = torch.ops.mkldnn._reorder_linear_weight(b.t().contiguous())
-        paths["oneDNN"] = lambda: torch.ops.mkldnn._linear_pointwise(a, packed, None, "none", [], "")
+        paths["oneDNN"] = lambda: _linear(a, packed, None)
     rates = {}
     with torch.inference_mode():
         for name, fn in paths.items():

@@ -17,7 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .encoding import Encoding
-from .pooling import _check_encoding
+from .pooling import _check_encoding, _token_mask
 
 __all__ = [
     "plot_histogram",
@@ -220,7 +220,7 @@ def _check_attention(e: Encoding, specials: str) -> None:
 
 
 def _attention_keep(e: Encoding, specials: str) -> tuple[torch.Tensor, list[str]]:
-    keep = torch.ones(e.n_tokens, dtype=torch.bool) if specials == "include" else ~e.special_mask
+    keep = _token_mask(e, specials)
     return keep, [t for t, k in zip(e.tokens, keep.tolist()) if k]
 
 
