@@ -68,7 +68,15 @@ class Server:
         """Wait until one kernel runs, is idle and has a browser connected to it; return its model."""
         deadline = time.monotonic() + timeout
         while True:
-            kernels = self.api("/api/kernels")
+            try:
+                kernels = self.api("/api/kernels")
+            except urllib.error.HTTPError as exc:
+                # jupyter_server answers 500 while a kernel is half started (its
+                # last_activity is not set yet); ask again until the deadline.
+                if exc.code != 500 or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.25)
+                continue
             ready = [k for k in kernels if k.get("connections", 0) >= 1 and k.get("execution_state") == "idle"]
             if ready:
                 return ready[0]
