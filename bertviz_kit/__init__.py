@@ -14,7 +14,7 @@ plot without running it again::
 from __future__ import annotations
 
 from .config import Settings, read_settings
-from .encoding import Encoder, Encoding
+from .encoding import Corpus, Encoder, Encoding, Encodings
 from .examples import BANK_SENSES, BANK_TEXT
 from .heads import EncoderWithHead
 from .loading import bundled_model_path, load
@@ -56,6 +56,7 @@ from .similarity import (
     self_similarity,
 )
 from .store import Store, extract, open_store
+from .validation import InvalidParameterError
 from .widgets import Explorer, explore
 
 __version__ = "0.1.0"
@@ -65,6 +66,9 @@ __all__ = [
     "read_settings",
     "Encoder",
     "Encoding",
+    "Encodings",
+    "Corpus",
+    "InvalidParameterError",
     "EncoderWithHead",
     "BANK_TEXT",
     "BANK_SENSES",

@@ -17,20 +17,23 @@ from __future__ import annotations
 import contextlib
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from .kernels import PackedLinears, onednn_available, onednn_speedup
+from .validation import Boolean, Interval, InvalidParameterError, Options, check, stored_layer_ids
 
 if TYPE_CHECKING:  # pragma: no cover
     from .config import Settings
 
-__all__ = ["Encoding", "Encoder"]
+__all__ = ["Encoding", "Encodings", "Corpus", "Encoder", "as_corpus"]
 
 logger = logging.getLogger(__name__)
+
+STORAGE_DTYPES = ("float32", "bfloat16", "float16")
 
 # cpu_linear="auto" switches to oneDNN's kernels only for a clear gain (timings are noisy).
 _ONEDNN_MIN_SPEEDUP = 1.1
@@ -162,6 +165,375 @@ class Encoding:
         )
 
 
+class Corpus(Sequence[Encoding]):
+    """What every multi-text function reads: many texts from one model, read block by block.
+
+    Implemented by :class:`Encodings` (in memory, on any device) and by
+    :class:`bertviz_kit.Store` (safetensors shards on disk, memory-mapped). Both
+    are sequences whose items are :class:`Encoding` views (no copies), and both
+    hand out their texts as flat, token-major :class:`Encodings` blocks through
+    :meth:`blocks`, so functions such as :func:`bertviz_kit.sentence_vectors` run
+    one vectorised pass per block and use memory bounded by one block.
+    """
+
+    n_layers: int
+    layer_ids: tuple[int, ...]
+    dim: int
+    model_name: str
+
+    def blocks(self, max_tokens: int | None = None) -> Iterator[tuple[int, Encodings]]:  # pragma: no cover
+        """Yield ``(index of the block's first text, block)`` in text order."""
+        raise NotImplementedError
+
+    def word_counts(self) -> torch.Tensor:  # pragma: no cover
+        """Int64 tensor ``[n_texts]``: words per text (read without touching hidden states)."""
+        raise NotImplementedError
+
+    def _block_tokens(self, max_tokens: int | None) -> int:
+        """Tokens per block so that a float32 copy of a block's layers stays near 64 MiB."""
+        if max_tokens is not None:
+            return max(1, int(max_tokens))
+        per_token = max(1, len(self.layer_ids) * self.dim * 4)
+        return max(256, (64 << 20) // per_token)
+
+
+class Encodings(Corpus):
+    """Many texts' encodings in one flat, token-major batch: a ragged container.
+
+    Returned by :meth:`Encoder.encode` for a list of texts. All texts' tokens
+    sit one after another (text order) in :attr:`hidden`; per-text boundaries
+    are in :attr:`token_starts`. ``es[i]`` is an :class:`Encoding` whose
+    tensors are views of this container (no copy); ``es[a:b]`` is an
+    :class:`Encodings` view of a range of texts.
+
+    Attributes
+    ----------
+    texts : tuple of str, length ``n_texts``
+    hidden : torch.Tensor, shape ``[n_tokens_total, n_stored_layers, dim]``
+        Hidden states of every token, token-major, in the storage dtype and on
+        the device chosen at encode time. :attr:`hidden_states` is the same
+        data as ``[n_stored_layers, n_tokens_total, dim]`` (a view).
+    token_starts : torch.Tensor, int64, shape ``[n_texts + 1]``
+        Text ``i`` owns tokens ``token_starts[i]:token_starts[i + 1]``.
+    input_ids : torch.Tensor, int64, shape ``[n_tokens_total]``
+    word_index : torch.Tensor, int64, shape ``[n_tokens_total]``
+        Index of each token's word within its own text, ``-1`` for special tokens.
+    offsets : torch.Tensor, int64, shape ``[n_tokens_total, 2]``
+        Character span of each token in its own text (``(0, 0)`` for specials).
+    layer_ids : tuple of int
+        Model layer of each stored layer (0 = embeddings).
+    n_layers : int
+        Transformer layers of the model.
+    model_name : str
+    attentions : list of torch.Tensor or None
+        Per text ``[n_layers, n_heads, n_tokens, n_tokens]`` when requested.
+    """
+
+    def __init__(
+        self,
+        *,
+        texts: Sequence[str],
+        hidden: torch.Tensor,
+        token_starts: torch.Tensor,
+        input_ids: torch.Tensor,
+        word_index: torch.Tensor,
+        offsets: torch.Tensor,
+        layer_ids: Sequence[int],
+        n_layers: int,
+        model_name: str = "",
+        tokens: Sequence[Sequence[str]] | None = None,
+        token_table: Sequence[str] | None = None,
+        attentions: Sequence[torch.Tensor] | None = None,
+        windows: dict[int, tuple[tuple[int, int], ...]] | None = None,
+    ) -> None:
+        n = len(texts)
+        if hidden.ndim != 3 or hidden.shape[1] != len(layer_ids):
+            raise ValueError(
+                f"hidden must have shape [tokens, {len(layer_ids)} layers, dim]; got {tuple(hidden.shape)}."
+            )
+        if token_starts.shape != (n + 1,) or int(token_starts[-1]) - int(token_starts[0]) != hidden.shape[0]:
+            raise ValueError(
+                f"token_starts must hold {n + 1} boundaries spanning the {hidden.shape[0]} tokens of hidden."
+            )
+        if tokens is None and token_table is None:
+            raise ValueError("Encodings needs tokens (one list per text) or a token_table (id -> token).")
+        self.texts = tuple(texts)
+        self.hidden = hidden
+        self.token_starts = token_starts
+        self.input_ids = input_ids
+        self.word_index = word_index
+        self.offsets = offsets
+        self.layer_ids = tuple(int(v) for v in layer_ids)
+        self.n_layers = int(n_layers)
+        self.model_name = model_name
+        self.attentions = None if attentions is None else list(attentions)
+        self._tokens = None if tokens is None else list(tokens)
+        self._token_table = token_table
+        self._windows = dict(windows or {})
+        self._words: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    # -- sizes ---------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    @property
+    def dim(self) -> int:
+        return int(self.hidden.shape[-1])
+
+    @property
+    def n_tokens(self) -> int:
+        """Tokens of all texts together."""
+        return int(self.hidden.shape[0])
+
+    @property
+    def lengths(self) -> torch.Tensor:
+        """Int64 tensor ``[n_texts]``: tokens per text, special tokens included."""
+        return self.token_starts[1:] - self.token_starts[:-1]
+
+    @property
+    def hidden_states(self) -> torch.Tensor:
+        """``[n_stored_layers, n_tokens_total, dim]``: :attr:`hidden` with the first axes swapped (a view)."""
+        return self.hidden.transpose(0, 1)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.hidden.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.hidden.device
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the hidden states."""
+        return self.hidden.numel() * self.hidden.element_size()
+
+    @property
+    def text_index(self) -> torch.Tensor:
+        """Int64 tensor ``[n_tokens_total]``: the text (0-based, within this container) of each token."""
+        return torch.repeat_interleave(torch.arange(len(self)), self.lengths)
+
+    @property
+    def special_mask(self) -> torch.Tensor:
+        """Bool tensor ``[n_tokens_total]``: true for special tokens."""
+        return self.word_index < 0
+
+    def _word_table(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(word_starts [n_texts + 1], word_spans [n_words_total, 2])``, computed once."""
+        if self._words is None:
+            self._words = _word_table(self.word_index, self.offsets, self.text_index, len(self))
+        return self._words
+
+    @property
+    def word_starts(self) -> torch.Tensor:
+        """Int64 tensor ``[n_texts + 1]``: text ``i`` owns words ``word_starts[i]:word_starts[i + 1]``."""
+        return self._word_table()[0]
+
+    def word_counts(self) -> torch.Tensor:
+        """Int64 tensor ``[n_texts]``: words per text."""
+        ws = self.word_starts
+        return ws[1:] - ws[:-1]
+
+    @property
+    def word_group(self) -> torch.Tensor:
+        """Int64 tensor ``[n_tokens_total]``: each token's word numbered across all texts, -1 for specials."""
+        first = self.word_starts[:-1]
+        return torch.where(self.word_index >= 0, first[self.text_index] + self.word_index,
+                           torch.full_like(self.word_index, -1))
+
+    def tokens(self, i: int) -> tuple[str, ...]:
+        """Token strings of text ``i``."""
+        if self._tokens is not None:
+            return tuple(self._tokens[i])
+        a, b = int(self.token_starts[i]), int(self.token_starts[i + 1])
+        table = self._token_table
+        return tuple(table[t] for t in self.input_ids[a:b].tolist())
+
+    def words(self, i: int) -> tuple[str, ...]:
+        """Words of text ``i`` (cut from its text by character span)."""
+        ws, spans = self._word_table()
+        text = self.texts[i]
+        return tuple(text[s:e] for s, e in spans[int(ws[i]) : int(ws[i + 1])].tolist())
+
+    # -- sequence of views -----------------------------------------------------
+    def __getitem__(self, i: int | slice) -> Encoding | Encodings:  # type: ignore[override]
+        n = len(self)
+        if isinstance(i, slice):
+            a, b, step = i.indices(n)
+            if step != 1:
+                raise ValueError(f"Encodings slices must be contiguous (step 1); got step {step}.")
+            return self._range(a, max(a, b))
+        if isinstance(i, bool) or not isinstance(i, int) or not -n <= i < n:
+            raise IndexError(f"index must be an int in [{-n}, {n - 1}] or a slice; got {i!r}.")
+        i %= n
+        a, b = int(self.token_starts[i]), int(self.token_starts[i + 1])
+        a0 = int(self.token_starts[0])
+        s, e = a - a0, b - a0
+        ws, spans = self._word_table()
+        word_spans = tuple(map(tuple, spans[int(ws[i]) : int(ws[i + 1])].tolist()))
+        text = self.texts[i]
+        wi = self.word_index[s:e].tolist()
+        return Encoding(
+            text=text,
+            tokens=self.tokens(i),
+            input_ids=self.input_ids[s:e],
+            word_ids=tuple(None if w < 0 else w for w in wi),
+            offsets=tuple(map(tuple, self.offsets[s:e].tolist())),
+            words=tuple(text[p:q] for p, q in word_spans),
+            hidden_states=self.hidden[s:e].transpose(0, 1),
+            attentions=None if self.attentions is None else self.attentions[i],
+            n_layers=self.n_layers,
+            layer_ids=self.layer_ids,
+            windows=self._windows.get(i, ((0, e - s),)),
+            model_name=self.model_name,
+            word_spans=word_spans,
+        )
+
+    def __iter__(self) -> Iterator[Encoding]:
+        for i in range(len(self)):
+            yield self[i]  # type: ignore[misc]
+
+    def _range(self, a: int, b: int) -> Encodings:
+        """Texts ``a:b`` as a view (tensors shared with this container)."""
+        ts = self.token_starts
+        base = int(ts[0])
+        s, e = int(ts[a]) - base, int(ts[b]) - base
+        return Encodings(
+            texts=self.texts[a:b],
+            hidden=self.hidden[s:e],
+            token_starts=ts[a : b + 1] - int(ts[a]),
+            input_ids=self.input_ids[s:e],
+            word_index=self.word_index[s:e],
+            offsets=self.offsets[s:e],
+            layer_ids=self.layer_ids,
+            n_layers=self.n_layers,
+            model_name=self.model_name,
+            tokens=None if self._tokens is None else self._tokens[a:b],
+            token_table=self._token_table,
+            attentions=None if self.attentions is None else self.attentions[a:b],
+            windows={k - a: w for k, w in self._windows.items() if a <= k < b},
+        )
+
+    def blocks(self, max_tokens: int | None = None) -> Iterator[tuple[int, Encodings]]:
+        """Yield ``(first text index, view)`` over consecutive texts, each view at most
+        ``max_tokens`` tokens (a single longer text is a block of its own). Views share memory."""
+        limit = self._block_tokens(max_tokens)
+        n = len(self)
+        if n == 0:
+            return
+        starts = self.token_starts - self.token_starts[0]
+        if int(starts[-1]) <= limit:
+            yield 0, self
+            return
+        a = 0
+        while a < n:
+            b = int(torch.searchsorted(starts, int(starts[a]) + limit, right=True)) - 1
+            b = min(max(b, a + 1), n)
+            yield a, self._range(a, b)
+            a = b
+
+    def windows(self, i: int) -> tuple[tuple[int, int], ...]:
+        """Forward windows of text ``i`` (see :attr:`Encoding.windows`)."""
+        return self._windows.get(i, ((0, int(self.lengths[i])),))
+
+    # -- conversions -----------------------------------------------------------
+    def to(self, device: str | torch.device | None = None, dtype: torch.dtype | str | None = None) -> Encodings:
+        """A copy with hidden states (and attentions) on ``device`` and/or in ``dtype``."""
+        if isinstance(dtype, str):
+            from .config import DTYPES
+
+            if dtype not in DTYPES:
+                raise ValueError(f"dtype must be one of {DTYPES} or a torch.dtype; got {dtype!r}.")
+            dtype = getattr(torch, dtype)
+        hidden = self.hidden.to(device=device, dtype=dtype, copy=True)
+        att = None if self.attentions is None else [a.to(device=device, dtype=dtype) for a in self.attentions]
+        return Encodings(
+            texts=self.texts, hidden=hidden, token_starts=self.token_starts.clone(),
+            input_ids=self.input_ids.clone(), word_index=self.word_index.clone(), offsets=self.offsets.clone(),
+            layer_ids=self.layer_ids, n_layers=self.n_layers, model_name=self.model_name,
+            tokens=self._tokens, token_table=self._token_table, attentions=att, windows=self._windows,
+        )
+
+    @classmethod
+    def from_encodings(cls, es: Sequence[Encoding], name: str = "es") -> Encodings:
+        """Concatenate single-text encodings (one model, same stored layers) into one container (a copy)."""
+        if isinstance(es, Encodings):
+            return es
+        items = list(es)
+        if not items:
+            raise ValueError(f"{name} must hold at least one Encoding; got an empty list.")
+        first = items[0]
+        for i, e in enumerate(items):
+            if not isinstance(e, Encoding):
+                raise TypeError(f"{name}[{i}] must be an Encoding (from Encoder.encode); got {type(e).__name__}.")
+            if e.layer_ids != first.layer_ids or e.dim != first.dim or e.n_layers != first.n_layers:
+                raise ValueError(
+                    f"{name} must come from one model with the same stored layers; {name}[0] has "
+                    f"layers {first.layer_ids} and dim {first.dim}, {name}[{i}] has {e.layer_ids} "
+                    f"and dim {e.dim}."
+                )
+        dtype = first.hidden_states.dtype
+        hidden = torch.cat([e.hidden_states.transpose(0, 1).to(dtype) for e in items])
+        lengths = torch.tensor([e.n_tokens for e in items], dtype=torch.long)
+        atts = [e.attentions for e in items]
+        return cls(
+            texts=[e.text for e in items],
+            hidden=hidden,
+            token_starts=torch.cat([torch.zeros(1, dtype=torch.long), lengths.cumsum(0)]),
+            input_ids=torch.cat([e.input_ids.long().cpu() for e in items]),
+            word_index=torch.cat([e.word_index for e in items]),
+            offsets=torch.tensor([o for e in items for o in e.offsets], dtype=torch.long).reshape(-1, 2),
+            layer_ids=first.layer_ids,
+            n_layers=first.n_layers,
+            model_name=first.model_name,
+            tokens=[e.tokens for e in items],
+            attentions=None if any(a is None for a in atts) else atts,
+            windows={i: e.windows for i, e in enumerate(items) if e.is_windowed},
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Encodings(n_texts={len(self)}, n_tokens={self.n_tokens}, "
+            f"hidden_states={list(self.hidden_states.shape)}, layer_ids={list(self.layer_ids)}, "
+            f"dtype={str(self.dtype).replace('torch.', '')}, device={str(self.device)!r})"
+        )
+
+
+def _word_table(
+    word_index: torch.Tensor, offsets: torch.Tensor, text_index: torch.Tensor, n_texts: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-text word boundaries and every word's character span, vectorised over all tokens."""
+    counts = torch.zeros(n_texts, dtype=torch.long)
+    real = word_index >= 0
+    if bool(real.any()):
+        counts.scatter_reduce_(0, text_index[real], word_index[real] + 1, reduce="amax")
+    word_starts = torch.cat([torch.zeros(1, dtype=torch.long), counts.cumsum(0)])
+    total = int(word_starts[-1])
+    group = word_starts[:-1][text_index[real]] + word_index[real]
+    off = offsets[real]
+    spans = torch.empty((total, 2), dtype=torch.long)
+    spans[:, 0] = torch.iinfo(torch.long).max
+    spans[:, 1] = torch.iinfo(torch.long).min
+    spans[:, 0].scatter_reduce_(0, group, off[:, 0], reduce="amin")
+    spans[:, 1].scatter_reduce_(0, group, off[:, 1], reduce="amax")
+    return word_starts, spans
+
+
+def as_corpus(data: object, name: str = "es") -> Corpus:
+    """``data`` as a :class:`Corpus`: :class:`Encodings` and stores as they are, a list of
+    :class:`Encoding` concatenated (a copy). A single :class:`Encoding` is refused."""
+    if isinstance(data, Corpus):
+        if len(data) == 0:
+            raise ValueError(f"{name} must hold at least one text; got an empty {type(data).__name__}.")
+        return data
+    if isinstance(data, (Encoding, str)) or not isinstance(data, Sequence):
+        raise TypeError(
+            f"{name} must be an Encodings (enc.encode(texts)), a Store (bk.open_store) or a list of "
+            f"Encoding; got {type(data).__name__}."
+        )
+    return Encodings.from_encodings(data, name)
+
+
 def _word_spans(
     word_ids: Sequence[int | None], offsets: Sequence[tuple[int, int]]
 ) -> tuple[tuple[int, int], ...]:
@@ -187,17 +559,6 @@ def _renumber(word_ids: Sequence[int | None]) -> tuple[int | None, ...]:
         else:
             out.append(mapping.setdefault(w, len(mapping)))
     return tuple(out)
-
-
-@dataclass
-class _Piece:
-    """One forward window of one text."""
-
-    text_index: int
-    window_index: int
-    ids: list[int]
-    start: int  # content-token range [start, end) covered by this window
-    end: int
 
 
 def _plan_windows(n_content: int, width: int, stride: int) -> list[tuple[int, int]]:
@@ -313,8 +674,11 @@ class Encoder:
         batch_size: int = 32,
         attentions: bool = False,
         progress: bool = False,
-    ) -> Encoding | list[Encoding]:
-        """Run the model once per batch and keep every layer.
+        layers: Any = None,
+        dtype: str = "float32",
+        device: str | torch.device | None = None,
+    ) -> Encoding | Encodings:
+        """Run the model once per batch and keep the chosen layers (default: all).
 
         Parameters
         ----------
@@ -329,33 +693,59 @@ class Encoder:
             Only for texts that fit in one window.
         progress : bool, default False
             Show a progress bar over batches (``tqdm.auto``).
+        layers : None, "all", int, list of int or preset name, default None
+            Model layers to keep (0 = embeddings, -1 = the last layer); ``None``
+            keeps all ``n_layers + 1``. A preset keeps the layers it names
+            (``"sum_last4"`` keeps the last four, uncombined). ``layers=[-1]``
+            skips collecting the other layers altogether.
+        dtype : {"float32", "bfloat16", "float16"}, default "float32"
+            Storage dtype of the kept hidden states (half types halve memory;
+            pooling functions still compute in float32).
+        device : str or torch.device, optional
+            Where the hidden states are kept: ``"cpu"`` (default) or the model's
+            GPU (``"cuda"``), where pooling then runs too.
 
         Returns
         -------
-        Encoding or list of Encoding
-            An :class:`Encoding` for a single string, a list for a sequence.
+        Encoding or Encodings
+            An :class:`Encoding` for a single string; an :class:`Encodings`
+            (a sequence of :class:`Encoding` views over one flat tensor) for a
+            sequence of strings.
         """
         single = isinstance(texts, str)
         items = [texts] if single else texts
         if not single and (not isinstance(texts, Sequence) or isinstance(texts, (bytes, bytearray))):
             hint = "; decode it first" if isinstance(texts, (bytes, bytearray)) else ""
-            raise TypeError(
+            raise InvalidParameterError(
                 f"texts must be a str or a sequence of str; got {type(texts).__name__}{hint}."
             )
         for i, t in enumerate(items):
             if not isinstance(t, str):
-                raise TypeError(f"texts[{i}] must be a str; got {type(t).__name__}.")
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(f"batch_size must be an int >= 1; got {batch_size!r}.")
-        if not isinstance(attentions, bool):
-            raise TypeError(f"attentions must be True or False; got {attentions!r}.")
-        if not isinstance(progress, bool):
-            raise TypeError(f"progress must be True or False; got {progress!r}.")
+                raise InvalidParameterError(f"texts[{i}] must be a str; got {type(t).__name__}.")
+        check("batch_size", batch_size, Interval(int, 1))
+        check("attentions", attentions, Boolean())
+        check("progress", progress, Boolean())
+        check("dtype", dtype, Options(STORAGE_DTYPES))
+        layer_ids = stored_layer_ids(layers, self.n_layers)
+        where = _storage_device(device)
+        if where.type == "cuda" and self.device.type != "cuda":
+            raise InvalidParameterError(
+                f"device must be 'cpu' or the model's device ({self.device}); got {str(device)!r}: "
+                f"load the model on a GPU (bk.load(device='cuda')) to keep hidden states there."
+            )
         if not items:
-            return []
+            return self._empty(layer_ids, getattr(torch, dtype), where)
         self._warn_literal_specials(items)
-        result = self._encode(list(items), batch_size, attentions, progress)
+        result = self._encode(list(items), batch_size, attentions, progress, layer_ids, getattr(torch, dtype), where)
         return result[0] if single else result
+
+    def _empty(self, layer_ids: list[int], dtype: torch.dtype, device: torch.device) -> Encodings:
+        return Encodings(
+            texts=[], hidden=torch.empty((0, len(layer_ids), self.dim), dtype=dtype, device=device),
+            token_starts=torch.zeros(1, dtype=torch.long), input_ids=torch.zeros(0, dtype=torch.long),
+            word_index=torch.zeros(0, dtype=torch.long), offsets=torch.zeros((0, 2), dtype=torch.long),
+            layer_ids=layer_ids, n_layers=self.n_layers, model_name=self.name, token_table=[],
+        )
 
     def _warn_literal_specials(self, texts: Sequence[str]) -> None:
         """Warn when texts spell out the model's special tokens (the tutorial's "[CLS] " + text + " [SEP]")."""
@@ -378,110 +768,85 @@ class Encoder:
 
     # ------------------------------------------------------------------
     def _encode(
-        self, texts: list[str], batch_size: int, attentions: bool, progress: bool
-    ) -> list[Encoding]:
-        batch = _tokenize(self.tokenizer, texts)
-        pieces: list[_Piece] = []
-        layouts = []
-        for i, te in enumerate(batch):
-            ids = te.ids
-            special = te.special_tokens_mask
-            n = len(ids)
-            content = [k for k, s in enumerate(special) if not s]
-            if content:
-                p, q = content[0], content[-1] + 1
-            else:  # empty text: only special tokens
-                p, q = n, n
-            prefix, suffix = ids[:p], ids[q:]
-            width = self.max_length - len(prefix) - len(suffix)
-            if width < 1:
-                raise ValueError(
-                    f"max_length={self.max_length} leaves no room for text between the "
-                    f"{len(prefix) + len(suffix)} special tokens; use a larger max_length."
-                )
-            ranges = _plan_windows(q - p, width, self.settings.stride) if q > p else [(0, 0)]
-            if attentions and len(ranges) > 1:
-                raise ValueError(
-                    f"attentions=True needs each text to fit in one window of "
-                    f"max_length={self.max_length} tokens; texts[{i}] has {n} tokens. "
-                    f"Encode it without attentions, or split the text."
-                )
-            for w, (a, b) in enumerate(ranges):
-                pieces.append(_Piece(i, w, prefix + ids[p + a : p + b] + suffix, a, b))
-            layouts.append((p, q, ranges))
-
-        states = self._forward(pieces, batch_size, attentions, progress)
-
-        out = []
-        for i, (text, te) in enumerate(zip(texts, batch)):
-            p, q, ranges = layouts[i]
-            ids = te.ids
-            hs, att = self._assemble(i, p, q, len(ids), ranges, states)
-            offsets = tuple(te.offsets)
-            word_ids = _renumber(te.word_ids)
-            spans = _word_spans(word_ids, offsets)
-            out.append(
-                Encoding(
-                    text=text,
-                    tokens=tuple(te.tokens),
-                    input_ids=torch.tensor(ids, dtype=torch.long),
-                    word_ids=word_ids,
-                    offsets=offsets,
-                    words=tuple(text[s:e] for s, e in spans),
-                    hidden_states=hs,
-                    attentions=att,
-                    n_layers=self.n_layers,
-                    windows=_window_spans(p, len(ids), ranges),
-                    model_name=self.name,
-                    word_spans=spans,
-                )
-            )
-        return out
-
-    def _assemble(
         self,
-        i: int,
-        p: int,
-        q: int,
-        n: int,
-        ranges: list[tuple[int, int]],
-        states: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor | None]],
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        if len(ranges) == 1:
-            return states[(i, 0)]
-        first, _ = states[(i, 0)]
-        last, _ = states[(i, len(ranges) - 1)]
-        hs = first.new_empty((first.shape[0], n, first.shape[2]))
-        hs[:, :p] = first[:, :p]
-        n_suffix = n - q
-        if n_suffix:
-            hs[:, q:] = last[:, last.shape[1] - n_suffix :]
-        best = _best_window(q - p, ranges)
-        for w, (a, _b) in enumerate(ranges):
-            pos = torch.nonzero(best == w).squeeze(1)
-            if pos.numel():
-                win, _ = states[(i, w)]
-                hs[:, p + pos] = win[:, p + pos - a]
-        return hs, None
-
-    def _forward(
-        self,
-        pieces: list[_Piece],
+        texts: list[str],
         batch_size: int,
         attentions: bool,
         progress: bool,
-    ) -> dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor | None]]:
-        order = sorted(range(len(pieces)), key=lambda k: len(pieces[k].ids), reverse=True)
-        batches = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
+        layer_ids: list[int],
+        dtype: torch.dtype,
+        device: torch.device,
+    ) -> Encodings:
+        from tokenizers import Encoding as _RustEncoding
+
+        rust = _tokenize(self.tokenizer, texts)
+        n = len(texts)
+        lengths = torch.tensor([len(te) for te in rust], dtype=torch.long)
+        merged = _RustEncoding.merge(rust, growing_offsets=False)  # one call per field, not per text
+        ids = torch.tensor(merged.ids, dtype=torch.long)
+        special = torch.tensor(merged.special_tokens_mask, dtype=torch.bool)
+        offsets = torch.tensor(merged.offsets, dtype=torch.long).reshape(-1, 2)
+        raw_words = torch.tensor([-1 if w is None else w for w in merged.word_ids], dtype=torch.long)
+        starts = torch.cat([torch.zeros(1, dtype=torch.long), lengths.cumsum(0)])
+        text_index = torch.repeat_interleave(torch.arange(n), lengths)
+        word_index = _renumber_flat(raw_words, text_index, starts, rust)
+        plan = _Plan(self, ids, special, starts, lengths, text_index, attentions)
+        hidden, att = self._forward(plan, batch_size, attentions, progress, layer_ids, dtype, device)
+        return Encodings(
+            texts=texts,
+            hidden=hidden,
+            token_starts=starts,
+            input_ids=ids,
+            word_index=word_index,
+            offsets=offsets,
+            layer_ids=layer_ids,
+            n_layers=self.n_layers,
+            model_name=self.name,
+            token_table=self.token_table,
+            attentions=att,
+            windows=plan.windows,
+        )
+
+    @property
+    def token_table(self) -> list[str]:
+        """Token string of every vocabulary id (what the fast tokenizer's encodings show)."""
+        backend = self.tokenizer.backend_tokenizer
+        size = backend.get_vocab_size(with_added_tokens=True)
+        table = getattr(self, "_token_table", None)
+        if table is None or size != getattr(self, "_token_table_size", -1):
+            vocab = backend.get_vocab(with_added_tokens=True)
+            table = [""] * (max(vocab.values(), default=-1) + 1)
+            for token, i in vocab.items():
+                table[i] = token
+            self._token_table, self._token_table_size = table, size
+        return table
+
+    def _forward(
+        self,
+        plan: _Plan,
+        batch_size: int,
+        attentions: bool,
+        progress: bool,
+        layer_ids: list[int],
+        dtype: torch.dtype,
+        device: torch.device,
+    ) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
+        """Run every batch once; write the kept layers of every token straight into one flat
+        ``[tokens, layers, dim]`` tensor on ``device`` (no per-text copies)."""
+        batches = plan.batches(batch_size)
         if progress:
             from tqdm.auto import tqdm
 
             batches = tqdm(batches, desc="encoding", unit="batch")
         pad = self.tokenizer.pad_token_id
         pad = 0 if pad is None else pad
-        device = self.device
-        on_gpu = device.type == "cuda"
-        states: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor | None]] = {}
+        compute = self.device
+        on_gpu = compute.type == "cuda"
+        to_host = on_gpu and device.type != compute.type
+        hidden = torch.empty((plan.n_tokens, len(layer_ids), self.dim), dtype=dtype, device=device)
+        att_out: list[torch.Tensor | None] | None = [None] * plan.n_texts if attentions else None
+        last_only = layer_ids == [self.n_layers]
+        sink = _HostSink(hidden) if to_host else None
         model = self.model
         restore = None
         if attentions and getattr(model.config, "_attn_implementation", "eager") != "eager":
@@ -489,49 +854,226 @@ class Encoder:
             model.set_attn_implementation("eager")
         try:
             with torch.inference_mode(), self._packed or contextlib.nullcontext():
-                for members in batches:
-                    lengths = [len(pieces[k].ids) for k in members]
-                    width = max(lengths)
-                    rows = [pieces[k].ids + [pad] * (width - n) for k, n in zip(members, lengths)]
-                    ids = torch.tensor(rows, dtype=torch.long)
-                    mask = (torch.arange(width) < torch.tensor(lengths).unsqueeze(1)).long()
+                for b in batches:
+                    ids = plan.ids[b.src.clamp_min(0)]
+                    ids[b.src < 0] = pad
+                    mask = (b.src >= 0).long()
                     if on_gpu:  # page-locked host memory lets the copy overlap with work
                         ids, mask = ids.pin_memory(), mask.pin_memory()
                     inputs = {
-                        "input_ids": ids.to(device, non_blocking=on_gpu),
-                        "attention_mask": mask.to(device, non_blocking=on_gpu),
+                        "input_ids": ids.to(compute, non_blocking=on_gpu),
+                        "attention_mask": mask.to(compute, non_blocking=on_gpu),
                     }
                     if self._uses_token_types:
                         inputs["token_type_ids"] = torch.zeros_like(inputs["input_ids"])
                     out = model(
-                        **inputs, output_hidden_states=True, output_attentions=attentions,
+                        **inputs, output_hidden_states=not last_only, output_attentions=attentions,
                         return_dict=True,
                     )
-                    hidden = out.hidden_states
-                    if not hidden:
-                        raise ValueError(
-                            f"model {self.name!r} returned no hidden states; bertviz_kit needs an "
-                            f"encoder that supports output_hidden_states=True."
-                        )
-                    # One stack, one dtype cast and one device copy per batch (not per text).
-                    layers = _to_host(torch.stack(hidden))  # [L + 1, B, T, D] float32 on CPU
-                    att_all = None
+                    if last_only:
+                        layers = [out.last_hidden_state]
+                    else:
+                        if not out.hidden_states:
+                            raise ValueError(
+                                f"model {self.name!r} returned no hidden states; bertviz_kit needs an "
+                                f"encoder that supports output_hidden_states=True."
+                            )
+                        layers = [out.hidden_states[k] for k in layer_ids]
+                    keep = b.keep.to(compute, non_blocking=on_gpu)
+                    if sink is not None:  # GPU -> host: one compact [tokens, layers, dim] copy per batch
+                        rows = torch.stack(layers, dim=2).flatten(0, 1).index_select(0, keep).to(dtype)
+                        sink.put(rows, b.dest)
+                    else:  # on the device that holds the result: gather and scatter, layer by layer
+                        dest = b.dest.to(device, non_blocking=on_gpu)
+                        for j, x in enumerate(layers):
+                            rows = x.flatten(0, 1).index_select(0, keep)
+                            hidden[:, j].index_copy_(0, dest, rows.to(dtype))
                     if attentions:
                         if not out.attentions:
                             raise ValueError(
                                 f"model {self.name!r} returned no attention weights; load it "
                                 f"with bk.load(..., attentions=True)."
                             )
-                        att_all = _to_host(torch.stack(out.attentions))  # [L, B, H, T, T]
-                    for r, k in enumerate(members):
-                        n = lengths[r]
-                        hs = layers[:, r, :n].clone()
-                        att = None if att_all is None else att_all[:, r, :, :n, :n].clone()
-                        states[(pieces[k].text_index, pieces[k].window_index)] = (hs, att)
+                        att = torch.stack(out.attentions).to(device=device, dtype=dtype)  # [L, B, H, T, T]
+                        for r, (t, k) in enumerate(zip(b.texts, b.lengths.tolist())):
+                            att_out[t] = att[:, r, :, :k, :k].clone()  # type: ignore[index]
+                if sink is not None:
+                    sink.flush()
         finally:
             if restore is not None:
                 model.set_attn_implementation(restore)
-        return states
+        return hidden, att_out  # type: ignore[return-value]
+
+
+class _HostSink:
+    """GPU -> host copies of each batch's rows into reused page-locked buffers on a side
+    stream; the host-side scatter of batch ``k`` runs while the GPU computes batch ``k + 1``."""
+
+    def __init__(self, hidden: torch.Tensor) -> None:
+        self.hidden = hidden
+        self.stream = torch.cuda.Stream()
+        self.buffers: list[torch.Tensor | None] = [None, None]
+        self.slot = 0
+        self.pending: tuple[Any, torch.Tensor, torch.Tensor] | None = None
+
+    def put(self, rows: torch.Tensor, dest: torch.Tensor) -> None:
+        buf = self.buffers[self.slot]
+        if buf is None or buf.numel() < rows.numel():
+            buf = torch.empty(max(rows.numel(), 1 << 20), dtype=rows.dtype, pin_memory=True)
+            self.buffers[self.slot] = buf
+        view = buf[: rows.numel()].view(rows.shape)
+        self.stream.wait_stream(torch.cuda.current_stream(rows.device))
+        with torch.cuda.stream(self.stream):
+            view.copy_(rows, non_blocking=True)
+            rows.record_stream(self.stream)
+            event = torch.cuda.Event()
+            event.record(self.stream)
+        self.flush()
+        self.pending = (event, view, dest)
+        self.slot ^= 1
+
+    def flush(self) -> None:
+        if self.pending is not None:
+            event, view, dest = self.pending
+            event.synchronize()
+            self.hidden.index_copy_(0, dest, view)
+            self.pending = None
+
+
+@dataclass
+class _Batch:
+    src: torch.Tensor  # [B, W] flat token index feeding each input position, -1 = padding
+    keep: torch.Tensor  # [n] positions in the flattened [B * W] output that are stored
+    dest: torch.Tensor  # [n] flat token index each kept output goes to
+    texts: list[int]  # text of each row (for attentions)
+    lengths: torch.Tensor  # [B] real tokens per row
+
+
+class _Plan:
+    """Forward windows of every text, sorted by length, and where each output token goes."""
+
+    def __init__(
+        self,
+        encoder: Encoder,
+        ids: torch.Tensor,
+        special: torch.Tensor,
+        starts: torch.Tensor,
+        lengths: torch.Tensor,
+        text_index: torch.Tensor,
+        attentions: bool,
+    ) -> None:
+        self.ids = ids
+        self.starts = starts
+        self.n_tokens = int(ids.shape[0])
+        self.n_texts = int(lengths.shape[0])
+        self.windows: dict[int, tuple[tuple[int, int], ...]] = {}
+        limit = encoder.max_length
+        long = torch.nonzero(lengths > limit).squeeze(1).tolist()
+        # one row per forward window: (length, text, src index tensor or None for a whole text)
+        self.rows_len = lengths.clone()
+        self.rows_text = torch.arange(self.n_texts)
+        self.extra: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}  # row -> src, keep, dest
+        if not long:
+            return
+        if attentions:
+            i = long[0]
+            raise ValueError(
+                f"attentions=True needs each text to fit in one window of max_length={limit} tokens; "
+                f"texts[{i}] has {int(lengths[i])} tokens. Encode it without attentions, or split the text."
+            )
+        row_len, row_text = [], []
+        whole = torch.ones(self.n_texts, dtype=torch.bool)
+        whole[long] = False
+        for i in long:
+            a0, n = int(starts[i]), int(lengths[i])
+            sp = special[a0 : a0 + n]
+            content = torch.nonzero(~sp).squeeze(1)
+            p, q = int(content[0]), int(content[-1]) + 1
+            width = limit - p - (n - q)
+            if width < 1:
+                raise ValueError(
+                    f"max_length={limit} leaves no room for text between the {p + n - q} special "
+                    f"tokens; use a larger max_length."
+                )
+            ranges = _plan_windows(q - p, width, encoder.settings.stride)
+            self.windows[i] = _window_spans(p, n, ranges)
+            best = _best_window(q - p, ranges)
+            for w, (a, b) in enumerate(ranges):
+                local = torch.cat([torch.arange(p), torch.arange(p + a, p + b), torch.arange(q, n)])
+                out = torch.zeros(local.shape[0], dtype=torch.bool)
+                if w == 0:
+                    out[:p] = True
+                if w == len(ranges) - 1:
+                    out[p + (b - a) :] = True
+                out[p : p + (b - a)] = best[a:b] == w
+                self.extra[len(row_len)] = (local + a0, torch.nonzero(out).squeeze(1), local[out] + a0)
+                row_len.append(local.shape[0])
+                row_text.append(i)
+        base = int(whole.sum())
+        self.extra = {base + k: v for k, v in self.extra.items()}
+        self.rows_len = torch.cat([lengths[whole], torch.tensor(row_len, dtype=torch.long)])
+        self.rows_text = torch.cat([torch.arange(self.n_texts)[whole], torch.tensor(row_text, dtype=torch.long)])
+
+    def batches(self, batch_size: int) -> list[_Batch]:
+        order = torch.argsort(self.rows_len, descending=True, stable=True)
+        out = []
+        for s in range(0, order.shape[0], batch_size):
+            rows = order[s : s + batch_size]
+            lens = self.rows_len[rows]
+            width = int(lens.max())
+            pos = torch.arange(width)
+            texts = self.rows_text[rows]
+            extra = [int(r) in self.extra for r in rows] if self.extra else []
+            if not any(extra):
+                first = self.starts[texts]
+                valid = pos < lens.unsqueeze(1)
+                src = torch.where(valid, first.unsqueeze(1) + pos, torch.full((1,), -1))
+                keep = torch.nonzero(valid.flatten()).squeeze(1)
+                dest = src.flatten()[keep]
+            else:
+                src = torch.full((rows.shape[0], width), -1, dtype=torch.long)
+                keeps, dests = [], []
+                for r, row in enumerate(rows.tolist()):
+                    if row in self.extra:
+                        s_idx, k_idx, d_idx = self.extra[row]
+                    else:
+                        t = int(self.rows_text[row])
+                        a0 = int(self.starts[t])
+                        s_idx = torch.arange(a0, a0 + int(self.rows_len[row]))
+                        k_idx, d_idx = torch.arange(s_idx.shape[0]), s_idx
+                    src[r, : s_idx.shape[0]] = s_idx
+                    keeps.append(k_idx + r * width)
+                    dests.append(d_idx)
+                keep, dest = torch.cat(keeps), torch.cat(dests)
+            out.append(_Batch(src=src, keep=keep, dest=dest, texts=texts.tolist(), lengths=lens))
+        return out
+
+
+def _renumber_flat(
+    raw: torch.Tensor, text_index: torch.Tensor, starts: torch.Tensor, rust: Sequence[Any]
+) -> torch.Tensor:
+    """Map the tokenizer's word ids onto 0..n_words-1 per text, in order of appearance, vectorised.
+
+    Word ids that do not rise monotonically within a text (no tokenizer we know does that)
+    fall back to the per-text mapping of :func:`_renumber`.
+    """
+    out = torch.full_like(raw, -1)
+    real = torch.nonzero(raw >= 0).squeeze(1)
+    if real.numel() == 0:
+        return out
+    t, w = text_index[real], raw[real]
+    key = t * (int(w.max()) + 1) + w
+    new_word = torch.ones_like(key, dtype=torch.bool)
+    new_word[1:] = key[1:] != key[:-1]
+    number = new_word.cumsum(0) - 1  # words numbered across all texts, in order of appearance
+    first = torch.full((int(starts.shape[0]) - 1,), number.shape[0], dtype=torch.long)
+    first.scatter_reduce_(0, t, number, reduce="amin")
+    out[real] = number - first[t]
+    backwards = torch.nonzero((key[1:] < key[:-1]) & (t[1:] == t[:-1])).squeeze(1)
+    for i in sorted(set(t[backwards + 1].tolist())):  # pragma: no cover - no known tokenizer
+        a, b = int(starts[i]), int(starts[i + 1])
+        out[a:b] = torch.tensor([-1 if v is None else v for v in _renumber(rust[i].word_ids)])
+    return out
 
 
 def _tokenize(tokenizer: Any, texts: list[str]) -> list[Any]:
@@ -554,16 +1096,13 @@ def _tokenize(tokenizer: Any, texts: list[str]) -> list[Any]:
     return backend.encode_batch(texts, add_special_tokens=True)
 
 
-def _to_host(x: torch.Tensor) -> torch.Tensor:
-    """``x`` as float32 on the CPU; from a GPU, one copy through page-locked memory."""
-    if x.device.type == "cpu":
-        return x.float()
-    x = x.float()
-    host = torch.empty(x.shape, dtype=torch.float32, pin_memory=x.device.type == "cuda")
-    host.copy_(x, non_blocking=True)
-    if x.device.type == "cuda":
-        torch.cuda.current_stream(x.device).synchronize()
-    return host
+def _storage_device(device: object) -> torch.device:
+    if device is None:
+        return torch.device("cpu")
+    try:
+        return torch.device(device)  # type: ignore[arg-type]
+    except (TypeError, RuntimeError):
+        raise InvalidParameterError(f"device must be 'cpu', 'cuda' or a torch.device; got {device!r}.") from None
 
 
 def _model_limit(model: Any, tokenizer: Any) -> int:

@@ -60,7 +60,8 @@ def test_empty_and_whitespace_text(tiny):
 
 
 def test_empty_list(tiny):
-    assert tiny.encode([]) == []
+    empty = tiny.encode([])
+    assert isinstance(empty, bk.Encodings) and len(empty) == 0 and list(empty) == []
 
 
 @pytest.mark.parametrize(
