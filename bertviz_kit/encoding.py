@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from .kernels import PackedLinears, onednn_available, onednn_speedup
-from .validation import Boolean, Interval, InvalidParameterError, Options, check, stored_layer_ids
+from .validation import Boolean, Instance, Interval, InvalidParameterError, Options, check, stored_layer_ids
 
 if TYPE_CHECKING:  # pragma: no cover
     from .config import Settings
@@ -532,6 +532,9 @@ def as_corpus(data: object, name: str = "es") -> Corpus:
             f"Encoding; got {type(data).__name__}."
         )
     return Encodings.from_encodings(data, name)
+
+
+IS_ENCODING = Instance(Encoding, label="an Encoding (from Encoder.encode)")
 
 
 def _word_spans(

@@ -16,8 +16,9 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .encoding import Encoding
-from .pooling import _check_encoding, _token_mask
+from .encoding import IS_ENCODING, Encoding
+from .pooling import _token_mask
+from .validation import check
 
 __all__ = [
     "plot_histogram",
@@ -212,7 +213,7 @@ def plot_layer_similarity(
 
 
 def _check_attention(e: Encoding, specials: str) -> None:
-    _check_encoding(e)
+    check("e", e, IS_ENCODING)
     if e.attentions is None:
         raise ValueError("e has no attentions; encode with encoder.encode(text, attentions=True).")
     if specials not in ("include", "exclude"):

@@ -11,7 +11,16 @@ from collections.abc import Sequence
 
 import torch
 
-from .encoding import Encoding
+from .encoding import IS_ENCODING, Corpus, Encoding, Encodings, as_corpus
+from .validation import (
+    COMBINE_MODES,
+    LAYER_PRESETS,
+    InvalidParameterError,
+    NoneOr,
+    Options,
+    resolve_layers,
+    validate_params,
+)
 
 __all__ = [
     "LAYER_PRESETS",
@@ -31,132 +40,113 @@ __all__ = [
 
 LayerSpec = int | Sequence[int] | str
 
-# preset -> (layers as offsets from the top or "all", how they combine)
-LAYER_PRESETS: dict[str, tuple[object, str]] = {
-    "last": ([-1], "sum"),
-    "second_last": ([-2], "sum"),
-    "sum_last4": ([-4, -3, -2, -1], "sum"),
-    "concat_last4": ([-4, -3, -2, -1], "concat"),
-    "mean_last4": ([-4, -3, -2, -1], "mean"),
-    "sum_all": ("all", "sum"),
-    "mean_all": ("all", "mean"),
-    "embeddings": ([0], "sum"),
-}
 SUBWORD_MODES = ("first", "last", "mean", "sum", "max")
 POOLING_MODES = ("mean", "cls", "max")
 SPECIALS_MODES = ("exclude", "include")
-COMBINE_MODES = ("sum", "mean", "concat")
+
+# Tokens pooled per step: a float32 copy of this many tokens' chosen layers is the largest
+# temporary a pooling call makes (a few MiB), however long the corpus.
+_CHUNK_TOKENS = 8192
+
+_ENCODING = IS_ENCODING
 
 
-def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
-    if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"{name} must be one of {allowed}; got {value!r}.")
-
-
-def _check_encoding(e: object, name: str = "e") -> None:
-    if not isinstance(e, Encoding):
-        raise TypeError(f"{name} must be an Encoding (from Encoder.encode); got {type(e).__name__}.")
-
-
-def _check_encodings(es: object, name: str = "es") -> None:
-    """A non-empty list of Encoding (a single Encoding is refused: wrap it in a list)."""
-    if isinstance(es, (Encoding, str)) or not isinstance(es, Sequence):
-        raise TypeError(f"{name} must be a list of Encoding; got {type(es).__name__}.")
-    if len(es) == 0:
-        raise ValueError(f"{name} must hold at least one Encoding; got an empty list.")
-    for i, e in enumerate(es):
-        _check_encoding(e, f"{name}[{i}]")
-
-
-def resolve_layers(
-    layers: LayerSpec, n_layers: int, combine: str | None = None, *, name: str = "layers"
-) -> tuple[list[int], str]:
-    """Turn a layer spec into model layer indices (0 = embeddings) and a combine mode.
-
-    Parameters
-    ----------
-    layers : int, list of int or str
-        An int in ``[-(n_layers + 1), n_layers]`` (negative counts from the
-        top: -1 is the last layer), a list of such ints, or a preset name from
-        :data:`LAYER_PRESETS`.
-    n_layers : int
-        Transformer layers of the model.
-    combine : {"sum", "mean", "concat"}, optional
-        How several layers become one vector; defaults to the preset's own, or
-        ``"sum"`` for a list.
-
-    Returns
-    -------
-    (list of int, str)
-    """
-    lo, hi = -(n_layers + 1), n_layers
-    allowed = f"an int in [{lo}, {hi}], a list of ints or one of {tuple(LAYER_PRESETS)}"
-
-    def one(v: object) -> int:
-        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-            raise ValueError(f"{name} must be {allowed}; got {layers!r}.")
-        return v % (n_layers + 1)
-
-    if isinstance(layers, str):
-        if layers not in LAYER_PRESETS:
-            raise ValueError(f"{name} must be {allowed}; got {layers!r}.")
-        spec, default = LAYER_PRESETS[layers]
-        if spec == "all":
-            idx = list(range(1, n_layers + 1))
-        else:
-            idx = [v % (n_layers + 1) for v in spec]  # type: ignore[union-attr]
-            if len(spec) > n_layers + 1:  # type: ignore[arg-type]
-                raise ValueError(f"{name}={layers!r} needs more layers than the model has.")
-    elif isinstance(layers, (list, tuple)):
-        if not layers:
-            raise ValueError(f"{name} must be {allowed}; got an empty list.")
-        idx = [one(v) for v in layers]
-        default = "sum"
-    else:
-        idx = [one(layers)]
-        default = "sum"
-    mode = default if combine is None else combine
-    _check_choice("combine", mode, COMBINE_MODES)
-    return idx, mode
-
-
-def _rows(e: Encoding, idx: list[int], layers: LayerSpec) -> list[int]:
-    """Rows of ``e.hidden_states`` holding the model layers ``idx``."""
-    if e.layer_ids == tuple(range(e.n_layers + 1)):
+def _rows(layer_ids: tuple[int, ...], n_layers: int, idx: list[int], layers: LayerSpec) -> list[int]:
+    """Rows of the stored layers (``layer_ids``) that hold the model layers ``idx``."""
+    if layer_ids == tuple(range(n_layers + 1)):
         return idx
-    where = {lid: r for r, lid in enumerate(e.layer_ids)}
+    where = {lid: r for r, lid in enumerate(layer_ids)}
     missing = [i for i in idx if i not in where]
     if missing:
-        raise ValueError(
+        raise InvalidParameterError(
             f"layers={layers!r} needs model layers {missing}, which this encoding did not "
-            f"store; it has layers {e.layer_ids}."
+            f"store; it has layers {layer_ids}."
         )
     return [where[i] for i in idx]
 
 
+def _layer_rows(
+    data: Encoding | Corpus, layers: LayerSpec, combine: str | None, name: str = "layers"
+) -> tuple[list[int], str]:
+    idx, mode = resolve_layers(layers, data.n_layers, combine, name=name)
+    return _rows(data.layer_ids, data.n_layers, idx, layers), mode
+
+
+def _combine_tokens(x: torch.Tensor, rows: list[int], mode: str) -> torch.Tensor:
+    """Token-major ``x`` ``[T, k, D]`` (any float dtype) -> float32 ``[T, D']``: the chosen
+    rows combined. One row comes back as a view where ``x`` is float32 (callers only read it)."""
+    if len(rows) == 1:
+        return x[:, rows[0]].float()
+    if rows == list(range(rows[0], rows[0] + len(rows))):
+        sel = x[:, rows[0] : rows[0] + len(rows)]  # a view, no gather
+    else:
+        sel = x[:, rows]
+    if mode == "sum":
+        return sel.sum(dim=1, dtype=torch.float32)
+    if mode == "mean":
+        return sel.mean(dim=1, dtype=torch.float32)
+    return sel.reshape(sel.shape[0], -1).float()
+
+
+def _pool_tokens(
+    hidden: torch.Tensor, rows: list[int], mode: str, group: torch.Tensor, n_groups: int, how: str
+) -> torch.Tensor:
+    """Pool the tokens of ``hidden`` ``[T, k, D]`` into ``n_groups`` by ``group`` ``[T]``
+    (-1 = drop): float32 ``[n_groups, D']`` on ``hidden``'s device.
+
+    One vectorised pass in chunks of tokens (``index_add_`` / ``scatter_reduce_``), for
+    one text or a whole corpus block alike; ``first``/``last`` gather only the picked rows.
+    """
+    n = hidden.shape[0]
+    group = group.to(hidden.device)
+    if how in ("first", "last"):
+        pos = torch.arange(n, device=group.device)
+        keep = group >= 0
+        if how == "first":
+            pick = torch.full((n_groups,), n, dtype=torch.long, device=group.device)
+            pick.scatter_reduce_(0, group[keep], pos[keep], reduce="amin")
+        else:
+            pick = torch.full((n_groups,), -1, dtype=torch.long, device=group.device)
+            pick.scatter_reduce_(0, group[keep], pos[keep], reduce="amax")
+        return _combine_tokens(hidden[pick], rows, mode)
+    sink = torch.where(group < 0, n_groups, group)  # dropped tokens go to a spare row, cut at the end
+    out: torch.Tensor | None = None
+    for s in range(0, max(n, 1), _CHUNK_TOKENS):
+        x = _combine_tokens(hidden[s : s + _CHUNK_TOKENS], rows, mode)
+        g = sink[s : s + _CHUNK_TOKENS]
+        if out is None:
+            fill = float("-inf") if how == "max" else 0.0
+            out = torch.full((n_groups + 1, x.shape[1]), fill, dtype=torch.float32, device=x.device)
+        if how == "max":
+            out.scatter_reduce_(0, g.unsqueeze(1).expand(-1, x.shape[1]), x, reduce="amax")
+        else:
+            out.index_add_(0, g, x)
+    assert out is not None
+    out = out[:n_groups]
+    if how == "mean":
+        counts = torch.bincount(sink, minlength=n_groups + 1)[:n_groups].clamp_min(1)
+        out = out / counts.unsqueeze(1).to(out.dtype)
+    return out
+
+
+def _token_major(e: Encoding) -> torch.Tensor:
+    """``e.hidden_states`` as ``[n_tokens, n_stored_layers, dim]`` (a view)."""
+    return e.hidden_states.transpose(0, 1)
+
+
+@validate_params({"e": _ENCODING, "combine": NoneOr(Options(COMBINE_MODES))})
 def select_layers(
     e: Encoding, layers: LayerSpec = "last", combine: str | None = None, *, name: str = "layers"
 ) -> torch.Tensor:
-    """Hidden states of the chosen layers, combined: ``[n_tokens, dim']``.
+    """Hidden states of the chosen layers, combined: float32 ``[n_tokens, dim']`` (a new tensor).
 
     ``dim'`` is ``dim`` for sum/mean and ``len(layers) * dim`` for concat.
     """
-    _check_encoding(e)
-    idx, mode = resolve_layers(layers, e.n_layers, combine, name=name)
-    return _combine_rows(e.hidden_states, _rows(e, idx, layers), mode)
-
-
-def _combine_rows(hs: torch.Tensor, rows: list[int], mode: str, *, view: bool = False) -> torch.Tensor:
-    """Rows ``rows`` of ``hs`` ``[k, T, D]`` combined into ``[T, D']``, always a new tensor
-    unless ``view`` allows a view of ``hs`` for one layer (callers that only read it)."""
-    if view and len(rows) == 1:
-        return hs[rows[0]]
-    hs = hs[rows]  # [k, T, D] (a copy: advanced indexing)
-    if mode == "sum":
-        return hs.sum(dim=0)
-    if mode == "mean":
-        return hs.mean(dim=0)
-    return hs.permute(1, 0, 2).reshape(hs.shape[1], -1)
+    rows, mode = _layer_rows(e, layers, combine, name)
+    x = _combine_tokens(_token_major(e), rows, mode)
+    if x.untyped_storage().data_ptr() == e.hidden_states.untyped_storage().data_ptr():  # a view of e
+        x = x.clone(memory_format=torch.contiguous_format)
+    return x
 
 
 def token_vectors(
@@ -168,41 +158,13 @@ def token_vectors(
     ----------
     e : Encoding
     layers : int, list of int or preset name, default "sum_last4"
-        See :func:`resolve_layers`.
+        See :func:`resolve_layers` (0 = embeddings, -1 = the last layer).
     combine : {"sum", "mean", "concat"}, optional
     """
     return select_layers(e, layers, combine)
 
 
-def _pool_groups(
-    x: torch.Tensor, group: torch.Tensor, n_groups: int, mode: str
-) -> torch.Tensor:
-    """Pool rows of ``x`` ``[T, D]`` into ``n_groups`` by ``group`` ``[T]`` (-1 = drop).
-
-    Vectorized with ``index_add``/``scatter_reduce``; returns ``[n_groups, D]``.
-    """
-    keep = group >= 0
-    x, group = x[keep], group[keep]
-    dim = x.shape[-1]
-    if mode in ("sum", "mean"):
-        out = x.new_zeros((n_groups, dim)).index_add_(0, group, x)
-        if mode == "mean":
-            counts = torch.bincount(group, minlength=n_groups).clamp_min(1).to(x.dtype)
-            out = out / counts.unsqueeze(1)
-        return out
-    if mode == "max":
-        out = x.new_full((n_groups, dim), float("-inf"))
-        return out.scatter_reduce_(0, group.unsqueeze(1).expand(-1, dim), x, reduce="amax")
-    pos = torch.arange(group.shape[0], device=group.device)
-    if mode == "first":
-        pick = torch.full((n_groups,), group.shape[0], dtype=torch.long)
-        pick = pick.scatter_reduce_(0, group, pos, reduce="amin")
-    else:  # last
-        pick = torch.full((n_groups,), -1, dtype=torch.long)
-        pick = pick.scatter_reduce_(0, group, pos, reduce="amax")
-    return x[pick]
-
-
+@validate_params({"e": _ENCODING, "subwords": Options(SUBWORD_MODES), "combine": NoneOr(Options(COMBINE_MODES))})
 def word_vectors(
     e: Encoding,
     layers: LayerSpec = "sum_last4",
@@ -221,9 +183,8 @@ def word_vectors(
     subwords : {"first", "last", "mean", "sum", "max"}, default "mean"
     combine : {"sum", "mean", "concat"}, optional
     """
-    _check_choice("subwords", subwords, SUBWORD_MODES)
-    x = select_layers(e, layers, combine)
-    return _pool_groups(x, e.word_index, e.n_words, subwords)
+    rows, mode = _layer_rows(e, layers, combine)
+    return _pool_tokens(_token_major(e), rows, mode, e.word_index, e.n_words, subwords)
 
 
 def _check_span(e: Encoding, span: object) -> tuple[int, int]:
@@ -233,16 +194,17 @@ def _check_span(e: Encoding, span: object) -> tuple[int, int]:
         or len(span) != 2
         or not all(isinstance(v, int) and not isinstance(v, bool) for v in span)
     ):
-        raise TypeError(f"span must be a (char_start, char_end) pair of ints; got {span!r}.")
+        raise InvalidParameterError(f"span must be a (char_start, char_end) pair of ints; got {span!r}.")
     start, end = span
     if not 0 <= start < end <= n:
-        raise ValueError(
+        raise InvalidParameterError(
             f"span must satisfy 0 <= char_start < char_end <= {n} (the text's length); "
             f"got {tuple(span)!r}."
         )
     return start, end
 
 
+@validate_params({"e": _ENCODING})
 def span_tokens(e: Encoding, span: tuple[int, int]) -> torch.Tensor:
     """Indices of the (non-special) tokens that overlap the character span ``[start, end)``."""
     start, end = _check_span(e, span)
@@ -251,6 +213,7 @@ def span_tokens(e: Encoding, span: tuple[int, int]) -> torch.Tensor:
     return torch.nonzero(hit).squeeze(1)
 
 
+@validate_params({"e": _ENCODING, "subwords": Options(SUBWORD_MODES), "combine": NoneOr(Options(COMBINE_MODES))})
 def span_vector(
     e: Encoding,
     span: tuple[int, int],
@@ -270,15 +233,16 @@ def span_vector(
     layers : int, list of int or preset name, default "last"
     subwords : {"first", "last", "mean", "sum", "max"}, default "mean"
     """
-    _check_choice("subwords", subwords, SUBWORD_MODES)
     idx = span_tokens(e, span)
     if idx.numel() == 0:
-        raise ValueError(
+        raise InvalidParameterError(
             f"span {tuple(span)!r} ({e.text[span[0]:span[1]]!r}) covers no token; "
             f"it holds only whitespace or characters the tokenizer drops."
         )
-    x = select_layers(e, layers, combine)[idx]
-    return _pool_groups(x, torch.zeros(idx.shape[0], dtype=torch.long), 1, subwords)[0]
+    rows, mode = _layer_rows(e, layers, combine)
+    group = torch.full((e.n_tokens,), -1, dtype=torch.long)
+    group[idx] = 0
+    return _pool_tokens(_token_major(e), rows, mode, group, 1, subwords)[0]
 
 
 def _token_mask(e: Encoding, specials: str) -> torch.Tensor:
@@ -287,6 +251,14 @@ def _token_mask(e: Encoding, specials: str) -> torch.Tensor:
     return ~e.special_mask
 
 
+_SENTENCE_RULES = {
+    "pooling": Options(POOLING_MODES),
+    "specials": Options(SPECIALS_MODES),
+    "combine": NoneOr(Options(COMBINE_MODES)),
+}
+
+
+@validate_params({"e": _ENCODING, **_SENTENCE_RULES})
 def sentence_vector(
     e: Encoding,
     layer: LayerSpec = -1,
@@ -311,69 +283,112 @@ def sentence_vector(
     ValueError
         For an empty text with ``specials="exclude"``: there is nothing to pool.
     """
-    _check_encoding(e)
-    return sentence_vectors([e], layer, pooling, specials, combine)[0]
+    rows, mode = _layer_rows(e, layer, combine, "layer")
+    return _sentences(_token_major(e), torch.tensor([0, e.n_tokens]), e.word_index, rows, mode,
+                      pooling, specials, lambda i: (f"e (text {e.text!r})"))[0]
 
 
+def _sentences(
+    hidden: torch.Tensor,
+    token_starts: torch.Tensor,
+    word_index: torch.Tensor,
+    rows: list[int],
+    mode: str,
+    pooling: str,
+    specials: str,
+    label: object,
+) -> torch.Tensor:
+    """Sentence vectors of the texts of one flat block: ``[n_texts, dim']``."""
+    n = token_starts.shape[0] - 1
+    starts = token_starts - token_starts[0]
+    if pooling == "cls":
+        return _combine_tokens(hidden[starts[:-1].to(hidden.device)], rows, mode)
+    text_index = torch.repeat_interleave(torch.arange(n), starts[1:] - starts[:-1])
+    if specials == "exclude":
+        real = word_index >= 0
+        counts = torch.bincount(text_index[real], minlength=n)
+        empty = torch.nonzero(counts == 0)
+        if empty.numel():
+            raise InvalidParameterError(
+                f"{label(int(empty[0]))} has no tokens besides special tokens; "  # type: ignore[operator]
+                f"use specials='include' or pooling='cls', or drop empty texts."
+            )
+        text_index = torch.where(real, text_index, -1)
+    return _pool_tokens(hidden, rows, mode, text_index, n, pooling)
+
+
+@validate_params(_SENTENCE_RULES)
 def sentence_vectors(
-    es: Sequence[Encoding],
+    es: Corpus | Sequence[Encoding],
     layer: LayerSpec = -1,
     pooling: str = "mean",
     specials: str = "exclude",
     combine: str | None = None,
 ) -> torch.Tensor:
-    """One vector per text: ``[n_texts, dim']``. See :func:`sentence_vector`."""
-    _check_choice("pooling", pooling, POOLING_MODES)
-    _check_choice("specials", specials, SPECIALS_MODES)
-    _check_encodings(es, "es")
-    resolved: dict[tuple, tuple[list[int], str]] = {}  # layers resolved once per model layout
-    out = []
+    """One vector per text: ``[n_texts, dim']``. See :func:`sentence_vector`.
+
+    ``es`` is an :class:`~bertviz_kit.Encodings` (``enc.encode(texts)``), a
+    :class:`~bertviz_kit.Store` (``bk.open_store``) or a list of
+    :class:`~bertviz_kit.Encoding`. One vectorised pass per block of texts (a
+    store streams shard by shard); the result is on the device of the hidden
+    states.
+    """
+    layouts = _layouts(es)
+    if len(layouts) > 1:  # a list mixing stored layers: one pass per layout, rows put back in order
+        parts = [(idx, _sentence_pass([es[i] for i in idx], layer, pooling, specials, combine, idx))
+                 for idx in layouts]
+        out = parts[0][1].new_empty((len(es), parts[0][1].shape[1]))
+        for idx, vecs in parts:
+            out[torch.tensor(idx, device=out.device)] = vecs
+        return out
+    return _sentence_pass(es, layer, pooling, specials, combine, None)
+
+
+def _layouts(es: object) -> list[list[int]]:
+    """Positions of a plain list of encodings grouped by stored layers (one group for a corpus)."""
+    if isinstance(es, Corpus) or isinstance(es, (Encoding, str)) or not isinstance(es, Sequence):
+        return [[]]
+    groups: dict[tuple, list[int]] = {}
     for i, e in enumerate(es):
-        key = (e.n_layers, e.layer_ids)
-        if key not in resolved:
-            idx, mode = resolve_layers(layer, e.n_layers, combine, name="layer")
-            resolved[key] = (_rows(e, idx, layer), mode)
-        x = _combine_rows(e.hidden_states, *resolved[key], view=True)  # [T, D'], read only
-        if pooling == "cls":
-            out.append(x[0])  # torch.stack below copies it
-            continue
-        if specials == "exclude":
-            keep = [k for k, w in enumerate(e.word_ids) if w is not None]
-            if not keep:
-                raise ValueError(
-                    f"es[{i}] (text {e.text!r}) has no tokens besides special tokens; "
-                    f"use specials='include' or pooling='cls', or drop empty texts."
-                )
-            if len(keep) < x.shape[0]:
-                x = x[keep[0] : keep[-1] + 1] if keep[-1] - keep[0] + 1 == len(keep) else x[keep]
-        out.append(x.mean(dim=0) if pooling == "mean" else x.amax(dim=0))
-    return torch.stack(out)
+        if isinstance(e, Encoding):
+            groups.setdefault((e.n_layers, e.layer_ids, e.dim), []).append(i)
+    return list(groups.values()) or [[]]
 
 
+def _sentence_pass(
+    es: object, layer: LayerSpec, pooling: str, specials: str, combine: str | None, index: list[int] | None
+) -> torch.Tensor:
+    corpus = as_corpus(es, "es")
+    rows, mode = _layer_rows(corpus, layer, combine, "layer")
+    out = []
+    for first, b in corpus.blocks():
+        def label(i: int, first: int = first, b: Encodings = b) -> str:
+            k = first + i if index is None else index[first + i]
+            return f"es[{k}] (text {b.texts[i]!r})"
+
+        out.append(_sentences(b.hidden, b.token_starts, b.word_index, rows, mode, pooling, specials, label))
+    return torch.cat(out)
+
+
+@validate_params({"pooling": Options(POOLING_MODES), "specials": Options(SPECIALS_MODES)})
 def layer_sentence_vectors(
-    es: Sequence[Encoding],
+    es: Corpus | Sequence[Encoding],
     pooling: str = "mean",
     specials: str = "exclude",
 ) -> torch.Tensor:
     """One vector per text at every stored layer: ``[n_stored_layers, n_texts, dim]``.
 
     Row ``k`` equals ``sentence_vectors(es, layer=layer_ids[k], pooling=pooling,
-    specials=specials)``, computed in one pass over the texts. All encodings
-    must store the same layers (as :meth:`Encoder.encode` does).
+    specials=specials)``, computed in the same single pass over the texts.
 
     Parameters
     ----------
-    es : list of Encoding
+    es : Encodings, Store or list of Encoding
+        From one model with the same stored layers.
     pooling : {"mean", "cls", "max"}, default "mean"
     specials : {"exclude", "include"}, default "exclude"
     """
-    _check_encodings(es, "es")
-    layer_ids = es[0].layer_ids
-    for i, e in enumerate(es):
-        if e.layer_ids != layer_ids or e.dim != es[0].dim:
-            raise ValueError(
-                f"es must come from one model with the same stored layers; es[0] has layers "
-                f"{layer_ids} and dim {es[0].dim}, es[{i}] has {e.layer_ids} and dim {e.dim}."
-            )
-    flat = sentence_vectors(es, list(layer_ids), pooling, specials, combine="concat")  # [n, L*D]
-    return flat.reshape(len(es), len(layer_ids), -1).permute(1, 0, 2)
+    corpus = as_corpus(es, "es")
+    layer_ids = list(corpus.layer_ids)
+    flat = sentence_vectors(corpus, layer_ids, pooling, specials, combine="concat")  # [n, L*D]
+    return flat.reshape(len(corpus), len(layer_ids), -1).permute(1, 0, 2)

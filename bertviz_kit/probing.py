@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .encoding import Encoding
-from .pooling import POOLING_MODES, SPECIALS_MODES, _check_choice, layer_sentence_vectors
+from .encoding import Corpus, Encoding, as_corpus
+from .pooling import POOLING_MODES, SPECIALS_MODES, layer_sentence_vectors
+from .validation import Boolean, Interval, InvalidParameterError, Options, validate_params
 
 __all__ = ["ProbeResult", "probe_layers"]
 
@@ -59,21 +60,23 @@ class ProbeResult:
 def _features(
     data: object, pooling: str, specials: str
 ) -> tuple[np.ndarray, tuple[int, ...]]:
-    if isinstance(data, Sequence) and not isinstance(data, (str, Encoding)) and data and all(
-        isinstance(e, Encoding) for e in data
+    if isinstance(data, Corpus) or (
+        isinstance(data, Sequence) and not isinstance(data, (str, Encoding)) and data
+        and all(isinstance(e, Encoding) for e in data)
     ):
-        x = layer_sentence_vectors(data, pooling, specials)  # [L, n, D]
-        return x.numpy(), tuple(data[0].layer_ids)
+        corpus = as_corpus(data, "data")
+        x = layer_sentence_vectors(corpus, pooling, specials)  # [L, n, D], one pass (streamed on a store)
+        return x.cpu().numpy(), tuple(corpus.layer_ids)
     if isinstance(data, Encoding):
-        raise TypeError("data must be a list of Encoding (one per labelled text) or a tensor "
-                        "[n_layers, n, dim]; got a single Encoding.")
+        raise InvalidParameterError("data must be an Encodings, a Store, a list of Encoding (one per "
+                                    "labelled text) or a tensor [n_layers, n, dim]; got a single Encoding.")
     if isinstance(data, torch.Tensor):
         x = data.detach().float().cpu().numpy()
     elif isinstance(data, np.ndarray):
         x = data.astype(np.float32, copy=False)
     else:
-        raise TypeError(f"data must be a list of Encoding or a tensor/array [n_layers, n, dim]; "
-                        f"got {type(data).__name__}.")
+        raise InvalidParameterError(f"data must be an Encodings, a Store, a list of Encoding or a "
+                                    f"tensor/array [n_layers, n, dim]; got {type(data).__name__}.")
     if x.ndim != 3:
         raise ValueError(f"data must have shape [n_layers, n, dim]; got shape {x.shape}.")
     if not np.isfinite(x).all():
@@ -81,6 +84,15 @@ def _features(
     return x, tuple(range(x.shape[0]))
 
 
+@validate_params({
+    "cv": Interval(int, 2),
+    "seed": Interval(int, 0),
+    "C": Interval(float, 0, None, closed="neither"),
+    "max_iter": Interval(int, 1),
+    "pooling": Options(POOLING_MODES),
+    "specials": Options(SPECIALS_MODES),
+    "progress": Boolean(),
+})
 def probe_layers(
     data: Sequence[Encoding] | torch.Tensor | np.ndarray,
     labels: Sequence[object],
@@ -128,18 +140,6 @@ def probe_layers(
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    _check_choice("pooling", pooling, POOLING_MODES)
-    _check_choice("specials", specials, SPECIALS_MODES)
-    if isinstance(cv, bool) or not isinstance(cv, int) or cv < 2:
-        raise ValueError(f"cv must be an int >= 2; got {cv!r}.")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0; got {seed!r}.")
-    if isinstance(C, bool) or not isinstance(C, (int, float)) or not C > 0:
-        raise ValueError(f"C must be a number > 0; got {C!r}.")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
-        raise ValueError(f"max_iter must be an int >= 1; got {max_iter!r}.")
-    if not isinstance(progress, bool):
-        raise TypeError(f"progress must be True or False; got {progress!r}.")
     if isinstance(labels, (str, bytes)) or not isinstance(labels, (Sequence, np.ndarray, torch.Tensor)):
         raise TypeError(f"labels must be a sequence with one label per row; got {type(labels).__name__}.")
     y = np.asarray(labels.tolist() if isinstance(labels, torch.Tensor) else list(labels))

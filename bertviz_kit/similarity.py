@@ -10,20 +10,20 @@ value per stored layer, row 0 being the embedding layer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 
-from .encoding import Encoding
+from .encoding import Corpus, Encoding, Encodings, as_corpus
 from .pooling import (
+    _ENCODING,
     SUBWORD_MODES,
     LayerSpec,
-    _check_choice,
-    _check_encoding,
-    _check_encodings,
-    _pool_groups,
-    word_vectors,
+    _layer_rows,
+    _pool_tokens,
+    _token_major,
 )
+from .validation import COMBINE_MODES, Boolean, Interval, InvalidParameterError, NoneOr, Options, validate_params
 
 __all__ = [
     "cosine",
@@ -80,6 +80,7 @@ def cosine(a: object, b: object | None = None, eps: float = 1e-8) -> torch.Tenso
     return xn @ yn.T
 
 
+@validate_params({"e": _ENCODING, "ignore_case": Boolean()})
 def find(e: Encoding, word: str, ignore_case: bool = True) -> list[int]:
     """Indices into ``e.words`` of every occurrence of ``word``.
 
@@ -95,42 +96,36 @@ def find(e: Encoding, word: str, ignore_case: bool = True) -> list[int]:
     list of int
         Empty when the word does not occur.
     """
-    _check_encoding(e)
-    if not isinstance(word, str) or not word.strip():
-        raise ValueError(f"word must be a non-empty string; got {word!r}.")
-    key = word.strip()
+    key = _check_word_arg(word)
     if ignore_case:
         key = key.casefold()
         return [i for i, w in enumerate(e.words) if w.casefold() == key]
     return [i for i, w in enumerate(e.words) if w == key]
 
 
+@validate_params({"e": _ENCODING, "subwords": Options(SUBWORD_MODES)})
 def layer_word_vectors(e: Encoding, subwords: str = "mean") -> torch.Tensor:
     """Word vectors at every stored layer: ``[n_stored_layers, n_words, dim]``."""
-    _check_encoding(e)
-    _check_choice("subwords", subwords, SUBWORD_MODES)
-    hs = e.hidden_states  # [L, T, D]
-    n_layers, n_tokens, dim = hs.shape
-    flat = hs.permute(1, 0, 2).reshape(n_tokens, n_layers * dim)
-    pooled = _pool_groups(flat, e.word_index, e.n_words, subwords)  # [W, L*D]
-    return pooled.reshape(e.n_words, n_layers, dim).permute(1, 0, 2)
+    k = len(e.layer_ids)
+    pooled = _pool_tokens(_token_major(e), list(range(k)), "concat", e.word_index, e.n_words, subwords)
+    return pooled.reshape(e.n_words, k, e.dim).permute(1, 0, 2)
 
 
 def _check_word(e: Encoding, i: object, name: str) -> int:
     if isinstance(i, bool) or not isinstance(i, int) or not -e.n_words <= i < e.n_words:
-        raise ValueError(
+        raise InvalidParameterError(
             f"{name} must be a word index in [{-e.n_words}, {e.n_words - 1}] "
             f"(see e.words or bk.find); got {i!r}."
         )
     return i % e.n_words
 
 
+@validate_params({"e": _ENCODING, "subwords": Options(SUBWORD_MODES)})
 def layer_similarity(e: Encoding, i: int, j: int, subwords: str = "mean") -> torch.Tensor:
     """Cosine of words ``i`` and ``j`` at every layer: ``[n_stored_layers]``.
 
     Entry 0 is the embedding layer (no context yet), the last entry the top layer.
     """
-    _check_encoding(e)
     i, j = _check_word(e, i, "i"), _check_word(e, j, "j")
     return _layer_cosine(layer_word_vectors(e, subwords), i, j)
 
@@ -141,34 +136,54 @@ def _layer_cosine(vecs: torch.Tensor, i: int, j: int) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------
-# Many texts: occurrences of a word, contextuality metrics
+# Many texts: occurrences of a word, contextuality metrics.
+# Every function reads a corpus (Encodings, Store or list of Encoding) block by block:
+# one vectorised pooling pass per block, memory bounded by a block, never a copy of
+# every word vector of the corpus.
 # ---------------------------------------------------------------------------
 
-
-def _check_same_model(es: Sequence[Encoding], name: str = "encodings") -> None:
-    first = es[0]
-    for i, e in enumerate(es):
-        if e.layer_ids != first.layer_ids or e.dim != first.dim:
-            raise ValueError(
-                f"{name} must come from one model with the same stored layers; {name}[0] has "
-                f"layers {first.layer_ids} and dim {first.dim}, {name}[{i}] has {e.layer_ids} "
-                f"and dim {e.dim}."
-            )
+_CORPUS = "encodings"
 
 
-def _check_flag(name: str, value: object) -> None:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False; got {value!r}.")
+def _check_word_arg(word: object) -> str:
+    if not isinstance(word, str) or not word.strip():
+        raise InvalidParameterError(f"word must be a non-empty string; got {word!r}.")
+    return word.strip()
 
 
+def _block_find(b: Encodings, key: str, ignore_case: bool) -> list[tuple[int, int]]:
+    """``(text, word)`` of every occurrence of ``key`` in block ``b`` (only texts that
+    contain the string are split into words)."""
+    hits = []
+    if ignore_case:
+        key = key.casefold()
+        for i, text in enumerate(b.texts):
+            if key in text.casefold():
+                hits += [(i, j) for j, w in enumerate(b.words(i)) if w.casefold() == key]
+    else:
+        for i, text in enumerate(b.texts):
+            if key in text:
+                hits += [(i, j) for j, w in enumerate(b.words(i)) if w == key]
+    return hits
+
+
+def _word_lookup(b: Encodings, words: torch.Tensor, n: int) -> torch.Tensor:
+    """Token -> group for block ``b``: tokens of block word ``words[k]`` get ``k``, others -1."""
+    lookup = torch.full((int(b.word_starts[-1]) + 1,), -1, dtype=torch.long)
+    lookup[words] = torch.arange(n)
+    wg = b.word_group
+    return lookup[torch.where(wg >= 0, wg, lookup.shape[0] - 1)]
+
+
+@validate_params({"ignore_case": Boolean()})
 def find_occurrences(
-    encodings: Sequence[Encoding], word: str, ignore_case: bool = True
+    encodings: Corpus | Sequence[Encoding], word: str, ignore_case: bool = True
 ) -> list[tuple[int, int]]:
     """Every occurrence of ``word`` in many texts: ``(text index, word index)`` pairs.
 
     Parameters
     ----------
-    encodings : list of Encoding
+    encodings : Encodings, Store or list of Encoding
     word : str
         A whole word, as for :func:`find`.
     ignore_case : bool, default True
@@ -178,23 +193,39 @@ def find_occurrences(
     list of (int, int)
         ``(i, j)``: ``encodings[i].words[j]`` is the word. Empty when it never occurs.
     """
-    _check_encodings(encodings, "encodings")
-    _check_flag("ignore_case", ignore_case)
-    return [(i, j) for i, e in enumerate(encodings) for j in find(e, word, ignore_case)]
+    corpus = as_corpus(encodings, _CORPUS)
+    key = _check_word_arg(word)
+    return [(first + i, j) for first, b in corpus.blocks() for i, j in _block_find(b, key, ignore_case)]
 
 
-def _require_occurrences(encodings: Sequence[Encoding], word: str, ignore_case: bool) -> list[tuple[int, int]]:
-    where = find_occurrences(encodings, word, ignore_case)
+def _occurrences(
+    corpus: Corpus, word: str, ignore_case: bool, rows: list[int], mode: str, subwords: str
+) -> tuple[torch.Tensor, list[tuple[int, int]]]:
+    """Vectors ``[n_occurrences, dim']`` of every occurrence and where they are; raises when none."""
+    key = _check_word_arg(word)
+    vecs, where = [], []
+    for first, b in corpus.blocks():
+        hits = _block_find(b, key, ignore_case)
+        if not hits:
+            continue
+        words = torch.tensor([int(b.word_starts[i]) + j for i, j in hits], dtype=torch.long)
+        group = _word_lookup(b, words, len(hits))
+        vecs.append(_pool_tokens(b.hidden, rows, mode, group, len(hits), subwords))
+        where += [(first + i, j) for i, j in hits]
     if not where:
-        raise ValueError(
-            f"word {word!r} does not occur in any of the {len(encodings)} encodings"
+        raise InvalidParameterError(
+            f"word {word!r} does not occur in any of the {len(corpus)} encodings"
             f"{' (ignoring case)' if ignore_case else ''}; check the spelling, or bk.find on one encoding."
         )
-    return where
+    return torch.cat(vecs), where
 
 
+_OCC_RULES = {"subwords": Options(SUBWORD_MODES), "ignore_case": Boolean()}
+
+
+@validate_params({**_OCC_RULES, "combine": NoneOr(Options(COMBINE_MODES))})
 def occurrence_vectors(
-    encodings: Sequence[Encoding],
+    encodings: Corpus | Sequence[Encoding],
     word: str,
     layers: LayerSpec = "last",
     subwords: str = "mean",
@@ -207,10 +238,10 @@ def occurrence_vectors(
 
     Parameters
     ----------
-    encodings : list of Encoding
+    encodings : Encodings, Store or list of Encoding
     word : str
     layers : int, list of int or preset name, default "last"
-        See :func:`bertviz_kit.resolve_layers`.
+        See :func:`bertviz_kit.resolve_layers` (0 = embeddings).
     subwords : {"first", "last", "mean", "sum", "max"}, default "mean"
     combine : {"sum", "mean", "concat"}, optional
     ignore_case : bool, default True
@@ -220,52 +251,56 @@ def occurrence_vectors(
     ValueError
         When the word occurs in none of the encodings.
     """
-    _check_choice("subwords", subwords, SUBWORD_MODES)
-    where = _require_occurrences(encodings, word, ignore_case)
-    rows = []
-    for i in sorted({i for i, _ in where}):
-        idx = [j for t, j in where if t == i]
-        rows.append(word_vectors(encodings[i], layers, subwords, combine)[idx])
-    return torch.cat(rows)
+    corpus = as_corpus(encodings, _CORPUS)
+    rows, mode = _layer_rows(corpus, layers, combine)
+    return _occurrences(corpus, word, ignore_case, rows, mode, subwords)[0]
 
 
+def _layer_occurrences(
+    corpus: Corpus, word: str, subwords: str, ignore_case: bool
+) -> tuple[torch.Tensor, list[tuple[int, int]]]:
+    k = len(corpus.layer_ids)
+    flat, where = _occurrences(corpus, word, ignore_case, list(range(k)), "concat", subwords)
+    return flat.reshape(len(where), k, corpus.dim).permute(1, 0, 2), where
+
+
+@validate_params(_OCC_RULES)
 def layer_occurrence_vectors(
-    encodings: Sequence[Encoding], word: str, subwords: str = "mean", ignore_case: bool = True
+    encodings: Corpus | Sequence[Encoding], word: str, subwords: str = "mean", ignore_case: bool = True
 ) -> torch.Tensor:
     """Every occurrence of ``word`` at every stored layer: ``[n_stored_layers, n_occurrences, dim]``.
 
     Columns follow :func:`find_occurrences`. Feed it to
     :func:`bertviz_kit.project_layers` or :func:`bertviz_kit.probe_layers`.
     """
-    _check_choice("subwords", subwords, SUBWORD_MODES)
-    where = _require_occurrences(encodings, word, ignore_case)
-    _check_same_model(encodings)
-    cols = []
-    for i in sorted({i for i, _ in where}):
-        idx = [j for t, j in where if t == i]
-        cols.append(layer_word_vectors(encodings[i], subwords)[:, idx])
-    return torch.cat(cols, dim=1)
+    return _layer_occurrences(as_corpus(encodings, _CORPUS), word, subwords, ignore_case)[0]
 
 
-def _corpus_words(encodings: Sequence[Encoding], subwords: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """All word vectors of all texts, ``[L, N, D]``, and the text of each word ``[N]``."""
-    _check_encodings(encodings, "encodings")
-    _check_choice("subwords", subwords, SUBWORD_MODES)
-    _check_same_model(encodings)
-    vecs, owner = [], []
-    for i, e in enumerate(encodings):
-        if e.n_words:
-            vecs.append(layer_word_vectors(e, subwords))
-            owner.append(torch.full((e.n_words,), i, dtype=torch.long))
-    if not vecs:
-        raise ValueError("encodings hold no words at all (only empty texts); nothing to compare.")
-    return torch.cat(vecs, dim=1), torch.cat(owner)
+def _word_blocks(corpus: Corpus, subwords: str) -> Iterator[tuple[int, Encodings, torch.Tensor]]:
+    """Per block: ``(first text, block, word vectors [L, n_words_in_block, D])``."""
+    k = len(corpus.layer_ids)
+    for first, b in corpus.blocks():
+        n_words = int(b.word_starts[-1])
+        pooled = _pool_tokens(b.hidden, list(range(k)), "concat", b.word_group, n_words, subwords)
+        yield first, b, pooled.reshape(n_words, k, corpus.dim).permute(1, 0, 2)
+
+
+def _word_mean(corpus: Corpus, subwords: str) -> torch.Tensor:
+    """Mean word vector of the whole corpus, per layer: ``[L, D]`` (one streaming pass)."""
+    total, count = None, 0
+    for _, _, v in _word_blocks(corpus, subwords):
+        s = v.sum(dim=1)
+        total = s if total is None else total + s
+        count += v.shape[1]
+    if not count:
+        raise InvalidParameterError("encodings hold no words at all (only empty texts); nothing to compare.")
+    return total / count  # type: ignore[operator]
 
 
 def _unit(x: torch.Tensor, mean: torch.Tensor | None, eps: float = 1e-8) -> torch.Tensor:
     """Optionally centre (``x - mean`` per layer), then scale rows to unit length. ``x``: ``[L, N, D]``."""
     if mean is not None:
-        x = x - mean.unsqueeze(1)
+        x = x - mean.to(x.device).unsqueeze(1)
     return x / x.norm(dim=-1, keepdim=True).clamp_min(eps)
 
 
@@ -274,28 +309,36 @@ def _cross_group_mean_cosine(u: torch.Tensor, group: torch.Tensor) -> torch.Tens
 
     Uses ``sum_{i,j} u_i.u_j = |sum u|^2``, so it is O(N) instead of O(N^2).
     """
+    total, within, counts = _group_sums(u, group)
+    return _cross_pairs(total, within, counts)
+
+
+def _group_sums(u: torch.Tensor, group: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(sum of u [L, D], sum over groups of |group sum|^2 [L], group sizes)``."""
     _, inverse = torch.unique(group, return_inverse=True)
     n_groups = int(inverse.max()) + 1
-    total = u.sum(dim=1)  # [L, D]
+    inverse = inverse.to(u.device)
     per_group = u.new_zeros((u.shape[0], n_groups, u.shape[2])).index_add_(1, inverse, u)
     counts = torch.bincount(inverse, minlength=n_groups).to(u.dtype)
+    return u.sum(dim=1), (per_group**2).sum(dim=(1, 2)), counts
+
+
+def _cross_pairs(total: torch.Tensor, within: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
     n_pairs = counts.sum() ** 2 - (counts**2).sum()
     if n_pairs <= 0:
-        raise ValueError("need vectors from at least two different texts to compare across contexts.")
-    within = (per_group**2).sum(dim=(1, 2))
+        raise InvalidParameterError("need vectors from at least two different texts to compare across contexts.")
     return ((total**2).sum(dim=-1) - within) / n_pairs
 
 
 def _baseline(
     baseline: object, adjusted: bool, n_rows: int, compute: object
 ) -> torch.Tensor | None:
-    _check_flag("adjusted", adjusted)
     if baseline is not None:
         if not adjusted:
-            raise ValueError("baseline is only used with adjusted=True; got adjusted=False.")
+            raise InvalidParameterError("baseline is only used with adjusted=True; got adjusted=False.")
         b = torch.as_tensor(baseline, dtype=torch.float32) if not isinstance(baseline, torch.Tensor) else baseline
         if b.shape != (n_rows,):
-            raise ValueError(
+            raise InvalidParameterError(
                 f"baseline must hold one value per stored layer, shape ({n_rows},) (e.g. from "
                 f"bk.anisotropy); got shape {tuple(b.shape)}."
             )
@@ -303,18 +346,18 @@ def _baseline(
     return compute() if adjusted else None  # type: ignore[operator]
 
 
-def _check_n_pairs(n_pairs: object) -> None:
-    if n_pairs is not None and (isinstance(n_pairs, bool) or not isinstance(n_pairs, int) or n_pairs < 1):
-        raise ValueError(f"n_pairs must be an int >= 1 or None (every pair); got {n_pairs!r}.")
+_PAIRS = NoneOr(Interval(int, 1), "every pair")
+_CONTEXT_RULES = {
+    "n_pairs": _PAIRS,
+    "seed": Interval(int, 0),
+    "center": Boolean(),
+    "subwords": Options(SUBWORD_MODES),
+}
 
 
-def _check_seed(seed: object) -> None:
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0; got {seed!r}.")
-
-
+@validate_params(_CONTEXT_RULES)
 def anisotropy(
-    encodings: Sequence[Encoding],
+    encodings: Corpus | Sequence[Encoding],
     *,
     n_pairs: int | None = 1000,
     seed: int = 0,
@@ -331,8 +374,9 @@ def anisotropy(
 
     Parameters
     ----------
-    encodings : list of Encoding
-        At least two non-empty texts, from one model.
+    encodings : Encodings, Store or list of Encoding
+        At least two non-empty texts, from one model. A store is read shard by
+        shard (memory bounded by one shard).
     n_pairs : int or None, default 1000
         Random pairs to average. ``None`` averages every pair of words from
         different texts exactly (no sampling; the value the sample estimates).
@@ -348,19 +392,29 @@ def anisotropy(
     -------
     torch.Tensor, shape ``[n_stored_layers]``
     """
-    _check_n_pairs(n_pairs)
-    _check_seed(seed)
-    _check_flag("center", center)
-    vecs, owner = _corpus_words(encodings, subwords)
-    if int(owner.unique().numel()) < 2:
-        raise ValueError("anisotropy needs words from at least two different (non-empty) texts; got one.")
-    u = _unit(vecs, vecs.mean(dim=1) if center else None)
+    corpus = as_corpus(encodings, _CORPUS)
+    counts_all = corpus.word_counts()
+    has_words = counts_all > 0
+    if not bool(has_words.any()):
+        raise InvalidParameterError("encodings hold no words at all (only empty texts); nothing to compare.")
+    if int(has_words.sum()) < 2:
+        raise InvalidParameterError(
+            "anisotropy needs words from at least two different (non-empty) texts; got one.")
+    mean = _word_mean(corpus, subwords) if center else None
     if n_pairs is None:
-        return _cross_group_mean_cosine(u, owner)
+        total, within = None, None
+        for _, b, v in _word_blocks(corpus, subwords):
+            if v.shape[1] == 0:
+                continue
+            owner = torch.repeat_interleave(torch.arange(len(b)), b.word_counts())
+            t, w, _ = _group_sums(_unit(v, mean), owner)
+            total = t if total is None else total + t
+            within = w if within is None else within + w
+        counts = counts_all[has_words].to(total.dtype)  # type: ignore[union-attr]
+        return _cross_pairs(total, within, counts.to(total.device))  # type: ignore[arg-type]
     g = torch.Generator().manual_seed(seed)
-    n = owner.numel()
-    # texts are contiguous in `owner`: start and size of each word's text
-    _, counts = torch.unique_consecutive(owner, return_counts=True)
+    counts = counts_all[has_words]
+    n = int(counts.sum())
     starts = torch.cumsum(counts, 0) - counts
     text_of = torch.repeat_interleave(torch.arange(counts.numel()), counts)
     first = torch.randint(n, (n_pairs,), generator=g)
@@ -368,11 +422,33 @@ def anisotropy(
     # second word: uniform over the words of the other texts
     r = (torch.rand(n_pairs, generator=g) * (n - counts[t])).long().clamp_max(n - counts[t] - 1)
     second = torch.where(r < starts[t], r, r + counts[t])
-    return (u[:, first] * u[:, second]).sum(dim=-1).mean(dim=1)
+    u = _sampled_words(corpus, torch.cat([first, second]), mean, subwords)
+    return (u[:, :n_pairs] * u[:, n_pairs:]).sum(dim=-1).mean(dim=1)
 
 
+def _sampled_words(corpus: Corpus, picks: torch.Tensor, mean: torch.Tensor | None, subwords: str) -> torch.Tensor:
+    """Unit word vectors ``[L, len(picks), D]`` of words numbered across the corpus, read block by
+    block (only the picked words are pooled)."""
+    needed, inverse = torch.unique(picks, return_inverse=True)
+    k = len(corpus.layer_ids)
+    parts = []
+    word_base = 0
+    for _, b in corpus.blocks():
+        n_words = int(b.word_starts[-1])
+        lo, hi = torch.searchsorted(needed, torch.tensor([word_base, word_base + n_words]))
+        if hi > lo:
+            local = needed[lo:hi] - word_base
+            group = _word_lookup(b, local, local.numel())
+            pooled = _pool_tokens(b.hidden, list(range(k)), "concat", group, local.numel(), subwords)
+            parts.append(pooled.reshape(local.numel(), k, corpus.dim).permute(1, 0, 2))
+        word_base += n_words
+    u = _unit(torch.cat(parts, dim=1), mean)
+    return u[:, inverse.to(u.device)]
+
+
+@validate_params({**_CONTEXT_RULES, "adjusted": Boolean(), "ignore_case": Boolean()})
 def self_similarity(
-    encodings: Sequence[Encoding],
+    encodings: Corpus | Sequence[Encoding],
     word: str,
     *,
     adjusted: bool = False,
@@ -392,7 +468,7 @@ def self_similarity(
 
     Parameters
     ----------
-    encodings : list of Encoding
+    encodings : Encodings, Store or list of Encoding
         The texts, from one model; the word must occur in at least two of them.
     word : str
         A whole word, as for :func:`find`.
@@ -414,27 +490,24 @@ def self_similarity(
     ValueError
         When the word occurs in no encoding (the message names it), or in only one.
     """
-    _check_encodings(encodings, "encodings")
-    _check_flag("center", center)
-    _check_n_pairs(n_pairs)
-    _check_seed(seed)
-    where = _require_occurrences(encodings, word, ignore_case)
+    corpus = as_corpus(encodings, _CORPUS)
+    occ, where = _layer_occurrences(corpus, word, subwords, ignore_case)  # [L, n, D]
     texts = torch.tensor([i for i, _ in where])
     if int(texts.unique().numel()) < 2:
-        raise ValueError(
+        raise InvalidParameterError(
             f"word {word!r} occurs in only one of the encodings (text {int(texts[0])}); "
             f"self-similarity compares occurrences in at least two different texts."
         )
-    occ = layer_occurrence_vectors(encodings, word, subwords, ignore_case)  # [L, n, D]
-    mean = _corpus_words(encodings, subwords)[0].mean(dim=1) if center else None
+    mean = _word_mean(corpus, subwords) if center else None
     value = _cross_group_mean_cosine(_unit(occ, mean), texts)
     base = _baseline(baseline, adjusted, value.shape[0], lambda: anisotropy(
-        encodings, n_pairs=n_pairs, seed=seed, center=center, subwords=subwords))
-    return value if base is None else value - base
+        corpus, n_pairs=n_pairs, seed=seed, center=center, subwords=subwords))
+    return value if base is None else value - base.to(value.device)
 
 
+@validate_params({**_CONTEXT_RULES, "adjusted": Boolean()})
 def intra_similarity(
-    encodings: Sequence[Encoding],
+    encodings: Corpus | Sequence[Encoding],
     *,
     adjusted: bool = False,
     baseline: torch.Tensor | None = None,
@@ -451,7 +524,7 @@ def intra_similarity(
 
     Parameters
     ----------
-    encodings : list of Encoding
+    encodings : Encodings, Store or list of Encoding
     adjusted : bool, default False
         Subtract the anisotropy baseline (see :func:`self_similarity`).
     baseline : tensor ``[n_stored_layers]``, optional
@@ -461,19 +534,25 @@ def intra_similarity(
     n_pairs, seed : see :func:`anisotropy` (used only when ``adjusted`` computes the baseline).
     subwords : {"first", "last", "mean", "sum", "max"}, default "mean"
     """
-    _check_flag("center", center)
-    _check_n_pairs(n_pairs)
-    _check_seed(seed)
-    vecs, owner = _corpus_words(encodings, subwords)
-    if center:
-        vecs = vecs - vecs.mean(dim=1, keepdim=True)
-    _, inverse = torch.unique(owner, return_inverse=True)
-    n_texts = int(inverse.max()) + 1
-    means = _pool_groups(vecs.permute(1, 0, 2).reshape(vecs.shape[1], -1), inverse, n_texts, "mean")
-    means = means.reshape(n_texts, vecs.shape[0], vecs.shape[2]).permute(1, 0, 2)  # [L, S, D]
-    cos = torch.nn.functional.cosine_similarity(vecs, means[:, inverse], dim=-1, eps=1e-8)  # [L, N]
-    per_text = _pool_groups(cos.T, inverse, n_texts, "mean")  # [S, L]
-    value = per_text.mean(dim=0)
+    corpus = as_corpus(encodings, _CORPUS)
+    mean = _word_mean(corpus, subwords) if center else None
+    per_text = []
+    for _, b, vecs in _word_blocks(corpus, subwords):
+        counts = b.word_counts()
+        counts = counts[counts > 0]
+        if counts.numel() == 0:
+            continue
+        if mean is not None:
+            vecs = vecs - mean.to(vecs.device).unsqueeze(1)
+        owner = torch.repeat_interleave(torch.arange(counts.numel()), counts).to(vecs.device)
+        sums = vecs.new_zeros((vecs.shape[0], counts.numel(), vecs.shape[2])).index_add_(1, owner, vecs)
+        means = sums / counts.to(vecs.device, vecs.dtype).view(1, -1, 1)  # [L, S, D]
+        cos = torch.nn.functional.cosine_similarity(vecs, means[:, owner], dim=-1, eps=1e-8)  # [L, N]
+        text_cos = cos.new_zeros((cos.shape[0], counts.numel())).index_add_(1, owner, cos)
+        per_text.append(text_cos / counts.to(cos.device, cos.dtype))  # [L, S]
+    if not per_text:
+        raise InvalidParameterError("encodings hold no words at all (only empty texts); nothing to compare.")
+    value = torch.cat(per_text, dim=1).mean(dim=1)
     base = _baseline(baseline, adjusted, value.shape[0], lambda: anisotropy(
-        encodings, n_pairs=n_pairs, seed=seed, center=center, subwords=subwords))
-    return value if base is None else value - base
+        corpus, n_pairs=n_pairs, seed=seed, center=center, subwords=subwords))
+    return value if base is None else value - base.to(value.device)

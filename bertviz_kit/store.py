@@ -8,23 +8,37 @@ counts only once the manifest names it, so a killed run never leaves a
 half-written shard that is read as complete; running ``extract`` again with
 the same arguments resumes after the last complete shard.
 
-``open_store`` gives random access: ``len(store)``, ``store[i]`` (an
-:class:`~bertviz_kit.encoding.Encoding` with the stored layers), iteration.
+``open_store`` opens it as a :class:`~bertviz_kit.encoding.Corpus`, the
+interface of :class:`~bertviz_kit.encoding.Encodings`: ``len(store)``,
+``store[i]`` (an :class:`~bertviz_kit.encoding.Encoding` view of a
+memory-mapped shard), iteration, and every multi-text function streams it
+shard by shard.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
+import mmap
 import os
+import struct
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .encoding import Encoder, Encoding
-from .pooling import resolve_layers
+from .encoding import Corpus, Encoder, Encoding, Encodings
+from .validation import (
+    Boolean,
+    Instance,
+    Interval,
+    InvalidParameterError,
+    Options,
+    stored_layer_ids,
+    validate_params,
+)
 
 __all__ = ["extract", "open_store", "Store", "STORE_DTYPES"]
 
@@ -51,30 +65,23 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _layer_ids(layers: Any, n_layers: int) -> list[int]:
-    if layers is None or layers == "all":
-        return list(range(n_layers + 1))
-    idx, _ = resolve_layers(layers, n_layers)
-    return sorted(set(idx))
-
-
-def _shard_tensors(es: list[Encoding], layer_ids: list[int], dtype: torch.dtype) -> dict[str, torch.Tensor]:
-    rows = list(layer_ids)
-    # Written straight into one tensor of the store's dtype: no float32 copy of the shard.
-    hidden = torch.empty((sum(e.n_tokens for e in es), len(rows), es[0].dim), dtype=dtype)  # [tokens, k, dim]
-    at = 0
-    for e in es:
-        hidden[at : at + e.n_tokens].copy_(e.hidden_states[rows].transpose(0, 1))
-        at += e.n_tokens
+def _shard_tensors(es: Encodings) -> dict[str, torch.Tensor]:
     return {
-        "hidden": hidden,
-        "input_ids": torch.cat([e.input_ids for e in es]).to(torch.int32),
-        "word_ids": torch.cat([e.word_index for e in es]).to(torch.int32),
-        "offsets": torch.tensor([o for e in es for o in e.offsets], dtype=torch.int32).reshape(-1, 2),
-        "lengths": torch.tensor([e.n_tokens for e in es], dtype=torch.int64),
+        "hidden": es.hidden,  # [tokens, k, dim] in the store's dtype
+        "input_ids": es.input_ids.to(torch.int32),
+        "word_ids": es.word_index.to(torch.int32),
+        "offsets": es.offsets.to(torch.int32),
+        "lengths": es.lengths.to(torch.int64),
     }
 
 
+@validate_params({
+    "encoder": Instance(Encoder, label="an Encoder (bk.load)"),
+    "dtype": Options(tuple(STORE_DTYPES)),
+    "batch_size": Interval(int, 1),
+    "shard_size": Interval(int, 1),
+    "progress": Boolean(),
+})
 def extract(
     encoder: Encoder,
     texts: Sequence[str],
@@ -114,22 +121,15 @@ def extract(
     """
     from safetensors.torch import save
 
-    if not isinstance(encoder, Encoder):
-        raise TypeError(f"encoder must be an Encoder (bk.load); got {type(encoder).__name__}.")
     if isinstance(texts, str) or not isinstance(texts, Sequence):
-        raise TypeError(f"texts must be a sequence of str; got {type(texts).__name__}.")
+        raise InvalidParameterError(f"texts must be a sequence of str; got {type(texts).__name__}.")
     for i, t in enumerate(texts):
         if not isinstance(t, str):
-            raise TypeError(f"texts[{i}] must be a str; got {type(t).__name__}.")
-    if dtype not in STORE_DTYPES:
-        raise ValueError(f"dtype must be one of {tuple(STORE_DTYPES)}; got {dtype!r}.")
-    for name, value in (("batch_size", batch_size), ("shard_size", shard_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be an int >= 1; got {value!r}.")
-    layer_ids = _layer_ids(layers, encoder.n_layers)
+            raise InvalidParameterError(f"texts[{i}] must be a str; got {type(t).__name__}.")
+    layer_ids = stored_layer_ids(layers, encoder.n_layers)
     root = Path(path)
     if root.exists() and not root.is_dir():
-        raise ValueError(f"path {str(root)!r} is a file; give a folder for the store.")
+        raise InvalidParameterError(f"path {str(root)!r} is a file; give a folder for the store.")
     root.mkdir(parents=True, exist_ok=True)
     header = {
         "format": FORMAT, "version": VERSION, "model": encoder.name, "n_layers": encoder.n_layers,
@@ -142,7 +142,7 @@ def extract(
         old = {k: manifest.get(k) for k in header}
         if old != header:
             changed = sorted(k for k in header if old[k] != header[k])
-            raise ValueError(
+            raise InvalidParameterError(
                 f"path {str(root)!r} holds another extraction (differs in {', '.join(changed)}); "
                 f"use a new folder, or delete this one to start over."
             )
@@ -158,12 +158,14 @@ def extract(
     try:
         while done < len(texts):
             chunk = list(texts[done : done + shard_size])
-            es = encoder.encode(chunk, batch_size=batch_size)
-            tensors = _shard_tensors(es, layer_ids, STORE_DTYPES[dtype])
+            # The shard's layers are encoded straight into one [tokens, layers, dim] tensor of the
+            # store's dtype: that tensor is what gets written (no per-text copies).
+            es = encoder.encode(chunk, batch_size=batch_size, layers=layer_ids, dtype=dtype)
+            tensors = _shard_tensors(es)
             meta = {
                 "texts": json.dumps(chunk, ensure_ascii=False),
-                "tokens": json.dumps([list(e.tokens) for e in es], ensure_ascii=False),
-                "windows": json.dumps([list(map(list, e.windows)) for e in es]),
+                "tokens": json.dumps([list(es.tokens(i)) for i in range(len(es))], ensure_ascii=False),
+                "windows": json.dumps([list(map(list, es.windows(i))) for i in range(len(es))]),
             }
             name = f"shard-{len(manifest['shards']):05d}.safetensors"
             _write_atomic(root / name, save(tensors, metadata=meta))
@@ -179,112 +181,199 @@ def extract(
     return Store(root)
 
 
-class Store:
-    """Random access to an extraction written by :func:`extract`.
+_SAFETENSORS_DTYPES = {
+    "F16": torch.float16, "BF16": torch.bfloat16, "F32": torch.float32,
+    "I32": torch.int32, "I64": torch.int64, "U8": torch.uint8,
+}
 
-    ``len(store)`` counts the complete records; ``store[i]`` returns an
-    :class:`~bertviz_kit.encoding.Encoding` whose ``hidden_states`` hold the
-    stored layers (``layer_ids``), as float32; pooling functions work on it
-    as on a fresh encoding (asking for a layer that was not stored raises).
+
+def _map_shard(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Memory-map a safetensors file: its tensors as views of the mapping (nothing is read
+    until used; the pages belong to the file) and its metadata."""
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)  # private: writes never reach the file
+    data = torch.frombuffer(mapped, dtype=torch.uint8)
+    base = 8 + n
+    tensors = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        dtype = _SAFETENSORS_DTYPES[info["dtype"]]
+        a, b = info["data_offsets"]
+        raw = data[base + a : base + b]
+        if (base + a) % dtype.itemsize:  # unaligned (not written by extract): read a copy
+            raw = raw.clone()
+        tensors[name] = raw.view(dtype).reshape(info["shape"])
+    return tensors, header.get("__metadata__", {})
+
+
+def _part_roots(path: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Path]:
+    """The store folders ``path`` names: one store, a parent of part folders, or a list."""
+    if isinstance(path, (list, tuple)):
+        if not path:
+            raise InvalidParameterError("path must name at least one store folder; got an empty list.")
+        roots = [Path(p) for p in path]
+    else:
+        root = Path(path)
+        if (root / MANIFEST).is_file():
+            return [root]
+        roots = sorted(p for p in root.iterdir() if (p / MANIFEST).is_file()) if root.is_dir() else []
+        if not roots:
+            raise FileNotFoundError(
+                f"{str(root)!r} is not a store: it has no {MANIFEST}, nor part folders that have one."
+            )
+    for r in roots:
+        if not (r / MANIFEST).is_file():
+            raise FileNotFoundError(f"{str(r)!r} is not a store: it has no {MANIFEST}.")
+    return roots
+
+
+class Store(Corpus):
+    """An extraction written by :func:`extract`, read lazily from memory-mapped shards.
+
+    The same interface as :class:`~bertviz_kit.Encodings`: ``len(store)`` counts
+    the complete records, ``store[i]`` is an :class:`~bertviz_kit.Encoding`
+    whose ``hidden_states`` are a view of the mapped shard (stored layers
+    ``layer_ids``, in the store's dtype; pooling functions compute in
+    float32), and every multi-text function (:func:`bertviz_kit.sentence_vectors`,
+    :func:`bertviz_kit.anisotropy`, ...) accepts a store and streams it shard
+    by shard, with memory bounded by one shard.
+
+    Parts of a distributed extraction (``corpus/part-00000``, ``corpus/part-00001``,
+    ...) open as one store: give the parent folder, or a list of folders.
 
     Attributes
     ----------
     path : Path
+        The folder given (the parent folder for several parts).
+    parts : list of Path
+        Store folders, in order.
     manifest : dict
-        Model, layers, dtype, number of texts and the list of shards.
+        The manifest of a single-part store; for several parts, the first part's
+        settings with every part's shards (``"file"`` relative to ``path``).
     """
 
-    def __init__(self, path: str | os.PathLike) -> None:
-        self.path = Path(path)
-        manifest_path = self.path / MANIFEST
-        if not manifest_path.is_file():
-            raise FileNotFoundError(f"{str(self.path)!r} is not a store: it has no {MANIFEST}.")
-        self.manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        if self.manifest.get("format") != FORMAT:
-            raise ValueError(f"{str(manifest_path)!r} is not a bertviz_kit store manifest.")
-        self._starts = [s["start"] for s in self.manifest["shards"]]
-        self._cache: tuple[int, dict[str, Any]] | None = None
+    def __init__(self, path: str | os.PathLike | Sequence[str | os.PathLike]) -> None:
+        self.parts = _part_roots(path)
+        self.path = Path(path) if not isinstance(path, (list, tuple)) else self.parts[0].parent
+        manifests = []
+        for root in self.parts:
+            m = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+            if m.get("format") != FORMAT:
+                raise ValueError(f"{str(root / MANIFEST)!r} is not a bertviz_kit store manifest.")
+            manifests.append(m)
+        first = manifests[0]
+        for root, m in zip(self.parts, manifests):
+            for key in ("model", "n_layers", "dim", "layer_ids"):
+                if m[key] != first[key]:
+                    raise ValueError(
+                        f"store parts must come from one model with the same stored layers; "
+                        f"{str(root)!r} has {key}={m[key]!r}, {str(self.parts[0])!r} has {first[key]!r}."
+                    )
+        self._manifests = manifests
+        self._shards: list[tuple[Path, dict[str, Any]]] = []
+        starts = []
+        at = 0
+        for root, m in zip(self.parts, manifests):
+            for s in m["shards"]:
+                self._shards.append((root / s["file"], s))
+                starts.append(at)
+                at += s["count"]
+        self._starts = starts
+        self._len = at
+        if len(self.parts) == 1:
+            self.manifest = first
+        else:
+            shards = [{"file": str(f.relative_to(self.path)) if f.is_relative_to(self.path) else str(f),
+                       "start": st, "count": s["count"]} for (f, s), st in zip(self._shards, starts)]
+            self.manifest = {**first, "n_texts": sum(m["n_texts"] for m in manifests), "shards": shards}
+        self.n_layers = int(first["n_layers"])
+        self.layer_ids = tuple(first["layer_ids"])
+        self.dim = int(first["dim"])
+        self.model_name = first["model"]
+        self._cache: tuple[int, Encodings] | None = None
 
     def __len__(self) -> int:
-        return sum(s["count"] for s in self.manifest["shards"])
+        return self._len
 
     @property
     def complete(self) -> bool:
-        """True when every text given to :func:`extract` is stored."""
-        return len(self) == self.manifest["n_texts"]
+        """True when every text given to :func:`extract` (in every part) is stored."""
+        return all(sum(s["count"] for s in m["shards"]) == m["n_texts"] for m in self._manifests)
 
     @property
-    def layer_ids(self) -> tuple[int, ...]:
-        return tuple(self.manifest["layer_ids"])
+    def dtype(self) -> str:
+        return self._manifests[0]["dtype"]
 
     def __repr__(self) -> str:
         m = self.manifest
+        parts = f", parts={len(self.parts)}" if len(self.parts) > 1 else ""
         return (f"Store(path={str(self.path)!r}, records={len(self)}/{m['n_texts']}, model={m['model']!r}, "
-                f"layer_ids={m['layer_ids']}, dtype={m['dtype']!r}, shards={len(m['shards'])})")
+                f"layer_ids={m['layer_ids']}, dtype={m['dtype']!r}, shards={len(self._shards)}{parts})")
 
-    def _shard(self, k: int) -> dict[str, Any]:
+    def shard(self, k: int) -> Encodings:
+        """Shard ``k`` as an :class:`~bertviz_kit.Encodings` over the memory-mapped file."""
         if self._cache is not None and self._cache[0] == k:
             return self._cache[1]
-        from safetensors import safe_open
+        file, _ = self._shards[k]
+        tensors, meta = _map_shard(file)
+        lengths = tensors["lengths"].long()
+        windows = {i: tuple(map(tuple, w)) for i, w in enumerate(json.loads(meta["windows"])) if len(w) > 1}
+        block = Encodings(
+            texts=json.loads(meta["texts"]),
+            hidden=tensors["hidden"],
+            token_starts=torch.cat([torch.zeros(1, dtype=torch.long), lengths.cumsum(0)]),
+            input_ids=tensors["input_ids"].long(),
+            word_index=tensors["word_ids"].long(),
+            offsets=tensors["offsets"].long(),
+            layer_ids=self.layer_ids,
+            n_layers=self.n_layers,
+            model_name=self.model_name,
+            tokens=json.loads(meta["tokens"]),
+            windows=windows,
+        )
+        self._cache = (k, block)  # one shard kept for random access; iteration replaces it
+        return block
 
-        shard = self.manifest["shards"][k]
-        with safe_open(str(self.path / shard["file"]), framework="pt") as f:
-            meta = f.metadata()
-            small = {key: f.get_tensor(key) for key in ("input_ids", "word_ids", "offsets", "lengths")}
-        lengths = small["lengths"]
-        data = {
-            **small,
-            "file": str(self.path / shard["file"]),
-            "ends": torch.cumsum(lengths, 0),
-            "texts": json.loads(meta["texts"]),
-            "tokens": json.loads(meta["tokens"]),
-            "windows": json.loads(meta["windows"]),
-        }
-        self._cache = (k, data)
-        return data
-
-    def __getitem__(self, i: int) -> Encoding:
+    def __getitem__(self, i: int) -> Encoding:  # type: ignore[override]
         n = len(self)
         if isinstance(i, bool) or not isinstance(i, int) or not -n <= i < n:
             raise IndexError(f"store index must be an int in [{-n}, {n - 1}]; got {i!r}.")
         i %= n
-        import bisect
-
-        from safetensors import safe_open
-
         k = bisect.bisect_right(self._starts, i) - 1
-        j = i - self._starts[k]
-        d = self._shard(k)
-        end = int(d["ends"][j])
-        start = end - int(d["lengths"][j])
-        with safe_open(d["file"], framework="pt") as f:
-            hidden = f.get_slice("hidden")[start:end]  # [tokens, k, dim], read from disk
-        word_ids = tuple(None if w < 0 else int(w) for w in d["word_ids"][start:end].tolist())
-        offsets = tuple((int(a), int(b)) for a, b in d["offsets"][start:end].tolist())
-        text = d["texts"][j]
-        from .encoding import _word_spans
-
-        spans = _word_spans(word_ids, offsets)
-        return Encoding(
-            text=text,
-            tokens=tuple(d["tokens"][j]),
-            input_ids=d["input_ids"][start:end].long(),
-            word_ids=word_ids,
-            offsets=offsets,
-            words=tuple(text[a:b] for a, b in spans),
-            hidden_states=hidden.float().permute(1, 0, 2).contiguous(),
-            n_layers=self.manifest["n_layers"],
-            layer_ids=self.layer_ids,
-            windows=tuple(tuple(w) for w in d["windows"][j]),
-            model_name=self.manifest["model"],
-            word_spans=spans,
-        )
+        return self.shard(k)[i - self._starts[k]]  # type: ignore[return-value]
 
     def __iter__(self) -> Iterator[Encoding]:
-        for i in range(len(self)):
-            yield self[i]
+        for k in range(len(self._shards)):
+            yield from self.shard(k)
+
+    def blocks(self, max_tokens: int | None = None) -> Iterator[tuple[int, Encodings]]:
+        """Yield ``(first text index, block)`` shard by shard (a shard split further when it
+        holds more than ``max_tokens`` tokens); one shard is mapped at a time."""
+        self._cache = None
+        for k, start in enumerate(self._starts):
+            for first, block in self.shard(k).blocks(max_tokens):
+                yield start + first, block
+            self._cache = None  # drop the mapping before the next shard
+
+    def word_counts(self) -> torch.Tensor:
+        """Words per text, read from the shards' small tensors (hidden states are not touched)."""
+        from safetensors import safe_open
+
+        out = []
+        for file, _ in self._shards:
+            with safe_open(str(file), framework="pt") as f:
+                wid, lengths = f.get_tensor("word_ids").long(), f.get_tensor("lengths").long()
+            text = torch.repeat_interleave(torch.arange(lengths.numel()), lengths)
+            counts = torch.zeros(lengths.numel(), dtype=torch.long)
+            real = wid >= 0
+            out.append(counts.scatter_reduce_(0, text[real], wid[real] + 1, reduce="amax"))
+        return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
 
 
-def open_store(path: str | os.PathLike) -> Store:
-    """Open a store written by :func:`extract` for random access."""
+def open_store(path: str | os.PathLike | Sequence[str | os.PathLike]) -> Store:
+    """Open a store written by :func:`extract`: one folder, the parent folder of several parts
+    (opened in name order as one store), or a list of part folders (in the order given)."""
     return Store(path)

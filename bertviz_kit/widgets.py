@@ -20,10 +20,11 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .encoding import Encoder, Encoding
+from .encoding import IS_ENCODING, Encoder, Encoding
 from .plotting import plot_histogram, plot_layer_similarity, plot_similarity_heatmap
-from .pooling import LAYER_PRESETS, SUBWORD_MODES, _check_choice, _check_encoding, word_vectors
+from .pooling import LAYER_PRESETS, SUBWORD_MODES, word_vectors
 from .similarity import _layer_cosine, cosine, layer_word_vectors
+from .validation import Options, check
 
 __all__ = ["Explorer", "explore", "LAYER_CHOICES"]
 
@@ -101,7 +102,7 @@ class Explorer:
         layers: str = "sum_last4",
         subwords: str = "mean",
     ) -> None:
-        _check_encoding(e)
+        check("e", e, IS_ENCODING)
         if encoder is not None and not isinstance(encoder, Encoder):
             raise TypeError(f"encoder must be an Encoder (bk.load) or None; got {type(encoder).__name__}.")
         self.encoder = encoder
@@ -140,10 +141,10 @@ class Explorer:
                 raise ValueError(f"layer must be an int in [{lo}, {hi}]; got {layer!r}.")
             self.state["layer"] = layer % (e.n_layers + 1)
         if layers is not None:
-            _check_choice("layers", layers, LAYER_CHOICES)
+            check("layers", layers, Options(LAYER_CHOICES))
             self.state["layers"] = layers
         if subwords is not None:
-            _check_choice("subwords", subwords, SUBWORD_MODES)
+            check("subwords", subwords, Options(SUBWORD_MODES))
             self.state["subwords"] = subwords
         if self._ui_ready():
             self._sync_controls()

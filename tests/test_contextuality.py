@@ -145,7 +145,8 @@ def test_errors(tiny, tiny_es):
         bk.occurrence_vectors(tiny_es, "castle")
     with pytest.raises(ValueError, match="'money' occurs in only one of the encodings"):
         bk.self_similarity(tiny_es, "money")
-    with pytest.raises(TypeError, match="encodings must be a list of Encoding; got Encoding"):
+    with pytest.raises(TypeError, match=r"encodings must be an Encodings .*, a Store .* or a list of Encoding; "
+                                        r"got Encoding"):
         bk.intra_similarity(tiny_es[0])
     with pytest.raises(ValueError, match="encodings must hold at least one Encoding"):
         bk.anisotropy([])

@@ -37,7 +37,7 @@ def test_dask_bag_map_over_shards(tiny, tiny_path, tmp_path):
     assert [e.text for e in records] == texts
     fresh = tiny.encode(texts)
     for i in (0, 4, 5, 13, 21):
-        assert torch.allclose(records[i].hidden_states, fresh[i].hidden_states[[-1]], atol=2e-2)
+        assert torch.allclose(records[i].hidden_states.float(), fresh[i].hidden_states[[-1]], atol=2e-2)
     # Running the same bag again resumes every part: nothing is re-encoded or duplicated.
     manifests = [(out / f"part-{k:05d}" / "manifest.json").read_text() for k in range(len(chunks))]
     assert bag.compute(scheduler="threads", num_workers=2) == parts
