@@ -85,7 +85,7 @@ def _combine_tokens(x: torch.Tensor, rows: list[int], mode: str) -> torch.Tensor
         return sel.sum(dim=1, dtype=torch.float32)
     if mode == "mean":
         return sel.mean(dim=1, dtype=torch.float32)
-    return sel.reshape(sel.shape[0], -1).float()
+    return sel.reshape(sel.shape[0], sel.shape[1] * sel.shape[2]).float()
 
 
 def _pool_tokens(
