@@ -628,7 +628,6 @@ class Encoder:
         self.tokenizer = tokenizer
         self.settings = settings
         self.name = name
-        self.device = next(model.parameters()).device
         config = model.config
         self.n_layers = int(getattr(config, "num_hidden_layers", 0) or config.n_layers)
         self.dim = int(getattr(config, "hidden_size", 0) or config.dim)
@@ -643,6 +642,11 @@ class Encoder:
         self.cpu_linear = self._pick_cpu_linear(getattr(settings, "cpu_linear", "auto"))
         self._packed = PackedLinears(model) if self.cpu_linear == "onednn" else None
         self._uses_token_types = "token_type_ids" in getattr(tokenizer, "model_input_names", [])
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model's weights are (follows ``model.to(...)``)."""
+        return next(self.model.parameters()).device
 
     def _pick_cpu_linear(self, choice: str) -> str | None:
         """``"onednn"`` or ``"torch"`` for float32 models on the CPU, ``None`` elsewhere."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 from collections.abc import Sequence
@@ -12,6 +11,7 @@ import torch
 from torch import nn
 
 from .encoding import Encoder
+from .pooling import _pool_tokens
 
 __all__ = ["EncoderWithHead"]
 
@@ -61,11 +61,11 @@ class EncoderWithHead(nn.Module):
         loading_info: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        self._packed = None  # oneDNN kernels for the frozen-encoder features, as the Encoder uses
+        self._source: Encoder | None = None  # the Encoder whose encode() computes features
         if isinstance(encoder, Encoder):
             self.tokenizer = encoder.tokenizer
             model = encoder.model
-            self._packed = encoder._packed
+            self._source = encoder
             if loading_info is None:
                 loading_info = encoder.loading_info
         elif isinstance(encoder, nn.Module) and hasattr(encoder, "config"):
@@ -172,46 +172,18 @@ class EncoderWithHead(nn.Module):
         """
         texts = _check_texts(texts)
         _check_positive_int("batch_size", batch_size)
-        if self.tokenizer is None:
+        if self._source is None:
             raise ValueError("this EncoderWithHead was built from a bare model; it has no "
                              "tokenizer. Build it from bk.load(...) or from_pretrained().")
-        limit = int(getattr(self.encoder.config, "max_position_embeddings", 512) or 512)
-        tok_max = getattr(self.tokenizer, "model_max_length", None)
-        if isinstance(tok_max, int) and 0 < tok_max < limit:
-            limit = tok_max
-        # tokenize once, then batch texts of similar length together (little padding)
-        ids = self.tokenizer(texts, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
-        lengths = [len(x) for x in ids]
-        too_long = [i for i, n in enumerate(lengths) if n > limit]
-        if too_long:
-            i = too_long[0]
-            raise ValueError(
-                f"texts[{i}] has {lengths[i]} tokens, more than the model's limit of {limit}; "
-                f"split it (texts are never truncated silently)."
-            )
-        order = sorted(range(len(texts)), key=lambda k: lengths[k], reverse=True)
-        batches = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
-        if progress:
-            from tqdm.auto import tqdm
-
-            batches = tqdm(batches, desc="encoding", unit="batch")
-        device = next(self.encoder.parameters()).device
         was_training = self.encoder.training
         self.encoder.eval()
-        out = torch.empty((len(texts), self.in_features))
-        try:
-            with torch.inference_mode(), self._packed or contextlib.nullcontext():
-                for members in batches:
-                    batch = self.tokenizer([texts[k] for k in members], padding=True, truncation=False,
-                                           return_tensors="pt", return_special_tokens_mask=True)
-                    special = batch.pop("special_tokens_mask")
-                    keep = (batch["attention_mask"].bool() & ~special.bool()).unsqueeze(-1).float()
-                    batch = {k: v.to(device) for k, v in batch.items()}
-                    hidden = self.encoder(**batch, return_dict=True).last_hidden_state.float().cpu()
-                    out[members] = (hidden * keep).sum(1) / keep.sum(1).clamp_min(1.0)
+        try:  # the encoder's own batching, windowing (long texts are never cut) and kernels
+            es = self._source.encode(texts, batch_size=batch_size, progress=progress, layers=[-1])
         finally:
             self.encoder.train(was_training)
-        return out
+        keep = es.word_index >= 0  # [CLS]/[SEP] left out; an empty text gives a zero vector
+        group = torch.where(keep, es.text_index, torch.full_like(es.text_index, -1))
+        return _pool_tokens(es.hidden, [0], "sum", group, len(es), "mean").cpu()
 
     def fit_head(
         self,

@@ -146,5 +146,7 @@ def test_fit_head_errors(tiny):
         m.fit_head(GOOD, ["a", "b", "c"] * 3 + ["a"], epochs=0)
     with pytest.raises(ValueError, match="lr must be a number > 0"):
         m.fit_head(GOOD, ["a", "b", "c"] * 3 + ["a"], lr=0)
-    with pytest.raises(ValueError, match=r"texts\[0\] has \d+ tokens, more than the model's limit of 64"):
-        m.sentence_features(["good " * 100])
+    # a text longer than the model is windowed as Encoder.encode does, never cut or refused
+    long = ["good " * 100, "bad"]
+    expected = bk.sentence_vectors(tiny.encode(long))
+    torch.testing.assert_close(m.sentence_features(long), expected)
