@@ -55,7 +55,7 @@ from .similarity import (
     occurrence_vectors,
     self_similarity,
 )
-from .store import Store, extract, open_store
+from .store import Store, extract, extract_part, open_store
 from .validation import InvalidParameterError
 from .widgets import Explorer, explore
 
@@ -109,6 +109,7 @@ __all__ = [
     "probe_layers",
     "plot_probe",
     "extract",
+    "extract_part",
     "open_store",
     "Store",
     "Explorer",

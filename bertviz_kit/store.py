@@ -18,6 +18,7 @@ shard by shard.
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import json
 import mmap
@@ -40,7 +41,7 @@ from .validation import (
     validate_params,
 )
 
-__all__ = ["extract", "open_store", "Store", "STORE_DTYPES"]
+__all__ = ["extract", "extract_part", "open_store", "Store", "STORE_DTYPES"]
 
 FORMAT = "bertviz_kit.store"
 VERSION = 1
@@ -371,6 +372,51 @@ class Store(Corpus):
             real = wid >= 0
             out.append(counts.scatter_reduce_(0, text[real], wid[real] + 1, reduce="amax"))
         return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
+
+
+@functools.lru_cache(maxsize=2)
+def _process_encoder(model: str | None, options: tuple[tuple[str, Any], ...]) -> Encoder:
+    from .loading import load
+
+    return load(model, **dict(options))
+
+
+def extract_part(
+    path: str | os.PathLike,
+    texts: Sequence[str],
+    *,
+    model: str | None = None,
+    load_options: dict[str, Any] | None = None,
+    **extract_options: Any,
+) -> str:
+    """One part of a distributed extraction: ``extract`` ``texts`` into the folder ``path``.
+
+    Meant to be mapped over chunks of a corpus by any engine (a Dask bag or
+    ``client.map``, Ray, ``multiprocessing``): everything it needs travels as plain
+    arguments, and the encoder (``bk.load(model, **load_options)``) is loaded once
+    per worker process and reused for every part that process runs. Each part
+    resumes on its own when mapped again. Open the parent folder of the parts
+    with :func:`open_store` to read them as one store.
+
+    Parameters
+    ----------
+    path : folder of this part (e.g. ``corpus/part-00003``)
+    texts : sequence of str
+    model : str, optional
+        Name or folder of the model (default: the bundled model).
+    load_options : dict, optional
+        Keyword arguments for :func:`bertviz_kit.load` (``device``, ``dtype``, ...).
+    **extract_options
+        Keyword arguments for :func:`extract` (``layers``, ``dtype``, ``shard_size``, ...).
+
+    Returns
+    -------
+    str
+        ``path``, as a string (cheap to send back to the client).
+    """
+    options = tuple(sorted((load_options or {}).items()))
+    encoder = _process_encoder(None if model is None else str(model), options)
+    return str(extract(encoder, texts, path, **{"progress": False, **extract_options}).path)
 
 
 def open_store(path: str | os.PathLike | Sequence[str | os.PathLike]) -> Store:

@@ -42,3 +42,26 @@ def test_dask_bag_map_over_shards(tiny, tiny_path, tmp_path):
     manifests = [(out / f"part-{k:05d}" / "manifest.json").read_text() for k in range(len(chunks))]
     assert bag.compute(scheduler="threads", num_workers=2) == parts
     assert [(out / f"part-{k:05d}" / "manifest.json").read_text() for k in range(len(chunks))] == manifests
+
+
+def test_local_cluster_of_two_worker_processes(tiny, tiny_path, tmp_path):
+    """The documented recipe on dask.distributed: two worker processes (not threads), each
+    loading the encoder once, parts written side by side and opened as one store."""
+    from dask.distributed import Client, LocalCluster
+
+    texts = [f"the bank {'river ' * (i % 3)}robber number {i}" for i in range(18)]
+    out = tmp_path / "corpus"
+    items = [(str(out / f"part-{k:05d}"), texts[i : i + 4]) for k, i in enumerate(range(0, len(texts), 4))]
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        bag = db.from_sequence(items, npartitions=len(items))
+        parts = bag.starmap(bk.extract_part, model=tiny_path, layers="last", shard_size=2).compute(
+            scheduler=client)
+        pids = set(client.run(lambda: __import__("os").getpid()).values())
+    assert len(pids) == 2  # two separate worker processes ran the map
+    assert parts == [p for p, _ in items]
+    store = bk.open_store(out)  # the parent folder: parts in order, one store
+    assert len(store) == len(texts) and len(store.parts) == len(items) and store.complete
+    assert [e.text for e in store] == texts
+    fresh = tiny.encode(texts, layers="last")
+    assert torch.allclose(bk.sentence_vectors(store), bk.sentence_vectors(fresh), atol=2e-2)
