@@ -12,17 +12,26 @@ rotating order), reporting median tokens/s and the median of the per-round ratio
   each round, right before the model runs, the best of ``torch.mm`` and oneDNN; model
   FLOPs counted per sentence);
 * on a CPU where the default path uses oneDNN's packed kernels (``cpu_linear="auto"``),
-  also bertviz_kit fp32 with PyTorch's own kernels (``cpu_linear="torch"``).
+  also bertviz_kit fp32 with PyTorch's own kernels (``cpu_linear="torch"``);
+* ``encode(texts, layers=[-1])`` + ``sentence_vectors`` against a bare forward pass (the
+  fast tokenizer, length-sorted batches, the model, the mean of the last layer on the
+  device: nothing kept), the floor of any toolkit that runs the model (target: within 85%).
+
+``--model random-bert-base`` measures a BERT-base-shaped model (12 layers, 768 dims,
+random weights, the bundled tokenizer) offline: speed does not depend on the weights.
+``--smoke`` runs everything on a few sentences (a check that the script works).
 
 Usage::
 
     python benchmarks/throughput.py                       # CPU, 2,000 sentences
-    python benchmarks/throughput.py --device cuda --n 10000 --batch-size 128
+    python benchmarks/throughput.py --device cuda --n 10000 --batch-size 128 --st-batch-size 128
+    python benchmarks/throughput.py --model random-bert-base --device cuda --n 10000 --batch-size 128
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import platform
 import sys
 
@@ -35,6 +44,29 @@ from _common import (
     median,
     timed,
 )
+
+
+def make_model(name: str | None) -> str | None:
+    """The model to measure: ``None`` (bundled), a folder or name, or ``"random-bert-base"``."""
+    if name != "random-bert-base":
+        return name
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    import torch
+    from transformers import BertConfig, BertModel
+
+    import bertviz_kit as bk
+
+    folder = Path(tempfile.mkdtemp(prefix="random-bert-base-"))
+    torch.manual_seed(0)
+    BertModel(BertConfig()).save_pretrained(folder)  # 12 layers, 768 dims, vocabulary 30522 (as MiniLM's)
+    bundled = Path(bk.bundled_model_path())
+    for f in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        if (bundled / f).exists():
+            shutil.copy(bundled / f, folder / f)
+    return str(folder)
 
 
 def main(argv=None) -> int:
@@ -52,7 +84,13 @@ def main(argv=None) -> int:
                         "natively, else 500: emulated bfloat16/float16 is slow)")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     p.add_argument("--matmul-size", type=int, default=2048)
+    p.add_argument("--model", default=None,
+                   help="model folder or name (default: the bundled MiniLM); 'random-bert-base' builds a "
+                        "BERT-base-shaped model with random weights and the bundled tokenizer")
+    p.add_argument("--smoke", action="store_true", help="a few sentences, one round: checks the script runs")
     args = p.parse_args(argv)
+    if args.smoke:
+        args.n, args.rounds, args.loop_n, args.matmul_size = min(args.n, 48), 1, 4, 256
 
     import torch
     from sentence_transformers import SentenceTransformer
@@ -65,12 +103,13 @@ def main(argv=None) -> int:
     torch.manual_seed(0)
     texts = load_sentences(args.data, args.n)
     dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
-    encoders = {dt: bk.load(device=args.device, dtype=dt) for dt in dtypes}
-    ref = encoders.get("float32") or bk.load(device=args.device)
+    model = make_model(args.model)
+    encoders = {dt: bk.load(model, device=args.device, dtype=dt) for dt in dtypes}
+    ref = encoders.get("float32") or bk.load(model, device=args.device)
     plain = None
     if "float32" in encoders and encoders["float32"].cpu_linear == "onednn":
-        plain = bk.load(device=args.device, cpu_linear="torch")
-    st = SentenceTransformer(bk.bundled_model_path(), device=args.device)
+        plain = bk.load(model, device=args.device, cpu_linear="torch")
+    st = SentenceTransformer(str(model or bk.bundled_model_path()), device=args.device)
     st.eval()
 
     tok = ref.tokenizer(texts, add_special_tokens=True)["input_ids"]
@@ -85,8 +124,25 @@ def main(argv=None) -> int:
     loop_tokens = sum(len(t) for t in tok[: args.loop_n])
     bs = {} if args.batch_size is None else {"batch_size": args.batch_size}
 
-    def ours(enc, items):
-        return lambda: bk.sentence_vectors(enc.encode(items, **bs))
+    def ours(enc, items, **kw):
+        return lambda: bk.sentence_vectors(enc.encode(items, **bs, **kw))
+
+    def bare(enc, items):  # nothing kept: tokenizer, sorted batches, forward, last-layer mean on the device
+        size = args.batch_size or 32
+        tok = enc.tokenizer
+        order = sorted(range(len(items)), key=lambda k: len(items[k]), reverse=True)
+
+        def run():  # with the same CPU kernels bertviz_kit uses (oneDNN where it picked them)
+            with torch.inference_mode(), enc._packed or contextlib.nullcontext():
+                out = []
+                for s in range(0, len(order), size):
+                    batch = tok([items[k] for k in order[s:s + size]], padding=True, return_tensors="pt",
+                                truncation=True, max_length=enc.max_length).to(enc.device)
+                    hidden = enc.model(**batch).last_hidden_state
+                    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                    out.append((hidden * mask).sum(1) / mask.sum(1))
+                torch.cat(out).cpu()
+        return run
 
     def st_run():
         st.encode(texts, batch_size=args.st_batch_size, show_progress_bar=False)
@@ -104,13 +160,18 @@ def main(argv=None) -> int:
                   for dt, enc in encoders.items()}
     if plain is not None:
         contenders["bertviz_kit float32 torch"] = ours(plain, texts)
+    for dt, enc in encoders.items():
+        items = texts if dt == "float32" else lowp_texts
+        contenders[f"bertviz_kit {dt} layers=[-1]"] = ours(enc, items, layers=[-1])
+        contenders[f"bare forward {dt}"] = bare(enc, items)
     contenders["sentence-transformers"] = st_run
     contenders["one-at-a-time loop"] = loop_run
     sizes = {k: n_tokens for k in contenders}
     sizes["one-at-a-time loop"] = loop_tokens
     for dt in encoders:
         if dt != "float32":
-            sizes[f"bertviz_kit {dt}"] = lowp_tokens
+            for k in (f"bertviz_kit {dt}", f"bertviz_kit {dt} layers=[-1]", f"bare forward {dt}"):
+                sizes[k] = lowp_tokens
     times: dict[str, list[float]] = {k: [] for k in contenders}
     ceiling: list[float] = []
     paths: dict[str, list[float]] = {}
@@ -155,6 +216,9 @@ def main(argv=None) -> int:
         if k.startswith("bertviz_kit"):
             print(f"  {k} / sentence-transformers: {ratio(k, 'sentence-transformers'):.2f}x")
             print(f"  {k} / one-at-a-time loop:    {ratio(k, 'one-at-a-time loop'):.2f}x")
+    for dt in encoders:
+        print(f"  bertviz_kit {dt} layers=[-1] / bare forward {dt}: "
+              f"{ratio(f'bertviz_kit {dt} layers=[-1]', f'bare forward {dt}'):.2f}x (target >= 0.85x)")
     if plain is not None:
         print(f"  oneDNN kernels / torch kernels (bertviz_kit float32): "
               f"{ratio('bertviz_kit float32', 'bertviz_kit float32 torch'):.2f}x")
