@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 
-from _common import HERE, load_sentences
+from _common import HERE
 
 ENCODE = """
 import gc, resource, sys

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from .kernels import CPU_LINEAR
+from .validation import InvalidParameterError
 
 __all__ = ["Settings", "read_settings", "DTYPES", "DEVICES"]
 
@@ -29,14 +30,14 @@ _ALIASES = {"config_name": "model", "model_name_or_path": "model", "model_name":
 
 def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
     if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"{name} must be one of {allowed}; got {value!r}.")
+        raise InvalidParameterError(f"{name} must be one of {allowed}; got {value!r}.")
 
 
 def _check_device(value: Any) -> None:
     if not isinstance(value, str) or not (
         value in DEVICES or value.startswith("cuda:") and value[5:].isdigit()
     ):
-        raise ValueError(f"device must be one of {DEVICES} or 'cuda:N'; got {value!r}.")
+        raise InvalidParameterError(f"device must be one of {DEVICES} or 'cuda:N'; got {value!r}.")
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         if self.model is not None and not isinstance(self.model, (str, os.PathLike)):
-            raise TypeError(f"model must be a name, a path or None; got {self.model!r}.")
+            raise InvalidParameterError(f"model must be a name, a path or None; got {self.model!r}.")
         if self.model is not None:
             object.__setattr__(self, "model", os.fspath(self.model))
         _check_device(self.device)
@@ -106,14 +107,14 @@ class Settings:
         _check_choice("cpu_linear", self.cpu_linear, CPU_LINEAR)
         for flag in ("verbose", "attentions", "download", "use_safetensors", "trust_remote_code"):
             if not isinstance(getattr(self, flag), bool):
-                raise TypeError(f"{flag} must be true or false; got {getattr(self, flag)!r}.")
+                raise InvalidParameterError(f"{flag} must be true or false; got {getattr(self, flag)!r}.")
         if self.max_length is not None and (
             not isinstance(self.max_length, int) or isinstance(self.max_length, bool)
             or self.max_length < 8
         ):
-            raise ValueError(f"max_length must be an int >= 8 or None; got {self.max_length!r}.")
+            raise InvalidParameterError(f"max_length must be an int >= 8 or None; got {self.max_length!r}.")
         if not isinstance(self.stride, int) or isinstance(self.stride, bool) or self.stride < 0:
-            raise ValueError(f"stride must be an int >= 0; got {self.stride!r}.")
+            raise InvalidParameterError(f"stride must be an int >= 0; got {self.stride!r}.")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Settings:
@@ -122,13 +123,13 @@ class Settings:
         The tutorial's key ``config_name`` is accepted as ``model``.
         """
         if not isinstance(data, dict):
-            raise TypeError(f"settings must be a mapping; got {type(data).__name__}.")
+            raise InvalidParameterError(f"settings must be a mapping; got {type(data).__name__}.")
         known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
         kwargs: dict[str, Any] = {}
         for key, value in data.items():
             key = _ALIASES.get(key, key)
             if key not in known:
-                raise ValueError(
+                raise InvalidParameterError(
                     f"unknown setting {key!r}; allowed are {tuple(sorted(known))}."
                 )
             kwargs[key] = value
@@ -158,12 +159,12 @@ def read_settings(path: str | os.PathLike) -> Settings:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ValueError(
+        raise InvalidParameterError(
             f"config file {str(path)!r} is not safe YAML (only plain mappings, lists, strings "
             f"and numbers are read; Python tags are refused): {exc}"
         ) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ValueError(f"config file {str(path)!r} must hold a mapping; got {type(data).__name__}.")
+        raise InvalidParameterError(f"config file {str(path)!r} must hold a mapping; got {type(data).__name__}.")
     return Settings.from_dict(data)

@@ -361,7 +361,7 @@ class Encodings(Corpus):
         if isinstance(i, slice):
             a, b, step = i.indices(n)
             if step != 1:
-                raise ValueError(f"Encodings slices must be contiguous (step 1); got step {step}.")
+                raise InvalidParameterError(f"Encodings slices must be contiguous (step 1); got step {step}.")
             return self._range(a, max(a, b))
         if isinstance(i, bool) or not isinstance(i, int) or not -n <= i < n:
             raise IndexError(f"index must be an int in [{-n}, {n - 1}] or a slice; got {i!r}.")
@@ -443,7 +443,7 @@ class Encodings(Corpus):
             from .config import DTYPES
 
             if dtype not in DTYPES:
-                raise ValueError(f"dtype must be one of {DTYPES} or a torch.dtype; got {dtype!r}.")
+                raise InvalidParameterError(f"dtype must be one of {DTYPES} or a torch.dtype; got {dtype!r}.")
             dtype = getattr(torch, dtype)
         hidden = self.hidden.to(device=device, dtype=dtype, copy=True)
         att = None if self.attentions is None else [a.to(device=device, dtype=dtype) for a in self.attentions]
@@ -461,13 +461,14 @@ class Encodings(Corpus):
             return es
         items = list(es)
         if not items:
-            raise ValueError(f"{name} must hold at least one Encoding; got an empty list.")
+            raise InvalidParameterError(f"{name} must hold at least one Encoding; got an empty list.")
         first = items[0]
         for i, e in enumerate(items):
             if not isinstance(e, Encoding):
-                raise TypeError(f"{name}[{i}] must be an Encoding (from Encoder.encode); got {type(e).__name__}.")
+                raise InvalidParameterError(
+                    f"{name}[{i}] must be an Encoding (from Encoder.encode); got {type(e).__name__}.")
             if e.layer_ids != first.layer_ids or e.dim != first.dim or e.n_layers != first.n_layers:
-                raise ValueError(
+                raise InvalidParameterError(
                     f"{name} must come from one model with the same stored layers; {name}[0] has "
                     f"layers {first.layer_ids} and dim {first.dim}, {name}[{i}] has {e.layer_ids} "
                     f"and dim {e.dim}."
@@ -524,10 +525,10 @@ def as_corpus(data: object, name: str = "es") -> Corpus:
     :class:`Encoding` concatenated (a copy). A single :class:`Encoding` is refused."""
     if isinstance(data, Corpus):
         if len(data) == 0:
-            raise ValueError(f"{name} must hold at least one text; got an empty {type(data).__name__}.")
+            raise InvalidParameterError(f"{name} must hold at least one text; got an empty {type(data).__name__}.")
         return data
     if isinstance(data, (Encoding, str)) or not isinstance(data, Sequence):
-        raise TypeError(
+        raise InvalidParameterError(
             f"{name} must be an Encodings (enc.encode(texts)), a Store (bk.open_store) or a list of "
             f"Encoding; got {type(data).__name__}."
         )
@@ -634,7 +635,7 @@ class Encoder:
         self.max_length = settings.max_length or _model_limit(model, tokenizer)
         positions = _position_limit(model)
         if positions is not None and self.max_length > positions:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"max_length={self.max_length} is more than the {positions} positions model "
                 f"{name!r} has; use max_length <= {positions} (longer texts are windowed)."
             )
@@ -657,7 +658,7 @@ class Encoder:
             return "torch"
         if not onednn_available():
             if choice == "onednn":
-                raise ValueError(
+                raise InvalidParameterError(
                     "cpu_linear='onednn' was asked for, but this PyTorch build has no oneDNN "
                     "packed linear kernels (torch.backends.mkldnn); use cpu_linear='auto' or 'torch'."
                 )
@@ -984,7 +985,7 @@ class _Plan:
             return
         if attentions:
             i = long[0]
-            raise ValueError(
+            raise InvalidParameterError(
                 f"attentions=True needs each text to fit in one window of max_length={limit} tokens; "
                 f"texts[{i}] has {int(lengths[i])} tokens. Encode it without attentions, or split the text."
             )
@@ -998,7 +999,7 @@ class _Plan:
             p, q = int(content[0]), int(content[-1]) + 1
             width = limit - p - (n - q)
             if width < 1:
-                raise ValueError(
+                raise InvalidParameterError(
                     f"max_length={limit} leaves no room for text between the {p + n - q} special "
                     f"tokens; use a larger max_length."
                 )

@@ -12,6 +12,7 @@ from torch import nn
 
 from .encoding import Encoder
 from .pooling import _pool_tokens
+from .validation import InvalidParameterError
 
 __all__ = ["EncoderWithHead"]
 
@@ -72,12 +73,12 @@ class EncoderWithHead(nn.Module):
             self.tokenizer = None
             model = encoder
         else:
-            raise TypeError(
+            raise InvalidParameterError(
                 f"encoder must be an Encoder (bk.load) or a transformers model; "
                 f"got {type(encoder).__name__}."
             )
         if isinstance(out_features, bool) or not isinstance(out_features, int) or out_features < 1:
-            raise ValueError(f"out_features must be an int >= 1; got {out_features!r}.")
+            raise InvalidParameterError(f"out_features must be an int >= 1; got {out_features!r}.")
         self.encoder = model
         hidden = int(model.config.hidden_size)
         generator_state = None
@@ -154,7 +155,7 @@ class EncoderWithHead(nn.Module):
     def tokenize(self, texts: str | list[str]) -> dict[str, torch.Tensor]:
         """Tokenize with the encoder's tokenizer into padded tensors for :meth:`forward`."""
         if self.tokenizer is None:
-            raise ValueError("this EncoderWithHead was built from a bare model; it has no "
+            raise InvalidParameterError("this EncoderWithHead was built from a bare model; it has no "
                              "tokenizer. Build it from bk.load(...) or from_pretrained().")
         device = next(self.encoder.parameters()).device
         batch = self.tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
@@ -173,7 +174,7 @@ class EncoderWithHead(nn.Module):
         texts = _check_texts(texts)
         _check_positive_int("batch_size", batch_size)
         if self._source is None:
-            raise ValueError("this EncoderWithHead was built from a bare model; it has no "
+            raise InvalidParameterError("this EncoderWithHead was built from a bare model; it has no "
                              "tokenizer. Build it from bk.load(...) or from_pretrained().")
         was_training = self.encoder.training
         self.encoder.eval()
@@ -232,17 +233,17 @@ class EncoderWithHead(nn.Module):
             _check_positive_int(name, v)
         for name, v in (("lr", lr), ("weight_decay", weight_decay)):
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or (name == "lr" and v == 0):
-                raise ValueError(f"{name} must be a number {'> 0' if name == 'lr' else '>= 0'}; got {v!r}.")
+                raise InvalidParameterError(f"{name} must be a number {'> 0' if name == 'lr' else '>= 0'}; got {v!r}.")
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seed must be an int >= 0; got {seed!r}.")
+            raise InvalidParameterError(f"seed must be an int >= 0; got {seed!r}.")
         if isinstance(labels, (str, bytes)) or not isinstance(labels, Sequence) or len(labels) != len(texts):
             got = len(labels) if isinstance(labels, Sequence) else type(labels).__name__
-            raise ValueError(f"labels must be a sequence with one label per text ({len(texts)}); got {got}.")
+            raise InvalidParameterError(f"labels must be a sequence with one label per text ({len(texts)}); got {got}.")
         classes = sorted(set(labels), key=repr) if not _sortable(labels) else sorted(set(labels))
         if len(classes) < 2:
-            raise ValueError(f"labels must hold at least two classes; got {classes}.")
+            raise InvalidParameterError(f"labels must hold at least two classes; got {classes}.")
         if len(classes) != self.out_features:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"out_features ({self.out_features}) must equal the number of classes "
                 f"({len(classes)}: {classes}); build the model with out_features={len(classes)}."
             )
@@ -301,7 +302,7 @@ class EncoderWithHead(nn.Module):
         """Accuracy of :meth:`predict` on labelled texts (e.g. a held-out set)."""
         texts = _check_texts(texts)
         if isinstance(labels, (str, bytes)) or not isinstance(labels, Sequence) or len(labels) != len(texts):
-            raise ValueError(f"labels must be a sequence with one label per text ({len(texts)}).")
+            raise InvalidParameterError(f"labels must be a sequence with one label per text ({len(texts)}).")
         pred = self.predict(texts, batch_size=batch_size)
         return sum(p == t for p, t in zip(pred, labels)) / len(texts)
 
@@ -316,15 +317,15 @@ def _sortable(values: Sequence[object]) -> bool:
 
 def _check_texts(texts: object) -> list[str]:
     if isinstance(texts, str) or not isinstance(texts, Sequence):
-        raise TypeError(f"texts must be a list of str; got {type(texts).__name__}.")
+        raise InvalidParameterError(f"texts must be a list of str; got {type(texts).__name__}.")
     if not texts:
-        raise ValueError("texts must hold at least one text; got an empty list.")
+        raise InvalidParameterError("texts must hold at least one text; got an empty list.")
     for i, t in enumerate(texts):
         if not isinstance(t, str):
-            raise TypeError(f"texts[{i}] must be a str; got {type(t).__name__}.")
+            raise InvalidParameterError(f"texts[{i}] must be a str; got {type(t).__name__}.")
     return list(texts)
 
 
 def _check_positive_int(name: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an int >= 1; got {value!r}.")
+        raise InvalidParameterError(f"{name} must be an int >= 1; got {value!r}.")

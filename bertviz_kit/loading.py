@@ -16,6 +16,7 @@ import torch
 
 from .config import Settings, read_settings
 from .encoding import Encoder
+from .validation import InvalidParameterError
 
 __all__ = ["load", "bundled_model_path", "resolve_device", "quiet_transformers"]
 
@@ -45,10 +46,10 @@ def resolve_device(device: str) -> torch.device:
             return torch.device("cuda")
         return torch.device("cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} was asked for but no CUDA GPU is available; "
+        raise InvalidParameterError(f"device={device!r} was asked for but no CUDA GPU is available; "
                          f"use device='cpu' or 'auto'.")
     if device == "mps" and not torch.backends.mps.is_available():
-        raise ValueError("device='mps' was asked for but MPS is not available; use 'cpu'.")
+        raise InvalidParameterError("device='mps' was asked for but MPS is not available; use 'cpu'.")
     return torch.device(device)
 
 
@@ -167,9 +168,9 @@ def load(
     elif isinstance(config, (str, os.PathLike)):
         settings = read_settings(config)
     else:
-        raise TypeError(f"config must be a YAML path or a Settings; got {type(config).__name__}.")
+        raise InvalidParameterError(f"config must be a YAML path or a Settings; got {type(config).__name__}.")
     if model is not None and not isinstance(model, (str, os.PathLike)):
-        raise TypeError(f"model must be a name, a path or None; got {type(model).__name__}.")
+        raise InvalidParameterError(f"model must be a name, a path or None; got {type(model).__name__}.")
     settings = settings.replace(
         model=os.fspath(model) if model is not None else None,
         device=device, dtype=dtype, attentions=attentions, max_length=max_length,
@@ -204,7 +205,7 @@ def _source(settings: Settings) -> tuple[str, str]:
     if _looks_like_path(name) and not Path(name).exists():
         raise FileNotFoundError(f"model path {name!r} does not exist.")
     if Path(name).exists() and not Path(name).is_dir():
-        raise ValueError(f"model path {name!r} is a file; give the folder that holds config.json.")
+        raise InvalidParameterError(f"model path {name!r} is a file; give the folder that holds config.json.")
     if Path(name).is_dir() or not _offline(settings):
         return name, settings.model
     # A Hub name without downloads: find its snapshot folder in the cache ourselves, so
@@ -259,7 +260,7 @@ def _load_tokenizer(source: str, settings: Settings) -> Any:
     except (OSError, ValueError) as exc:
         raise _not_found(source, settings, exc) from None
     if not getattr(tokenizer, "is_fast", False):
-        raise ValueError(
+        raise InvalidParameterError(
             f"model {source!r} has no fast tokenizer (tokenizer.json); bertviz_kit needs one for "
             f"word ids and character offsets. Convert it with transformers' "
             f"PreTrainedTokenizerFast or pick a model that ships tokenizer.json."

@@ -78,9 +78,9 @@ def _features(
         raise InvalidParameterError(f"data must be an Encodings, a Store, a list of Encoding or a "
                                     f"tensor/array [n_layers, n, dim]; got {type(data).__name__}.")
     if x.ndim != 3:
-        raise ValueError(f"data must have shape [n_layers, n, dim]; got shape {x.shape}.")
+        raise InvalidParameterError(f"data must have shape [n_layers, n, dim]; got shape {x.shape}.")
     if not np.isfinite(x).all():
-        raise ValueError("data holds NaN or infinite values.")
+        raise InvalidParameterError("data holds NaN or infinite values.")
     return x, tuple(range(x.shape[0]))
 
 
@@ -141,17 +141,17 @@ def probe_layers(
     from sklearn.preprocessing import StandardScaler
 
     if isinstance(labels, (str, bytes)) or not isinstance(labels, (Sequence, np.ndarray, torch.Tensor)):
-        raise TypeError(f"labels must be a sequence with one label per row; got {type(labels).__name__}.")
+        raise InvalidParameterError(f"labels must be a sequence with one label per row; got {type(labels).__name__}.")
     y = np.asarray(labels.tolist() if isinstance(labels, torch.Tensor) else list(labels))
     x, layer_ids = _features(data, pooling, specials)
     if y.ndim != 1 or len(y) != x.shape[1]:
-        raise ValueError(f"labels must hold one label per row: {x.shape[1]}; got {len(y)}.")
+        raise InvalidParameterError(f"labels must hold one label per row: {x.shape[1]}; got {len(y)}.")
     classes, counts = np.unique(y, return_counts=True)
     if len(classes) < 2:
-        raise ValueError(f"labels must hold at least two classes; got only {classes.tolist()}.")
+        raise InvalidParameterError(f"labels must hold at least two classes; got only {classes.tolist()}.")
     if counts.min() < cv:
         small = classes[counts.argmin()]
-        raise ValueError(
+        raise InvalidParameterError(
             f"every class needs at least cv={cv} members for StratifiedKFold; class {small!r} "
             f"has {counts.min()}. Use a smaller cv or more data."
         )

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .validation import InvalidParameterError
+
 __all__ = ["PROJECTION_METHODS", "project", "project_layers"]
 
 PROJECTION_METHODS = ("pca", "tsne", "umap")
@@ -26,18 +28,19 @@ def _as_array(x: object, name: str, ndim: int) -> np.ndarray:
         try:
             arr = np.asarray(x, dtype=np.float32)
         except (TypeError, ValueError):
-            raise TypeError(f"{name} must be a tensor or array of numbers; got {type(x).__name__}.") from None
+            raise InvalidParameterError(
+                f"{name} must be a tensor or array of numbers; got {type(x).__name__}.") from None
     if arr.ndim != ndim:
         shape = "[n, dim]" if ndim == 2 else "[n_layers, n, dim]"
-        raise ValueError(f"{name} must be {ndim}-D {shape}; got shape {arr.shape}.")
+        raise InvalidParameterError(f"{name} must be {ndim}-D {shape}; got shape {arr.shape}.")
     if not np.isfinite(arr).all():
-        raise ValueError(f"{name} holds NaN or infinite values.")
+        raise InvalidParameterError(f"{name} holds NaN or infinite values.")
     return arr.astype(np.float32, copy=False)
 
 
 def _check_int(name: str, value: object, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}; got {value!r}.")
+        raise InvalidParameterError(f"{name} must be an int >= {low}; got {value!r}.")
     return value
 
 
@@ -55,22 +58,22 @@ def _fit(
         from sklearn.decomposition import PCA
 
         if n_components > min(n, dim):
-            raise ValueError(
+            raise InvalidParameterError(
                 f"n_components must be at most min(n, dim) = {min(n, dim)} for PCA; got {n_components}."
             )
         if perplexity is not None:
-            raise ValueError("perplexity is a t-SNE option; got it with method='pca'.")
+            raise InvalidParameterError("perplexity is a t-SNE option; got it with method='pca'.")
         model = PCA(n_components=n_components, random_state=seed, **options)
         return model.fit_transform(x), model
     if method == "tsne":
         from sklearn.manifold import TSNE
 
         if n < 3:
-            raise ValueError(f"t-SNE needs at least 3 vectors; got {n}.")
+            raise InvalidParameterError(f"t-SNE needs at least 3 vectors; got {n}.")
         if perplexity is None:
             perplexity = float(min(30.0, max(1.0, (n - 1) / 3)))
         if not isinstance(perplexity, (int, float)) or isinstance(perplexity, bool) or not 0 < perplexity < n:
-            raise ValueError(f"perplexity must be a number in (0, {n}) (below the number of vectors); "
+            raise InvalidParameterError(f"perplexity must be a number in (0, {n}) (below the number of vectors); "
                              f"got {perplexity!r}.")
         options = {"init": "pca", "learning_rate": "auto", **options}
         model = TSNE(n_components=n_components, perplexity=perplexity, random_state=seed, **options)
@@ -83,7 +86,7 @@ def _fit(
             "(or use method='pca' or 'tsne')."
         ) from None
     if perplexity is not None:
-        raise ValueError("perplexity is a t-SNE option; got it with method='umap'.")
+        raise InvalidParameterError("perplexity is a t-SNE option; got it with method='umap'.")
     options = {"n_neighbors": min(15, max(2, n - 1)), **options}
     model = umap.UMAP(n_components=n_components, random_state=seed, **options)
     return model.fit_transform(x), model
@@ -95,11 +98,11 @@ def _normalize(x: np.ndarray) -> np.ndarray:
 
 def _check_common(method: object, n_components: object, seed: object, normalize: object) -> None:
     if not isinstance(method, str) or method not in PROJECTION_METHODS:
-        raise ValueError(f"method must be one of {PROJECTION_METHODS}; got {method!r}.")
+        raise InvalidParameterError(f"method must be one of {PROJECTION_METHODS}; got {method!r}.")
     _check_int("n_components", n_components, 1)
     _check_int("seed", seed, 0)
     if not isinstance(normalize, bool):
-        raise TypeError(f"normalize must be True or False; got {normalize!r}.")
+        raise InvalidParameterError(f"normalize must be True or False; got {normalize!r}.")
 
 
 def project(
@@ -149,7 +152,7 @@ def _project(
     _check_common(method, n_components, seed, normalize)
     x = _as_array(vectors, "vectors", 2)
     if x.shape[0] < 2:
-        raise ValueError(f"vectors must hold at least 2 rows to project; got {x.shape[0]}.")
+        raise InvalidParameterError(f"vectors must hold at least 2 rows to project; got {x.shape[0]}.")
     if normalize:
         x = _normalize(x)
     return _fit(x, method, n_components, seed, perplexity, options)
@@ -204,11 +207,11 @@ def _project_layers(
 ) -> tuple[np.ndarray, Any]:
     _check_common(method, n_components, seed, normalize)
     if not isinstance(center_layers, bool):
-        raise TypeError(f"center_layers must be True or False; got {center_layers!r}.")
+        raise InvalidParameterError(f"center_layers must be True or False; got {center_layers!r}.")
     x = _as_array(vectors, "vectors", 3)
     n_layers, n, dim = x.shape
     if n_layers * n < 2:
-        raise ValueError(f"vectors must hold at least 2 vectors in all; got shape {x.shape}.")
+        raise InvalidParameterError(f"vectors must hold at least 2 vectors in all; got shape {x.shape}.")
     if normalize:
         x = _normalize(x)
     if center_layers:

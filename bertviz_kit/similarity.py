@@ -44,11 +44,12 @@ def _as_matrix(x: object, name: str) -> torch.Tensor:
         try:
             x = torch.as_tensor(x)
         except (TypeError, ValueError, RuntimeError):
-            raise TypeError(f"{name} must be a tensor or array of numbers; got {type(x).__name__}.") from None
+            raise InvalidParameterError(
+                f"{name} must be a tensor or array of numbers; got {type(x).__name__}.") from None
     if x.ndim == 1:
         x = x.unsqueeze(0)
     if x.ndim != 2:
-        raise ValueError(f"{name} must be 1-D [dim] or 2-D [n, dim]; got shape {tuple(x.shape)}.")
+        raise InvalidParameterError(f"{name} must be 1-D [dim] or 2-D [n, dim]; got shape {tuple(x.shape)}.")
     if not x.is_floating_point():
         x = x.float()
     return x
@@ -70,7 +71,7 @@ def cosine(a: object, b: object | None = None, eps: float = 1e-8) -> torch.Tenso
     x = _as_matrix(a, "a")
     y = x if b is None else _as_matrix(b, "b")
     if x.shape[1] != y.shape[1]:
-        raise ValueError(
+        raise InvalidParameterError(
             f"a and b must have the same width; got {x.shape[1]} and {y.shape[1]}."
         )
     dtype = torch.promote_types(x.dtype, y.dtype)
