@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test lint unit notebooks notebooks-sync browser browser-deps lab app clean
+.PHONY: install demo test lint unit notebooks notebooks-sync bench-smoke browser browser-deps lab app clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ install: $(STAMP)
 demo: install
 	$(VENV)/bin/bertviz-kit demo --out out
 
-test: lint unit notebooks browser
+test: lint unit notebooks bench-smoke browser
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -35,6 +35,10 @@ notebooks: install
 	$(PY) .ci/check_notebook_pairs.py
 	timeout 20m $(PY) -m pytest --nbval notebooks -p no:cacheprovider -q \
 	  --nbval-sanitize-with notebooks/sanitize.cfg --nbval-cell-timeout=300
+
+# the streaming-extraction memory benchmark on two tiny corpora: runs end to end in seconds
+bench-smoke: install
+	timeout 5m $(PY) benchmarks/extract_memory.py --sizes 20,40
 
 # re-run every notebook and store fresh outputs in its .ipynb (NB=notebooks/05_explorer.py for one)
 notebooks-sync: install

@@ -11,20 +11,34 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "sentence_polarity"
+#: ``--data`` default: the sentence polarity corpus shipped in the package (bk.datasets).
+DEFAULT_DATA = "bundled"
 BANK_TEXT = (
     "After stealing money from the bank vault, the bank robber was seen "
     "fishing on the Mississippi river bank."
 )
 
 
-def load_sentences(folder: str | os.PathLike, n: int) -> list[str]:
-    """The first ``n`` sentences of the polarity corpus, positive and negative interleaved."""
+def load_sentences(folder: str | os.PathLike | None, n: int) -> list[str]:
+    """The first ``n`` sentences of the polarity corpus, positive and negative interleaved.
+
+    ``folder`` None or ``"bundled"`` reads the copy shipped in the package
+    (``bk.datasets.sentence_polarity(n)``); any other value is a folder holding
+    ``rt-polarity.pos`` and ``rt-polarity.neg`` (one snippet a line, UTF-8).
+    """
+    if folder is None or str(folder) == DEFAULT_DATA:
+        import bertviz_kit as bk
+
+        limit = 2 * 5331
+        if not 1 <= n <= limit:
+            raise SystemExit(f"error: --n must be in [1, {limit}] (the bundled polarity corpus); got {n}.")
+        return bk.datasets.sentence_polarity(n).texts
     folder = Path(folder)
     files = [folder / "rt-polarity.pos", folder / "rt-polarity.neg"]
     for f in files:
         if not f.is_file():
-            raise SystemExit(f"error: {f} not found; pass --data with the sentence_polarity folder.")
+            raise SystemExit(f"error: {f} not found; pass --data with a folder holding rt-polarity.pos "
+                             f"and rt-polarity.neg, or leave it out for the bundled corpus.")
     pos, neg = (f.read_text(encoding="utf-8", errors="replace").splitlines() for f in files)
     texts = [t.strip() for pair in zip(pos, neg) for t in pair if t.strip()]
     if n > len(texts):

@@ -1,10 +1,11 @@
 """Peak memory of streaming extraction: 500 vs 5,000 sentences (must not grow with the corpus).
 
 Each size runs in a fresh subprocess (ru_maxrss of that process), on sentences
-from the sentence polarity corpus (Pang & Lee, CC BY 4.0), all layers kept in
-float16. Prints both peaks and their ratio (target: at most 1.3x).
+from the sentence polarity corpus (Pang & Lee, CC BY 4.0; the copy shipped in
+the package, ``bk.datasets.sentence_polarity``), all layers kept in float16.
+Prints both peaks and their ratio (target: at most 1.3x).
 
-    python benchmarks/extract_memory.py [--data ../shared/data/sentence_polarity]
+    python benchmarks/extract_memory.py [--sizes 500,5000] [--data FOLDER]
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ CHILD = """
 import resource, sys, time
 from pathlib import Path
 import bertviz_kit as bk
-data, n, out, cpu_linear = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
-texts = []
-for name in ("rt-polarity.pos", "rt-polarity.neg"):
-    texts += data.joinpath(name).read_text(encoding="utf-8", errors="replace").splitlines()
-texts = texts[::2][:n] if n <= len(texts) // 2 else texts[:n]
+data, n, out, cpu_linear = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+if data == "bundled":
+    texts = bk.datasets.sentence_polarity(order="grouped").texts   # positive, then negative
+else:
+    texts = []
+    for name in ("rt-polarity.pos", "rt-polarity.neg"):
+        texts += Path(data).joinpath(name).read_text(encoding="utf-8", errors="replace").splitlines()
+texts = texts[::2][:n] if n <= len(texts) // 2 else texts[:n]   # every other snippet
 enc = bk.load(device="cpu", cpu_linear=cpu_linear)
 t = time.perf_counter()
 store = bk.extract(enc, texts, out, progress=False)
@@ -43,10 +47,11 @@ def run(data: str, n: int, cpu_linear: str = "auto") -> tuple[int, float, float]
 
 
 def main() -> None:
-    here = os.path.dirname(os.path.abspath(__file__))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=os.path.join(here, "..", "..", "shared", "data", "sentence_polarity"))
-    parser.add_argument("--sizes", default="500,5000")
+    parser.add_argument("--data", default="bundled",
+                        help="'bundled' (default: the corpus shipped in the package) or a folder holding "
+                             "rt-polarity.pos and rt-polarity.neg")
+    parser.add_argument("--sizes", default="500,5000", help="comma-separated corpus sizes, smallest first")
     parser.add_argument("--cpu-linear", default="auto", choices=("auto", "onednn", "torch"),
                         help="float32 linear kernels on the CPU (see bk.load)")
     args = parser.parse_args()

@@ -13,6 +13,7 @@ plot without running it again::
 
 from __future__ import annotations
 
+from . import datasets
 from .config import Settings, read_settings
 from .encoding import Corpus, Encoder, Encoding, Encodings
 from .examples import BANK_SENSES, BANK_TEXT
@@ -62,6 +63,7 @@ from .widgets import Explorer, explore
 __version__ = "0.1.0"
 
 __all__ = [
+    "datasets",
     "Settings",
     "read_settings",
     "Encoder",

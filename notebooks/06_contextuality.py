@@ -35,19 +35,16 @@
 #
 # We measure them on real sentences: the first 150 positive and 150 negative
 # movie-review snippets of the *sentence polarity dataset v1.0 by Bo Pang and
-# Lillian Lee, CC BY 4.0* (`../shared/data/sentence_polarity`).
+# Lillian Lee, CC BY 4.0*, which ships inside the package
+# (`bk.datasets.sentence_polarity`; `bk.datasets.citation("sentence_polarity")`
+# prints its attribution and reference).
 
 # %%
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 
 import bertviz_kit as bk
 
-DATA = Path("../../shared/data/sentence_polarity")
-pos = (DATA / "rt-polarity.pos").read_text(encoding="utf-8").splitlines()[:150]
-neg = (DATA / "rt-polarity.neg").read_text(encoding="utf-8").splitlines()[:150]
-texts = pos + neg
+texts, labels = bk.datasets.sentence_polarity(per_class=150, order="grouped")
 enc = bk.load(device="cpu")
 print(len(texts), "sentences, e.g.", repr(texts[3]))
 

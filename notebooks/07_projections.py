@@ -31,8 +31,6 @@
 # distances and cluster sizes; read it for "who is near whom" only.
 
 # %%
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 
 import bertviz_kit as bk
@@ -98,19 +96,18 @@ ax = bk.plot_trajectory(stack, senses, center_layers=True, legend_title="sense",
 # %% [markdown]
 # ## Sentence vectors coloured by polarity
 #
-# 300 movie-review snippets (*sentence polarity dataset v1.0 by Bo Pang and
-# Lillian Lee, CC BY 4.0*), their sentence vectors (mean of the last layer,
-# [CLS]/[SEP] left out), with PCA and with t-SNE:
+# 300 movie-review snippets, the first 150 positive and 150 negative of the
+# *sentence polarity dataset v1.0 by Bo Pang and Lillian Lee, CC BY 4.0*
+# (shipped inside the package: `bk.datasets.sentence_polarity`), their
+# sentence vectors (mean of the last layer, [CLS]/[SEP] left out), with PCA
+# and with t-SNE:
 
 # %%
-DATA = Path("../../shared/data/sentence_polarity")
-pos = (DATA / "rt-polarity.pos").read_text(encoding="utf-8").splitlines()[:150]
-neg = (DATA / "rt-polarity.neg").read_text(encoding="utf-8").splitlines()[:150]
-polarity = ["positive"] * len(pos) + ["negative"] * len(neg)
+snippets, polarity = bk.datasets.sentence_polarity(per_class=150, order="grouped")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-reviews = enc.encode(pos + neg, progress=True)
+reviews = enc.encode(snippets, progress=True)
 
 # %%
 sent = bk.sentence_vectors(reviews, layer=-1)

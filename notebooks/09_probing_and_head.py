@@ -26,20 +26,15 @@
 # train the custom model's head (`bk.EncoderWithHead`) for the task.
 #
 # Data: *sentence polarity dataset v1.0 by Bo Pang and Lillian Lee, CC BY 4.0*
-# (movie-review snippets labelled positive or negative).
+# (movie-review snippets labelled positive or negative), shipped inside the
+# package as `bk.datasets.sentence_polarity`; here the first 150 of each class.
 
 # %%
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 
 import bertviz_kit as bk
 
-DATA = Path("../../shared/data/sentence_polarity")
-pos = (DATA / "rt-polarity.pos").read_text(encoding="utf-8").splitlines()
-neg = (DATA / "rt-polarity.neg").read_text(encoding="utf-8").splitlines()
-texts = pos[:150] + neg[:150]
-labels = ["positive"] * 150 + ["negative"] * 150
+texts, labels = bk.datasets.sentence_polarity(per_class=150, order="grouped")
 enc = bk.load(device="cpu")
 print(len(texts), "sentences:", labels.count("positive"), "positive,", labels.count("negative"), "negative")
 
@@ -113,6 +108,9 @@ ax = bk.plot_probe(sense_probe, title="'bank': money or river? (20 occurrences, 
 # sentences are disjoint: 400 to train on, 200 held out.
 
 # %%
+corpus = bk.datasets.sentence_polarity(order="grouped")
+pos = [t for t, y in zip(corpus.texts, corpus.labels) if y == "positive"]
+neg = [t for t, y in zip(corpus.texts, corpus.labels) if y == "negative"]
 train_texts = pos[1000:1200] + neg[1000:1200]
 train_labels = ["positive"] * 200 + ["negative"] * 200
 test_texts = pos[2000:2100] + neg[2000:2100]
