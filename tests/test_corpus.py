@@ -253,3 +253,18 @@ def test_one_error_type_names_parameter_allowed_and_given(es):
         bk.probe_layers(es, [0, 1] * 3 + [0], C=-1)
     with pytest.raises(bk.InvalidParameterError, match="center must be True or False; got 1"):
         bk.intra_similarity(es, center=1)
+
+
+@pytest.mark.parametrize("which", ["tiny", "minilm"])
+def test_flat_states_equal_transformers_per_text(which, request):
+    """Every text's slice of the flat tensor equals transformers' own forward pass of that text alone."""
+    enc = request.getfixturevalue(which)
+    texts = [BANK_TEXT, "hello world", "", "the robber was seen fishing on the river"]
+    es = enc.encode(texts, batch_size=3)
+    with torch.inference_mode():
+        for i, text in enumerate(texts):
+            inputs = enc.tokenizer(text, return_tensors="pt")
+            ref = torch.stack(enc.model(**inputs, output_hidden_states=True).hidden_states)[:, 0]
+            a, b = int(es.token_starts[i]), int(es.token_starts[i + 1])
+            assert torch.allclose(es.hidden[a:b].transpose(0, 1), ref, atol=1e-4)
+            assert es[i].input_ids.tolist() == inputs["input_ids"][0].tolist()
