@@ -31,6 +31,9 @@ lint: install
 unit: install
 	$(PY) -m pytest tests --ignore=tests/browser -q
 
+# Notebooks run with fixed CPU kernels: cpu_linear="auto" decides by timing, and a ~1e-6
+# difference can flip a printed probe accuracy between the stored and the fresh run.
+notebooks: export BERTVIZ_KIT_CPU_LINEAR := torch
 notebooks: install
 	$(PY) .ci/check_notebook_pairs.py
 	timeout 20m $(PY) -m pytest --nbval notebooks -p no:cacheprovider -q \
@@ -41,6 +44,7 @@ bench-smoke: install
 	timeout 5m $(PY) benchmarks/extract_memory.py --sizes 20,40
 
 # re-run every notebook and store fresh outputs in its .ipynb (NB=notebooks/05_explorer.py for one)
+notebooks-sync: export BERTVIZ_KIT_CPU_LINEAR := torch
 notebooks-sync: install
 	$(PY) .ci/sync_notebooks.py $(NB)
 

@@ -80,7 +80,10 @@ class Settings:
         oneDNN's packed kernels when this PyTorch build has them and a one-off
         timing finds them faster here (about 2x on some CPUs, see
         :mod:`bertviz_kit.kernels`), ``"onednn"`` requires them, ``"torch"`` keeps
-        PyTorch's own (BLAS) kernels.
+        PyTorch's own (BLAS) kernels. The default comes from the environment
+        variable ``BERTVIZ_KIT_CPU_LINEAR`` when it is set: ``auto`` decides by
+        timing, so two runs may pick different kernels (results then differ by
+        ~1e-6); pin it where stored outputs must reproduce exactly.
     """
 
     model: str | None = None
@@ -94,7 +97,7 @@ class Settings:
     download: bool = False
     use_safetensors: bool = True
     trust_remote_code: bool = False
-    cpu_linear: str = "auto"
+    cpu_linear: str = field(default_factory=lambda: os.environ.get("BERTVIZ_KIT_CPU_LINEAR", "auto"))
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -69,3 +69,14 @@ def test_load_reads_config_file(tmp_path, tiny_path):
     assert enc.n_layers == 3
     # keyword arguments override the file
     assert bk.load(config=path, max_length=40).max_length == 40
+
+
+def test_cpu_linear_default_from_environment(monkeypatch):
+    monkeypatch.setenv("BERTVIZ_KIT_CPU_LINEAR", "torch")
+    assert bk.Settings().cpu_linear == "torch"
+    assert bk.Settings(cpu_linear="auto").cpu_linear == "auto"  # an explicit value wins
+    monkeypatch.setenv("BERTVIZ_KIT_CPU_LINEAR", "fastest")
+    with pytest.raises(ValueError, match=r"cpu_linear must be one of \('auto', 'onednn', 'torch'\); got 'fastest'"):
+        bk.Settings()
+    monkeypatch.delenv("BERTVIZ_KIT_CPU_LINEAR")
+    assert bk.Settings().cpu_linear == "auto"
