@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import bertviz_kit as bk
+from bertviz_kit.cli import main
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -436,3 +437,37 @@ def test_svg_text_stays_text_with_fonttype_none(bank, tmp_path):
         ax.figure.savefig(tmp_path / "r.svg")
     text = (tmp_path / "r.svg").read_text()
     assert "<text" in text and "mississippi" in text
+
+
+# ---------------------------------------------------------------------------
+# the CLI's figure format and resolution
+# ---------------------------------------------------------------------------
+
+
+def test_cli_demo_formats_and_dpi(tmp_path, tiny_path, capsys):
+    names = ("histogram", "similarity_heatmap", "layer_similarity")
+    text = "the bank robber and the river bank"
+    assert main(["--model", tiny_path, "demo", text, "--out", str(tmp_path / "png")]) == 0
+    for name in names:  # PNG stays the default
+        assert (tmp_path / "png" / f"{name}.png").read_bytes().startswith(b"\x89PNG")
+    for fmt, magic in (("svg", b"<?xml"), ("pdf", b"%PDF")):
+        out = tmp_path / fmt
+        assert main(["--model", tiny_path, "demo", text, "--out", str(out), "--format", fmt]) == 0
+        for name in names:
+            assert (out / f"{name}.{fmt}").read_bytes().startswith(magic)
+        assert not list(out.glob("*.png"))
+    from PIL import Image
+
+    sizes = {}
+    for dpi in (50, 100):
+        out = tmp_path / f"dpi{dpi}"
+        assert main(["--model", tiny_path, "demo", text, "--out", str(out), "--dpi", str(dpi)]) == 0
+        sizes[dpi] = Image.open(out / "histogram.png").size
+    assert sizes[100][0] == pytest.approx(2 * sizes[50][0], abs=2)
+    capsys.readouterr()
+    for bad in (["--format", "jpg"], ["--dpi", "0"], ["--dpi", "high"]):
+        with pytest.raises(SystemExit) as exc:
+            main(["--model", tiny_path, "demo", text, "--out", str(tmp_path / "bad"), *bad])
+        assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'jpg'" in err and "must be a positive integer" in err
