@@ -60,6 +60,17 @@ from .store import Store, extract, extract_part, open_store
 from .validation import InvalidParameterError
 from .widgets import Explorer, explore
 
+# isort: split
+# attention analysis
+from .attention import (
+    HEAD_STATISTICS,
+    attention_rollout,
+    attention_units,
+    head_statistics,
+    word_attention,
+)
+from .plotting import plot_head_statistics, plot_head_statistics_grid, plot_rollout
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -116,4 +127,12 @@ __all__ = [
     "Store",
     "Explorer",
     "explore",
+    "HEAD_STATISTICS",
+    "word_attention",
+    "attention_units",
+    "attention_rollout",
+    "head_statistics",
+    "plot_rollout",
+    "plot_head_statistics",
+    "plot_head_statistics_grid",
 ]

@@ -10,6 +10,19 @@ from pathlib import Path
 
 from .examples import BANK_TEXT
 
+#: File formats the ``demo`` figures can be written in.
+FIGURE_FORMATS = ("png", "svg", "pdf")
+
+
+def _positive_int(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {value!r}")
+    return n
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -24,7 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("text", nargs="?", default=BANK_TEXT, help="text (default: the bank sentence)")
     d.add_argument("--word", default="bank", help="word whose occurrences are compared")
     d.add_argument("--layers", default="sum_last4", help="layer spec for word vectors")
-    d.add_argument("--out", default="out", help="folder for the PNG figures (default: out)")
+    d.add_argument("--out", default="out", help="folder for the figures (default: out)")
+    d.add_argument("--format", default="png", choices=FIGURE_FORMATS,
+                   help="file format of the figures (default: png; svg and pdf are vector graphics)")
+    d.add_argument("--dpi", type=_positive_int, default=120,
+                   help="resolution in dots per inch (default: 120; in svg/pdf only images use it)")
     d.add_argument("--token", default=None, help="token for the histogram (default: the word)")
     d.add_argument("--layer", type=int, default=-1, help="layer for the histogram")
 
@@ -110,13 +127,14 @@ def _demo(args: argparse.Namespace, enc) -> int:
     if isinstance(token, str) and token.lstrip("-").isdigit():
         token = int(token)
     files = []
+    fmt, dpi = args.format, args.dpi
     ax = bk.plot_histogram(e, token=token, layer=args.layer)
-    files.append(_save(ax, out / "histogram.png", plt))
+    files.append(_save(ax, out / f"histogram.{fmt}", plt, dpi))
     ax = bk.plot_similarity_heatmap(sim, labels, title=f"'{args.word}' occurrences, {layers}")
-    files.append(_save(ax, out / "similarity_heatmap.png", plt))
+    files.append(_save(ax, out / f"similarity_heatmap.{fmt}", plt, dpi))
     if curves:
         ax = bk.plot_layer_similarity(curves, title=f"'{args.word}' pairs across layers")
-        files.append(_save(ax, out / "layer_similarity.png", plt))
+        files.append(_save(ax, out / f"layer_similarity.{fmt}", plt, dpi))
     print("\nfigures: " + ", ".join(str(f) for f in files))
     return 0
 
@@ -135,8 +153,8 @@ def _context_label(e, i: int) -> str:
     return e.words[i]
 
 
-def _save(ax, path: Path, plt) -> Path:
-    ax.figure.savefig(path, dpi=120)
+def _save(ax, path: Path, plt, dpi: int = 120) -> Path:
+    ax.figure.savefig(path, dpi=dpi)
     plt.close(ax.figure)
     return path
 

@@ -16,9 +16,10 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from .attention import HEAD_STATISTICS, _units, attention_rollout, attention_units, word_attention
 from .encoding import IS_ENCODING, Encoding
 from .pooling import _token_mask
-from .validation import check
+from .validation import Options, check
 
 __all__ = [
     "plot_histogram",
@@ -212,12 +213,24 @@ def plot_layer_similarity(
     return ax
 
 
-def _check_attention(e: Encoding, specials: str) -> None:
+ATTENTION_LEVELS = ("token", "word")
+
+
+def _check_attention(e: Encoding, specials: str, level: str = "token") -> None:
     check("e", e, IS_ENCODING)
     if e.attentions is None:
         raise ValueError("e has no attentions; encode with encoder.encode(text, attentions=True).")
     if specials not in ("include", "exclude"):
         raise ValueError(f"specials must be one of ('include', 'exclude'); got {specials!r}.")
+    check("level", level, Options(ATTENTION_LEVELS))
+
+
+def _attention_maps(e: Encoding, specials: str, level: str) -> tuple[torch.Tensor, list[str]]:
+    """``[n_layers, n_heads, n, n]`` attention of the kept tokens or words, and their labels."""
+    if level == "word":
+        return word_attention(e, specials), list(attention_units(e, specials))
+    keep, tokens = _attention_keep(e, specials)
+    return e.attentions[:, :, keep][:, :, :, keep], tokens
 
 
 def _attention_keep(e: Encoding, specials: str) -> tuple[torch.Tensor, list[str]]:
@@ -231,11 +244,12 @@ def plot_attention(
     head: int = 0,
     *,
     specials: str = "include",
+    level: str = "token",
     cmap: str = "Blues",
     colorbar: bool = True,
     ax: Axes | None = None,
 ) -> Axes:
-    """Attention weights of one layer and head as a tokens x tokens heatmap.
+    """Attention weights of one layer and head as a tokens x tokens (or words x words) heatmap.
 
     Rows are the attending (query) tokens, columns the attended (key) tokens.
     Needs ``encode(..., attentions=True)``. For every layer and head at once
@@ -251,8 +265,13 @@ def plot_attention(
     specials : {"include", "exclude"}
         Show or hide the [CLS]/[SEP] rows and columns. (Weights are not
         renormalized: hiding them shows how much attention is left for words.)
+    level : {"token", "word"}, default "token"
+        ``"word"``: attention between whole words, from
+        :func:`bertviz_kit.word_attention` (attention to a split word summed
+        over its pieces, attention from it averaged over them; rows labelled
+        by :func:`bertviz_kit.attention_units`).
     """
-    _check_attention(e, specials)
+    _check_attention(e, specials, level)
     n_layers, n_heads = e.attentions.shape[:2]
     if isinstance(layer, bool) or not isinstance(layer, int) or not (
         -n_layers <= layer <= n_layers and layer != 0
@@ -261,14 +280,16 @@ def plot_attention(
     if isinstance(head, bool) or not isinstance(head, int) or not -n_heads <= head < n_heads:
         raise ValueError(f"head must be an int in [0, {n_heads - 1}]; got {head!r}.")
     row = layer - 1 if layer > 0 else n_layers + layer
-    keep, tokens = _attention_keep(e, specials)
-    att = e.attentions[row, head][keep][:, keep]
+    maps, labels = _attention_maps(e, specials, level)
+    prefix = "word attention" if level == "word" else "attention"
     ax = plot_similarity_heatmap(
-        att, tokens, annotate=False, cmap=cmap, vmin=0.0,
-        title=f"attention, layer {row + 1}, head {head % n_heads}", colorbar=colorbar, ax=ax,
+        maps[row, head], labels, annotate=False, cmap=cmap, vmin=0.0,
+        title=f"{prefix}, layer {row + 1}, head {head % n_heads}", colorbar=colorbar, ax=ax,
     )
-    ax.set_xlabel("attended token (key)")
-    ax.set_ylabel("attending token (query)")
+    if colorbar:
+        ax.images[-1].colorbar.set_label("attention weight")
+    ax.set_xlabel(f"attended {level} (key)")
+    ax.set_ylabel(f"attending {level} (query)")
     return ax
 
 
@@ -276,6 +297,7 @@ def plot_attention_grid(
     e: Encoding,
     *,
     specials: str = "include",
+    level: str = "token",
     cmap: str = "Blues",
     cell_size: float = 1.3,
     fig: Figure | None = None,
@@ -292,6 +314,8 @@ def plot_attention_grid(
     e : Encoding
         Encoded with ``attentions=True``.
     specials : {"include", "exclude"}
+    level : {"token", "word"}, default "token"
+        ``"word"``: word-level attention (see :func:`plot_attention`).
     cell_size : float
         Inches per panel.
     fig : Figure, optional
@@ -301,7 +325,7 @@ def plot_attention_grid(
     -------
     numpy.ndarray of Axes, shape ``[n_layers, n_heads]``
     """
-    _check_attention(e, specials)
+    _check_attention(e, specials, level)
     if not isinstance(cell_size, (int, float)) or isinstance(cell_size, bool) or cell_size <= 0:
         raise ValueError(f"cell_size must be a positive number; got {cell_size!r}.")
     n_layers, n_heads = e.attentions.shape[:2]
@@ -310,17 +334,17 @@ def plot_attention_grid(
     else:
         fig.clear()
     axes = fig.subplots(n_layers, n_heads, squeeze=False)
-    keep, _ = _attention_keep(e, specials)
-    att = e.attentions[:, :, keep][:, :, :, keep]
+    att, _ = _attention_maps(e, specials, level)
     for (r, c), ax in np.ndenumerate(axes):
-        ax.imshow(att[r, c].numpy(), cmap=cmap, vmin=0.0)
+        ax.imshow(att[r, c].float().numpy(), cmap=cmap, vmin=0.0)
         ax.set_xticks([])
         ax.set_yticks([])
         if r == 0:
             ax.set_title(f"head {c}", fontsize=8)
         if c == 0:
             ax.set_ylabel(f"layer {r + 1}", fontsize=8)
-    fig.suptitle(f"attention, all layers x heads ({specials} [CLS]/[SEP])")
+    prefix = "word attention" if level == "word" else "attention"
+    fig.suptitle(f"{prefix}, all layers x heads ({specials} [CLS]/[SEP])")
     return axes
 
 
@@ -580,3 +604,236 @@ def plot_probe(
     if title:
         ax.set_title(title)
     return ax
+
+
+# ---------------------------------------------------------------------------
+# Attention analysis: rollout and head statistics (see bertviz_kit.attention)
+# ---------------------------------------------------------------------------
+
+__all__ += ["plot_rollout", "plot_head_statistics", "plot_head_statistics_grid"]
+
+# statistics that are shares of attention: drawn on one fixed 0..1 scale
+_SHARE_STATISTICS = ("cls", "sep", "punct", "self", "previous", "next")
+
+
+def _attention_layer(e: Encoding, layer: int) -> int:
+    """Row of a transformer layer (1..n_layers, negatives from the top) in the attention axis."""
+    n_layers = e.attentions.shape[0]
+    if isinstance(layer, bool) or not isinstance(layer, int) or not (
+        -n_layers <= layer <= n_layers and layer != 0
+    ):
+        raise ValueError(f"layer must be an int in [1, {n_layers}] or [-{n_layers}, -1]; got {layer!r}.")
+    return layer - 1 if layer > 0 else n_layers + layer
+
+
+def _query_index(query: int | str, labels: Sequence[str], what: str) -> int:
+    n = len(labels)
+    if isinstance(query, str):
+        if query not in labels:
+            raise ValueError(f"query {query!r} is not among the {what}s {tuple(labels)}.")
+        return list(labels).index(query)
+    if isinstance(query, bool) or not isinstance(query, int) or not -n <= query < n:
+        raise ValueError(f"query must be a {what} string or an index in [{-n}, {n - 1}] or None; got {query!r}.")
+    return query % n
+
+
+def plot_rollout(
+    e: Encoding,
+    layer: int = -1,
+    *,
+    words: bool = False,
+    query: int | str | None = None,
+    specials: str = "include",
+    cmap: str = "Blues",
+    colorbar: bool = True,
+    ax: Axes | None = None,
+) -> Axes:
+    """Attention rollout (Abnar and Zuidema 2020) after one layer: a heatmap, or one query's bars.
+
+    See :func:`bertviz_kit.attention_rollout`. Row ``i`` of the heatmap is
+    position ``i`` after ``layer``; the columns are the input tokens (or
+    words) it mixes, each row summing to 1.
+
+    Parameters
+    ----------
+    e : Encoding
+        Encoded with ``attentions=True``.
+    layer : int, default -1
+        The rollout through transformer layers ``1 .. layer`` (1..n_layers,
+        negative counts from the top; -1 is the full rollout).
+    words : bool, default False
+        Roll out word-level attention (:func:`bertviz_kit.word_attention`).
+    query : int or str, optional
+        Draw only this position's row as bars: an index, or a token (word)
+        string, its first occurrence (``"[CLS]"`` for the sentence token).
+        ``None`` draws the whole matrix.
+    specials : {"include", "exclude"}, default "include"
+        Hide the [CLS]/[SEP] rows and columns from the picture (the rollout
+        itself always includes them; nothing is renormalised).
+    cmap : str, default "Blues"
+    colorbar : bool, default True
+        Heatmap only.
+    ax : Axes, optional
+    """
+    check("specials", specials, Options(("include", "exclude")))
+    rollout = attention_rollout(e, words=words)
+    row = _attention_layer(e, layer)
+    what = "word" if words else "token"
+    labels = list(attention_units(e)) if words else list(e.tokens)
+    special = (_units(e)[1] if words else e.special_mask).numpy()
+    keep = np.ones(len(labels), dtype=bool) if specials == "include" else ~special
+    kept = [lab for lab, k in zip(labels, keep) if k]
+    r = rollout[row].numpy()
+    through = f"layers 1-{row + 1}" if row else "layer 1"
+    if query is None:
+        ax = plot_similarity_heatmap(
+            r[keep][:, keep], kept, annotate=False, cmap=cmap, vmin=0.0, colorbar=colorbar,
+            title=f"attention rollout through {through}", ax=ax,
+        )
+        if colorbar:
+            ax.images[-1].colorbar.set_label("rollout weight (each row sums to 1)")
+        ax.set_xlabel(f"input {what}")
+        ax.set_ylabel(f"position after layer {row + 1}")
+        return ax
+    q = _query_index(query, labels, what)
+    values = r[q][keep]
+    ax = _new_ax(ax, (max(5.0, 0.35 * len(kept) + 1.5), 3.8))
+    colors = ["tab:orange" if i == q else "tab:blue" for i in np.flatnonzero(keep)]
+    ax.bar(range(len(kept)), values, color=colors)
+    ax.set_xticks(range(len(kept)), kept, rotation=45, ha="right", rotation_mode="anchor")
+    ax.set_xlim(-0.6, len(kept) - 0.4)
+    ax.set_xlabel(f"input {what}")
+    ax.set_ylabel("rollout weight (the row sums to 1)")
+    ax.grid(axis="y", alpha=0.3)
+    shown = "orange" if keep[q] else "special tokens hidden"
+    ax.set_title(f"rollout of {labels[q]!r} ({what} {q}, {shown}) through {through}")
+    return ax
+
+
+def _check_stats(stats: Any, statistic: str) -> np.ndarray:
+    if not isinstance(stats, Mapping) or not stats:
+        raise TypeError(
+            "stats must be the mapping statistic -> [n_layers, n_heads] tensor from bk.head_statistics; "
+            f"got {type(stats).__name__}."
+        )
+    check("statistic", statistic, Options(tuple(stats)))
+    m = _numpy(stats[statistic], f"stats[{statistic!r}]")
+    if m.ndim != 2:
+        raise ValueError(f"stats[{statistic!r}] must be 2-D [n_layers, n_heads]; got shape {m.shape}.")
+    return m
+
+
+def plot_head_statistics(
+    stats: Mapping[str, torch.Tensor],
+    statistic: str = "entropy",
+    *,
+    annotate: bool | None = None,
+    cmap: str | None = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    title: str | None = None,
+    colorbar: bool = True,
+    ax: Axes | None = None,
+) -> Axes:
+    """One head statistic as a layers x heads heatmap, with a labelled colour bar.
+
+    Parameters
+    ----------
+    stats : mapping str -> tensor ``[n_layers, n_heads]``
+        From :func:`bertviz_kit.head_statistics`.
+    statistic : str, default "entropy"
+        A key of ``stats`` (see :data:`bertviz_kit.HEAD_STATISTICS`).
+    annotate : bool, optional
+        Write each value in its cell; default when there are at most 160 heads.
+    cmap : str, optional
+        Default "viridis" (entropy, distance) or "Blues" (shares of attention).
+    vmin, vmax : float, optional
+        Colour range; shares of attention default to 0..1 so that panels compare.
+    title : str, optional
+    colorbar : bool, default True
+    ax : Axes, optional
+    """
+    m = _check_stats(stats, statistic)
+    share = statistic in _SHARE_STATISTICS
+    if share:
+        vmin = 0.0 if vmin is None else vmin
+        vmax = 1.0 if vmax is None else vmax
+    cmap = cmap if cmap is not None else ("Blues" if share else "viridis")
+    n_layers, n_heads = m.shape
+    if annotate is None:
+        annotate = m.size <= 160
+    ax = _new_ax(ax, (max(4.0, 0.55 * n_heads + 1.8), max(3.0, 0.5 * n_layers + 1.2)))
+    im = ax.imshow(m, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+    ax.set_xticks(range(n_heads), [str(h) for h in range(n_heads)])
+    ax.set_yticks(range(n_layers), [str(layer + 1) for layer in range(n_layers)])
+    ax.set_xlabel("head")
+    ax.set_ylabel("layer")
+    label = HEAD_STATISTICS.get(statistic, statistic)
+    if annotate:
+        lo, hi = im.get_clim()
+        mid = (lo + hi) / 2
+        light = share  # "Blues" is light at the bottom, "viridis" dark
+        for (r, c), v in np.ndenumerate(m):
+            dark_cell = (v > mid) if light else (v < mid)
+            ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=7,
+                    color="white" if dark_cell else "black")
+    if colorbar:
+        bar = ax.figure.colorbar(im, ax=ax, shrink=0.9)
+        bar.set_label(label)
+    ax.set_title(title if title is not None else label)
+    return ax
+
+
+def plot_head_statistics_grid(
+    stats: Mapping[str, torch.Tensor],
+    statistics: Sequence[str] | None = None,
+    *,
+    ncols: int = 4,
+    panel_size: tuple[float, float] = (3.6, 2.4),
+    fig: Figure | None = None,
+) -> np.ndarray:
+    """Several head statistics side by side, one layers x heads panel each.
+
+    Parameters
+    ----------
+    stats : mapping str -> tensor ``[n_layers, n_heads]``
+        From :func:`bertviz_kit.head_statistics`.
+    statistics : sequence of str, optional
+        Which keys, in order (default: all of ``stats``).
+    ncols : int, default 4
+    panel_size : (float, float)
+        Inches per panel.
+    fig : Figure, optional
+        Drawn on (cleared first) instead of a new figure.
+
+    Returns
+    -------
+    numpy.ndarray of Axes, shape ``[rows, ncols]`` (unused panels switched off)
+    """
+    if not isinstance(stats, Mapping) or not stats:
+        raise TypeError(
+            "stats must be the mapping statistic -> [n_layers, n_heads] tensor from bk.head_statistics; "
+            f"got {type(stats).__name__}."
+        )
+    names = list(stats) if statistics is None else list(statistics)
+    if isinstance(statistics, str) or not names:
+        raise ValueError(f"statistics must be a non-empty list of keys of stats {tuple(stats)}; got {statistics!r}.")
+    for name in names:
+        check("statistics", name, Options(tuple(stats)))
+    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
+        raise ValueError(f"ncols must be an int >= 1; got {ncols!r}.")
+    ncols = min(ncols, len(names))
+    nrows = -(-len(names) // ncols)
+    if fig is None:
+        fig = plt.figure(figsize=(panel_size[0] * ncols, panel_size[1] * nrows + 0.5), layout="constrained")
+    else:
+        fig.clear()
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        plot_head_statistics(stats, name, annotate=False, ax=ax)
+        ax.title.set_fontsize(9)
+        ax.images[-1].colorbar.ax.yaxis.label.set_fontsize(8)
+    for ax in axes.flat[len(names):]:
+        ax.set_axis_off()
+    fig.suptitle("head statistics (rows: layers, columns: heads)")
+    return axes
