@@ -30,7 +30,6 @@
 #   token itself and its neighbours, averaged over 100 sentences.
 
 # %%
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
@@ -149,13 +148,11 @@ print("river bank draws most from:", ", ".join(f"{e.tokens[t]} ({t}) {row[t]:.3f
 # no attention weights).
 #
 # The texts: the first 50 positive and 50 negative snippets of the *sentence
-# polarity dataset v1.0 by Bo Pang and Lillian Lee, CC BY 4.0*
-# (`../shared/data/sentence_polarity`, as in notebook 06).
+# polarity dataset v1.0 by Bo Pang and Lillian Lee, CC BY 4.0*, shipped in the
+# package (`bk.datasets.sentence_polarity`, as in notebook 06).
 
 # %%
-DATA = Path("../../shared/data/sentence_polarity")
-texts = [line for name in ("rt-polarity.pos", "rt-polarity.neg")
-         for line in (DATA / name).read_text(encoding="utf-8").splitlines()[:50]]
+texts, _ = bk.datasets.sentence_polarity(per_class=50, order="grouped")
 es = enc.encode(texts, attentions=True)
 stats = bk.head_statistics(es)
 print(len(es), "texts,", es.n_tokens, "tokens")
