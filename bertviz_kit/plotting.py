@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from .attention import HEAD_STATISTICS, _units, attention_rollout, attention_units, word_attention
 from .encoding import IS_ENCODING, Encoding
 from .pooling import _token_mask
-from .validation import Options, check
+from .validation import InvalidParameterError, Options, check
 
 __all__ = [
     "plot_histogram",
@@ -33,7 +33,7 @@ __all__ = [
 def _new_ax(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
     if ax is not None:
         if not isinstance(ax, Axes):
-            raise TypeError(f"ax must be a matplotlib Axes or None; got {type(ax).__name__}.")
+            raise InvalidParameterError(f"ax must be a matplotlib Axes or None; got {type(ax).__name__}.")
         return ax
     fig, new = plt.subplots(figsize=figsize, layout="constrained")
     return new
@@ -45,16 +45,16 @@ def _numpy(x: Any, name: str) -> np.ndarray:
     try:
         return np.asarray(x, dtype=float)
     except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a tensor or array of numbers; got {type(x).__name__}.") from None
+        raise InvalidParameterError(f"{name} must be a tensor or array of numbers; got {type(x).__name__}.") from None
 
 
 def _token_index(e: Encoding, token: int | str) -> int:
     if isinstance(token, str):
         if token not in e.tokens:
-            raise ValueError(f"token {token!r} is not among this encoding's tokens {e.tokens}.")
+            raise InvalidParameterError(f"token {token!r} is not among this encoding's tokens {e.tokens}.")
         return e.tokens.index(token)
     if isinstance(token, bool) or not isinstance(token, int) or not -e.n_tokens <= token < e.n_tokens:
-        raise ValueError(
+        raise InvalidParameterError(
             f"token must be a token string or an index in [{-e.n_tokens}, {e.n_tokens - 1}]; "
             f"got {token!r}."
         )
@@ -64,10 +64,10 @@ def _token_index(e: Encoding, token: int | str) -> int:
 def _layer_row(e: Encoding, layer: int) -> int:
     lo, hi = -(e.n_layers + 1), e.n_layers
     if isinstance(layer, bool) or not isinstance(layer, int) or not lo <= layer <= hi:
-        raise ValueError(f"layer must be an int in [{lo}, {hi}]; got {layer!r}.")
+        raise InvalidParameterError(f"layer must be an int in [{lo}, {hi}]; got {layer!r}.")
     lid = layer % (e.n_layers + 1)
     if lid not in e.layer_ids:
-        raise ValueError(f"layer {layer} was not stored; this encoding has layers {e.layer_ids}.")
+        raise InvalidParameterError(f"layer {layer} was not stored; this encoding has layers {e.layer_ids}.")
     return e.layer_ids.index(lid)
 
 
@@ -95,7 +95,7 @@ def plot_histogram(
     ax : Axes, optional
     """
     if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
-        raise ValueError(f"bins must be an int >= 1; got {bins!r}.")
+        raise InvalidParameterError(f"bins must be an int >= 1; got {bins!r}.")
     if isinstance(data, Encoding):
         t = _token_index(data, token)
         row = _layer_row(data, layer)
@@ -104,7 +104,7 @@ def plot_histogram(
     else:
         values = _numpy(data, "data")
         if values.ndim != 1:
-            raise ValueError(f"data must be an Encoding or a 1-D vector; got shape {values.shape}.")
+            raise InvalidParameterError(f"data must be an Encoding or a 1-D vector; got shape {values.shape}.")
         default = "vector values"
     ax = _new_ax(ax, (5, 4))
     # one filled step patch, not one rectangle per bin: same picture, drawn much faster
@@ -143,13 +143,13 @@ def plot_similarity_heatmap(
     """
     m = _numpy(data, "data")
     if m.ndim != 2:
-        raise ValueError(f"data must be a 2-D matrix; got shape {m.shape}.")
+        raise InvalidParameterError(f"data must be a 2-D matrix; got shape {m.shape}.")
     xl = list(labels) if labels is not None else [str(i) for i in range(m.shape[1])]
     yl = list(ylabels) if ylabels is not None else (
         xl if labels is not None and m.shape[0] == m.shape[1] else [str(i) for i in range(m.shape[0])]
     )
     if len(xl) != m.shape[1] or len(yl) != m.shape[0]:
-        raise ValueError(
+        raise InvalidParameterError(
             f"labels must match the matrix: {m.shape[1]} columns and {m.shape[0]} rows; "
             f"got {len(xl)} and {len(yl)}."
         )
@@ -193,15 +193,15 @@ def plot_layer_similarity(
         Where the legend goes (matplotlib's ``loc``).
     """
     if not isinstance(curves, Mapping) or not curves:
-        raise TypeError("curves must be a non-empty mapping of label -> values per layer.")
+        raise InvalidParameterError("curves must be a non-empty mapping of label -> values per layer.")
     ax = _new_ax(ax, (6, 4))
     for label, values in curves.items():
         y = _numpy(values, f"curves[{label!r}]")
         if y.ndim != 1:
-            raise ValueError(f"curves[{label!r}] must be 1-D (one value per layer); got {y.shape}.")
+            raise InvalidParameterError(f"curves[{label!r}] must be 1-D (one value per layer); got {y.shape}.")
         x = np.arange(len(y)) if layer_ids is None else np.asarray(layer_ids)
         if len(x) != len(y):
-            raise ValueError(f"layer_ids has {len(x)} entries but curves[{label!r}] has {len(y)}.")
+            raise InvalidParameterError(f"layer_ids has {len(x)} entries but curves[{label!r}] has {len(y)}.")
         ax.plot(x, y, marker="o", label=str(label))
     ax.set_xlabel("layer (0 = embeddings)")
     ax.set_ylabel(ylabel)
@@ -219,9 +219,9 @@ ATTENTION_LEVELS = ("token", "word")
 def _check_attention(e: Encoding, specials: str, level: str = "token") -> None:
     check("e", e, IS_ENCODING)
     if e.attentions is None:
-        raise ValueError("e has no attentions; encode with encoder.encode(text, attentions=True).")
+        raise InvalidParameterError("e has no attentions; encode with encoder.encode(text, attentions=True).")
     if specials not in ("include", "exclude"):
-        raise ValueError(f"specials must be one of ('include', 'exclude'); got {specials!r}.")
+        raise InvalidParameterError(f"specials must be one of ('include', 'exclude'); got {specials!r}.")
     check("level", level, Options(ATTENTION_LEVELS))
 
 
@@ -276,9 +276,9 @@ def plot_attention(
     if isinstance(layer, bool) or not isinstance(layer, int) or not (
         -n_layers <= layer <= n_layers and layer != 0
     ):
-        raise ValueError(f"layer must be an int in [1, {n_layers}] or [-{n_layers}, -1]; got {layer!r}.")
+        raise InvalidParameterError(f"layer must be an int in [1, {n_layers}] or [-{n_layers}, -1]; got {layer!r}.")
     if isinstance(head, bool) or not isinstance(head, int) or not -n_heads <= head < n_heads:
-        raise ValueError(f"head must be an int in [0, {n_heads - 1}]; got {head!r}.")
+        raise InvalidParameterError(f"head must be an int in [0, {n_heads - 1}]; got {head!r}.")
     row = layer - 1 if layer > 0 else n_layers + layer
     maps, labels = _attention_maps(e, specials, level)
     prefix = "word attention" if level == "word" else "attention"
@@ -327,7 +327,7 @@ def plot_attention_grid(
     """
     _check_attention(e, specials, level)
     if not isinstance(cell_size, (int, float)) or isinstance(cell_size, bool) or cell_size <= 0:
-        raise ValueError(f"cell_size must be a positive number; got {cell_size!r}.")
+        raise InvalidParameterError(f"cell_size must be a positive number; got {cell_size!r}.")
     n_layers, n_heads = e.attentions.shape[:2]
     if fig is None:
         fig = plt.figure(figsize=(cell_size * n_heads, cell_size * n_layers + 0.6), layout="constrained")
@@ -361,10 +361,10 @@ def _check_labels(labels: Sequence[object] | None, n: int, name: str = "labels")
     if labels is None:
         return None
     if isinstance(labels, (str, bytes)) or not isinstance(labels, (Sequence, np.ndarray, torch.Tensor)):
-        raise TypeError(f"{name} must be a sequence with one label per point; got {type(labels).__name__}.")
+        raise InvalidParameterError(f"{name} must be a sequence with one label per point; got {type(labels).__name__}.")
     out = labels.tolist() if isinstance(labels, (np.ndarray, torch.Tensor)) else list(labels)
     if len(out) != n:
-        raise ValueError(f"{name} must hold one label per point ({n}); got {len(out)}.")
+        raise InvalidParameterError(f"{name} must hold one label per point ({n}); got {len(out)}.")
     return out
 
 
@@ -521,7 +521,7 @@ def plot_trajectory(
     n_layers, n, _ = points.shape
     ids = list(range(n_layers)) if layer_ids is None else list(layer_ids)
     if len(ids) != n_layers:
-        raise ValueError(f"layer_ids must name one layer per row of vectors ({n_layers}); got {len(ids)}.")
+        raise InvalidParameterError(f"layer_ids must name one layer per row of vectors ({n_layers}); got {len(ids)}.")
     labs = _check_labels(labels, n)
     cats = _categories(labs) if labs is not None else [None]
     colors = _palette(len(cats))
@@ -581,7 +581,7 @@ def plot_probe(
     if not isinstance(results, Mapping) or not results or not all(
         isinstance(r, ProbeResult) for r in results.values()
     ):
-        raise TypeError("results must be a ProbeResult or a non-empty mapping label -> ProbeResult "
+        raise InvalidParameterError("results must be a ProbeResult or a non-empty mapping label -> ProbeResult "
                         f"(from bk.probe_layers); got {type(results).__name__}.")
     ax = _new_ax(ax, (6, 4))
     chances = set()
@@ -622,7 +622,7 @@ def _attention_layer(e: Encoding, layer: int) -> int:
     if isinstance(layer, bool) or not isinstance(layer, int) or not (
         -n_layers <= layer <= n_layers and layer != 0
     ):
-        raise ValueError(f"layer must be an int in [1, {n_layers}] or [-{n_layers}, -1]; got {layer!r}.")
+        raise InvalidParameterError(f"layer must be an int in [1, {n_layers}] or [-{n_layers}, -1]; got {layer!r}.")
     return layer - 1 if layer > 0 else n_layers + layer
 
 
@@ -630,10 +630,11 @@ def _query_index(query: int | str, labels: Sequence[str], what: str) -> int:
     n = len(labels)
     if isinstance(query, str):
         if query not in labels:
-            raise ValueError(f"query {query!r} is not among the {what}s {tuple(labels)}.")
+            raise InvalidParameterError(f"query {query!r} is not among the {what}s {tuple(labels)}.")
         return list(labels).index(query)
     if isinstance(query, bool) or not isinstance(query, int) or not -n <= query < n:
-        raise ValueError(f"query must be a {what} string or an index in [{-n}, {n - 1}] or None; got {query!r}.")
+        raise InvalidParameterError(
+            f"query must be a {what} string or an index in [{-n}, {n - 1}] or None; got {query!r}.")
     return query % n
 
 
@@ -712,14 +713,14 @@ def plot_rollout(
 
 def _check_stats(stats: Any, statistic: str) -> np.ndarray:
     if not isinstance(stats, Mapping) or not stats:
-        raise TypeError(
+        raise InvalidParameterError(
             "stats must be the mapping statistic -> [n_layers, n_heads] tensor from bk.head_statistics; "
             f"got {type(stats).__name__}."
         )
     check("statistic", statistic, Options(tuple(stats)))
     m = _numpy(stats[statistic], f"stats[{statistic!r}]")
     if m.ndim != 2:
-        raise ValueError(f"stats[{statistic!r}] must be 2-D [n_layers, n_heads]; got shape {m.shape}.")
+        raise InvalidParameterError(f"stats[{statistic!r}] must be 2-D [n_layers, n_heads]; got shape {m.shape}.")
     return m
 
 
@@ -811,17 +812,18 @@ def plot_head_statistics_grid(
     numpy.ndarray of Axes, shape ``[rows, ncols]`` (unused panels switched off)
     """
     if not isinstance(stats, Mapping) or not stats:
-        raise TypeError(
+        raise InvalidParameterError(
             "stats must be the mapping statistic -> [n_layers, n_heads] tensor from bk.head_statistics; "
             f"got {type(stats).__name__}."
         )
     names = list(stats) if statistics is None else list(statistics)
     if isinstance(statistics, str) or not names:
-        raise ValueError(f"statistics must be a non-empty list of keys of stats {tuple(stats)}; got {statistics!r}.")
+        raise InvalidParameterError(
+            f"statistics must be a non-empty list of keys of stats {tuple(stats)}; got {statistics!r}.")
     for name in names:
         check("statistics", name, Options(tuple(stats)))
     if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
-        raise ValueError(f"ncols must be an int >= 1; got {ncols!r}.")
+        raise InvalidParameterError(f"ncols must be an int >= 1; got {ncols!r}.")
     ncols = min(ncols, len(names))
     nrows = -(-len(names) // ncols)
     if fig is None:

@@ -24,7 +24,7 @@ from .encoding import IS_ENCODING, Encoder, Encoding
 from .plotting import plot_histogram, plot_layer_similarity, plot_similarity_heatmap
 from .pooling import LAYER_PRESETS, SUBWORD_MODES, word_vectors
 from .similarity import _layer_cosine, cosine, layer_word_vectors
-from .validation import Options, check
+from .validation import InvalidParameterError, Options, check
 
 __all__ = ["Explorer", "explore", "LAYER_CHOICES"]
 
@@ -104,7 +104,7 @@ class Explorer:
     ) -> None:
         check("e", e, IS_ENCODING)
         if encoder is not None and not isinstance(encoder, Encoder):
-            raise TypeError(f"encoder must be an Encoder (bk.load) or None; got {type(encoder).__name__}.")
+            raise InvalidParameterError(f"encoder must be an Encoder (bk.load) or None; got {type(encoder).__name__}.")
         self.encoder = encoder
         self.e = e
         self._check_content(e)
@@ -119,7 +119,7 @@ class Explorer:
     @staticmethod
     def _check_content(e: Encoding) -> None:
         if e.n_words == 0:
-            raise ValueError(f"e has no words to explore (text {e.text!r}); encode a non-empty text.")
+            raise InvalidParameterError(f"e has no words to explore (text {e.text!r}); encode a non-empty text.")
 
     @staticmethod
     def _default_token(e: Encoding) -> int:
@@ -131,14 +131,15 @@ class Explorer:
         e = self.e
         if token is not None:
             if isinstance(token, bool) or not isinstance(token, int) or not 0 <= token < e.n_tokens:
-                raise ValueError(f"token must be an int in [0, {e.n_tokens - 1}]; got {token!r}.")
+                raise InvalidParameterError(f"token must be an int in [0, {e.n_tokens - 1}]; got {token!r}.")
             if e.word_ids[token] is None:
-                raise ValueError(f"token {token} ({e.tokens[token]}) is a special token; pick a word's token.")
+                raise InvalidParameterError(
+                    f"token {token} ({e.tokens[token]}) is a special token; pick a word's token.")
             self.state["token"] = token
         if layer is not None:
             lo, hi = -(e.n_layers + 1), e.n_layers
             if isinstance(layer, bool) or not isinstance(layer, int) or not lo <= layer <= hi:
-                raise ValueError(f"layer must be an int in [{lo}, {hi}]; got {layer!r}.")
+                raise InvalidParameterError(f"layer must be an int in [{lo}, {hi}]; got {layer!r}.")
             self.state["layer"] = layer % (e.n_layers + 1)
         if layers is not None:
             check("layers", layers, Options(LAYER_CHOICES))
