@@ -56,7 +56,7 @@ from .similarity import (
     occurrence_vectors,
     self_similarity,
 )
-from .store import Store, extract, extract_part, open_store
+from .store import CorruptStoreError, Store, extract, extract_part, open_store
 from .validation import InvalidParameterError
 from .widgets import Explorer, explore
 
@@ -125,6 +125,7 @@ __all__ = [
     "extract_part",
     "open_store",
     "Store",
+    "CorruptStoreError",
     "Explorer",
     "explore",
     "HEAD_STATISTICS",

@@ -57,7 +57,25 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("--dtype", default="float16", help="float16 (default), bfloat16 or float32")
     x.add_argument("--batch-size", type=int, default=32)
     x.add_argument("--shard-size", type=int, default=256)
+    v = sub.add_parser("verify", help="check every shard of a store against its SHA-256 (exit 1 if any is damaged)")
+    v.add_argument("path", help="store folder (or the parent folder of its parts)")
     return p
+
+
+def _verify(path: str) -> int:
+    import bertviz_kit as bk
+
+    try:
+        store = bk.open_store(path)
+    except bk.CorruptStoreError as exc:
+        print(f"damaged: {exc}")
+        return 1
+    problems = store.verify()
+    for p in problems:
+        print(f"damaged: {p}")
+    if not problems:
+        print(f"ok: {len(store)} records in {len(store.manifest['shards'])} shards, every checksum matches")
+    return 1 if problems else 0
 
 
 def _extract(args: argparse.Namespace, enc) -> int:
@@ -191,6 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     import bertviz_kit as bk
 
     try:
+        if args.command == "verify":  # reads the store alone: no model needed
+            return _verify(args.path)
         enc = bk.load(args.model, config=args.config, device=args.device)
         if args.command == "demo":
             return _demo(args, enc)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -467,11 +468,12 @@ class Encodings(Corpus):
             if not isinstance(e, Encoding):
                 raise InvalidParameterError(
                     f"{name}[{i}] must be an Encoding (from Encoder.encode); got {type(e).__name__}.")
-            if e.layer_ids != first.layer_ids or e.dim != first.dim or e.n_layers != first.n_layers:
+            if (e.layer_ids != first.layer_ids or e.dim != first.dim or e.n_layers != first.n_layers
+                    or e.model_name != first.model_name):
                 raise InvalidParameterError(
                     f"{name} must come from one model with the same stored layers; {name}[0] has "
-                    f"layers {first.layer_ids} and dim {first.dim}, {name}[{i}] has {e.layer_ids} "
-                    f"and dim {e.dim}."
+                    f"model {first.model_name!r}, layers {first.layer_ids} and dim {first.dim}, {name}[{i}] "
+                    f"has model {e.model_name!r}, layers {e.layer_ids} and dim {e.dim}."
                 )
         dtype = first.hidden_states.dtype
         hidden = torch.cat([e.hidden_states.transpose(0, 1).to(dtype) for e in items])
@@ -643,6 +645,18 @@ class Encoder:
         self.cpu_linear = self._pick_cpu_linear(getattr(settings, "cpu_linear", "auto"))
         self._packed = PackedLinears(model) if self.cpu_linear == "onednn" else None
         self._uses_token_types = "token_type_ids" in getattr(tokenizer, "model_input_names", [])
+        # encode() switches the model's attention implementation and CPU kernels for the time of a
+        # call: one call at a time per encoder, so threads sharing it never see each other's state.
+        self._lock = threading.RLock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_lock", None)  # locks do not copy or pickle; a copy gets its own
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
 
     @property
     def device(self) -> torch.device:
@@ -856,60 +870,61 @@ class Encoder:
         last_only = layer_ids == [self.n_layers]
         sink = _HostSink(hidden) if to_host else None
         model = self.model
-        restore = None
-        if attentions and getattr(model.config, "_attn_implementation", "eager") != "eager":
-            restore = model.config._attn_implementation
-            model.set_attn_implementation("eager")
-        try:
-            with torch.inference_mode(), self._packed or contextlib.nullcontext():
-                for b in batches:
-                    ids = plan.ids[b.src.clamp_min(0)]
-                    ids[b.src < 0] = pad
-                    mask = (b.src >= 0).long()
-                    if on_gpu:  # page-locked host memory lets the copy overlap with work
-                        ids, mask = ids.pin_memory(), mask.pin_memory()
-                    inputs = {
-                        "input_ids": ids.to(compute, non_blocking=on_gpu),
-                        "attention_mask": mask.to(compute, non_blocking=on_gpu),
-                    }
-                    if self._uses_token_types:
-                        inputs["token_type_ids"] = torch.zeros_like(inputs["input_ids"])
-                    out = model(
-                        **inputs, output_hidden_states=not last_only, output_attentions=attentions,
-                        return_dict=True,
-                    )
-                    if last_only:
-                        layers = [out.last_hidden_state]
-                    else:
-                        if not out.hidden_states:
-                            raise ValueError(
-                                f"model {self.name!r} returned no hidden states; bertviz_kit needs an "
-                                f"encoder that supports output_hidden_states=True."
-                            )
-                        layers = [out.hidden_states[k] for k in layer_ids]
-                    keep = b.keep.to(compute, non_blocking=on_gpu)
-                    if sink is not None:  # GPU -> host: one compact [tokens, layers, dim] copy per batch
-                        rows = torch.stack(layers, dim=2).flatten(0, 1).index_select(0, keep).to(dtype)
-                        sink.put(rows, b.dest)
-                    else:  # on the device that holds the result: gather and scatter, layer by layer
-                        dest = b.dest.to(device, non_blocking=on_gpu)
-                        for j, x in enumerate(layers):
-                            rows = x.flatten(0, 1).index_select(0, keep)
-                            hidden[:, j].index_copy_(0, dest, rows.to(dtype))
-                    if attentions:
-                        if not out.attentions:
-                            raise ValueError(
-                                f"model {self.name!r} returned no attention weights; load it "
-                                f"with bk.load(..., attentions=True)."
-                            )
-                        att = torch.stack(out.attentions).to(device=device, dtype=dtype)  # [L, B, H, T, T]
-                        for r, (t, k) in enumerate(zip(b.texts, b.lengths.tolist())):
-                            att_out[t] = att[:, r, :, :k, :k].clone()  # type: ignore[index]
-                if sink is not None:
-                    sink.flush()
-        finally:
-            if restore is not None:
-                model.set_attn_implementation(restore)
+        with self._lock:  # one call at a time per encoder (see __init__)
+            restore = None
+            if attentions and getattr(model.config, "_attn_implementation", "eager") != "eager":
+                restore = model.config._attn_implementation
+                model.set_attn_implementation("eager")
+            try:
+                with torch.inference_mode(), self._packed or contextlib.nullcontext():
+                    for b in batches:
+                        ids = plan.ids[b.src.clamp_min(0)]
+                        ids[b.src < 0] = pad
+                        mask = (b.src >= 0).long()
+                        if on_gpu:  # page-locked host memory lets the copy overlap with work
+                            ids, mask = ids.pin_memory(), mask.pin_memory()
+                        inputs = {
+                            "input_ids": ids.to(compute, non_blocking=on_gpu),
+                            "attention_mask": mask.to(compute, non_blocking=on_gpu),
+                        }
+                        if self._uses_token_types:
+                            inputs["token_type_ids"] = torch.zeros_like(inputs["input_ids"])
+                        out = model(
+                            **inputs, output_hidden_states=not last_only, output_attentions=attentions,
+                            return_dict=True,
+                        )
+                        if last_only:
+                            layers = [out.last_hidden_state]
+                        else:
+                            if not out.hidden_states:
+                                raise ValueError(
+                                    f"model {self.name!r} returned no hidden states; bertviz_kit needs an "
+                                    f"encoder that supports output_hidden_states=True."
+                                )
+                            layers = [out.hidden_states[k] for k in layer_ids]
+                        keep = b.keep.to(compute, non_blocking=on_gpu)
+                        if sink is not None:  # GPU -> host: one compact [tokens, layers, dim] copy per batch
+                            rows = torch.stack(layers, dim=2).flatten(0, 1).index_select(0, keep).to(dtype)
+                            sink.put(rows, b.dest)
+                        else:  # on the device that holds the result: gather and scatter, layer by layer
+                            dest = b.dest.to(device, non_blocking=on_gpu)
+                            for j, x in enumerate(layers):
+                                rows = x.flatten(0, 1).index_select(0, keep)
+                                hidden[:, j].index_copy_(0, dest, rows.to(dtype))
+                        if attentions:
+                            if not out.attentions:
+                                raise ValueError(
+                                    f"model {self.name!r} returned no attention weights; load it "
+                                    f"with bk.load(..., attentions=True)."
+                                )
+                            att = torch.stack(out.attentions).to(device=device, dtype=dtype)  # [L, B, H, T, T]
+                            for r, (t, k) in enumerate(zip(b.texts, b.lengths.tolist())):
+                                att_out[t] = att[:, r, :, :k, :k].clone()  # type: ignore[index]
+                    if sink is not None:
+                        sink.flush()
+            finally:
+                if restore is not None:
+                    model.set_attn_implementation(restore)
         return hidden, att_out  # type: ignore[return-value]
 
 

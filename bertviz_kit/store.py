@@ -18,12 +18,18 @@ shard by shard.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import functools
 import hashlib
+import itertools
 import json
 import mmap
 import os
+import socket
 import struct
+import time
+import uuid
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,10 +47,10 @@ from .validation import (
     validate_params,
 )
 
-__all__ = ["extract", "extract_part", "open_store", "Store", "STORE_DTYPES"]
+__all__ = ["extract", "extract_part", "open_store", "Store", "STORE_DTYPES", "CorruptStoreError"]
 
 FORMAT = "bertviz_kit.store"
-VERSION = 1
+VERSION = 2  # 2: shard sizes and SHA-256 checksums, provenance (version 1 stores still open)
 MANIFEST = "manifest.json"
 STORE_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 
@@ -58,12 +64,165 @@ def _fingerprint(texts: Sequence[str]) -> str:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")  # unique per writer
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+class CorruptStoreError(ValueError):
+    """A store's manifest or shards are damaged: missing, truncated, or not matching their checksum."""
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _shard_problem(root: Path, record: dict[str, Any], full: bool) -> str | None:
+    """Why the shard ``record`` names is unusable (``None`` when it is fine). Cheap checks
+    (present, size) always; the SHA-256 of the whole file when ``full``."""
+    file = root / record["file"]
+    if not file.is_file():
+        return "missing"
+    size = file.stat().st_size
+    if "bytes" in record and size != record["bytes"]:
+        return f"truncated or grown ({size} bytes, {record['bytes']} recorded)"
+    if full and "sha256" in record and _file_sha256(file) != record["sha256"]:
+        return "checksum mismatch (its bytes changed after it was written)"
+    return None
+
+
+def _weights_fingerprint(encoder: Encoder) -> str:
+    """SHA-256 over the model's parameters and buffers (names and bytes), cached while no
+    tensor changes (torch's in-place version counters)."""
+    state = encoder.model.state_dict(keep_vars=True)
+    key = tuple((name, t.data_ptr(), t._version) for name, t in state.items())
+    cached = getattr(encoder, "_weights_fingerprint", None)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    h = hashlib.sha256()
+    with torch.no_grad():
+        for name in sorted(state):
+            t = state[name].detach().cpu().contiguous()
+            h.update(name.encode())
+            h.update(str(t.dtype).encode() + str(tuple(t.shape)).encode())
+            h.update(t.view(torch.uint8).numpy() if t.numel() else b"")
+    digest = h.hexdigest()
+    encoder._weights_fingerprint = (key, digest)  # type: ignore[attr-defined]
+    return digest
+
+
+def _provenance(encoder: Encoder) -> dict[str, Any]:
+    """Everything about the encoder that changes the stored numbers, and the library versions."""
+    import safetensors
+    import tokenizers
+    import transformers
+
+    from . import __version__
+
+    tok = hashlib.sha256(encoder.tokenizer.backend_tokenizer.to_str().encode()).hexdigest()
+    return {
+        "weights_sha256": _weights_fingerprint(encoder),
+        "tokenizer_sha256": tok,
+        "max_length": encoder.max_length,
+        "stride": encoder.settings.stride,
+        "model_dtype": str(next(encoder.model.parameters()).dtype).replace("torch.", ""),
+        # the setting, not its timing-based choice under "auto" (each shard records the kernels it ran on)
+        "cpu_linear": getattr(encoder.settings, "cpu_linear", "auto"),
+        "versions": {
+            "bertviz_kit": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
+            "tokenizers": tokenizers.__version__, "safetensors": safetensors.__version__,
+        },
+    }
+
+
+def _manifest_key(header: dict[str, Any], provenance: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps([header, provenance], sort_keys=True).encode()).hexdigest()
+
+
+@contextlib.contextmanager
+def _writer_lock(root: Path, wait: bool) -> Iterator[None]:
+    """One writer per store folder (``filelock``); the holder is named when a second one is refused."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(root / ".lock"))
+    owner = root / ".lock.owner"
+    try:
+        lock.acquire(timeout=-1 if wait else 0)
+    except Timeout:
+        try:
+            who = json.loads(owner.read_text(encoding="utf-8"))
+            holder = f"process {who['pid']} on {who['host']} since {who['since']}"
+        except (OSError, ValueError, KeyError):
+            holder = "another process"
+        raise RuntimeError(
+            f"{holder} is writing to the store {str(root)!r}; wait for it to finish, or pass "
+            f"wait=True to wait for the lock."
+        ) from None
+    try:
+        owner.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                     "since": time.strftime("%Y-%m-%d %H:%M:%S")}), encoding="utf-8")
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            owner.unlink()
+        lock.release()
+
+
+def _read_manifest(root: Path) -> dict[str, Any]:
+    """The manifest, or :class:`CorruptStoreError` saying how to rebuild it."""
+    path = root / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("shards"), list):
+            raise ValueError("it is not a JSON object with a list of shards")
+        for s in manifest["shards"]:
+            if not isinstance(s, dict) or not {"file", "start", "count"} <= set(s):
+                raise ValueError("a shard entry lacks file, start or count")
+            if "/" in str(s["file"]) or "\\" in str(s["file"]) or str(s["file"]).startswith("."):
+                raise ValueError(f"shard file name {s['file']!r} points outside the store")
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise CorruptStoreError(
+            f"{str(path)!r} is unreadable ({err}); run bk.extract with the same encoder, texts and "
+            f"options on {str(root)!r} to rebuild it from the shards that are still valid."
+        ) from None
+    return manifest
+
+
+def _rebuild_manifest(root: Path, base: dict[str, Any], key: str, texts: Sequence[str]) -> dict[str, Any]:
+    """A manifest from the shard files that belong to this extraction, in order, up to the
+    first one that is missing or does not match (later texts are encoded again)."""
+    shards = []
+    start = 0
+    for k in itertools.count():
+        file = root / f"shard-{k:05d}.safetensors"
+        if not file.is_file() or start >= len(texts):
+            break
+        meta: dict[str, str] = {}
+        try:
+            tensors, meta = _map_shard(file)
+            count = int(tensors["lengths"].shape[0])
+            same = meta.get("manifest_key") == key
+            ok = same and json.loads(meta["texts"]) == list(texts[start:start + count])
+        except (CorruptStoreError, KeyError, ValueError):
+            same = ok = False
+        if k == 0 and not same and "manifest_key" in meta:  # a readable shard of someone else's extraction
+            raise InvalidParameterError(
+                f"path {str(root)!r} holds the shards of another extraction (other texts, layers, dtype or "
+                f"encoder) and its manifest is unreadable; use a new folder, or delete this one to start over."
+            )
+        if not ok:
+            break
+        shards.append({"file": file.name, "start": start, "count": count, "bytes": file.stat().st_size,
+                       "sha256": _file_sha256(file)})
+        start += count
+    return {**base, "shards": shards}
 
 
 def _shard_tensors(es: Encodings) -> dict[str, torch.Tensor]:
@@ -82,6 +241,7 @@ def _shard_tensors(es: Encodings) -> dict[str, torch.Tensor]:
     "batch_size": Interval(int, 1),
     "shard_size": Interval(int, 1),
     "progress": Boolean(),
+    "wait": Boolean(),
 })
 def extract(
     encoder: Encoder,
@@ -93,6 +253,7 @@ def extract(
     batch_size: int = 32,
     shard_size: int = 256,
     progress: bool = True,
+    wait: bool = False,
 ) -> Store:
     """Encode ``texts`` and write tokens and the chosen layers to ``path`` in shards.
 
@@ -101,20 +262,28 @@ def extract(
     encoder : Encoder
     texts : sequence of str
     path : folder
-        Created if missing. Rerunning with the same texts and options resumes
-        after the last complete shard; a folder holding another extraction is
-        refused.
+        Created if missing. Rerunning with the same encoder, texts and options
+        resumes after the last complete shard, first re-encoding any shard that
+        is missing, truncated or fails its SHA-256 check (with a warning naming
+        them); an unreadable manifest is rebuilt from the shards that are still
+        valid. A folder holding another extraction (other texts, layers, dtype,
+        model weights, tokenizer, max_length, stride, kernels or library
+        versions) is refused with the differing keys named.
     layers : None, "all", int, list of int or preset name
         Model layers to keep (default all). A preset keeps the layers it
         names (``"sum_last4"`` keeps the last four, uncombined).
     dtype : {"float16", "bfloat16", "float32"}, default "float16"
-        Precision on disk (records are read back as float32).
+        Precision on disk (records are views in this dtype; pooling computes in float32).
     batch_size : int
         Texts per forward batch.
     shard_size : int
         Texts per shard file; memory use is bounded by one shard.
     progress : bool
         Show a progress bar (tqdm.auto).
+    wait : bool, default False
+        One process writes to a store folder at a time (a file lock). With
+        ``wait=False`` a second writer fails at once with an error naming the
+        process that holds the lock; ``wait=True`` waits for it.
 
     Returns
     -------
@@ -137,48 +306,77 @@ def extract(
         "dim": encoder.dim, "layer_ids": layer_ids, "dtype": dtype, "n_texts": len(texts),
         "shard_size": shard_size, "fingerprint": _fingerprint(texts),
     }
+    provenance = _provenance(encoder)
+    key = _manifest_key(header, provenance)
     manifest_path = root / MANIFEST
-    if manifest_path.exists():
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        old = {k: manifest.get(k) for k in header}
-        if old != header:
+    with _writer_lock(root, wait):
+        if manifest_path.exists():
+            try:
+                manifest = _read_manifest(root)
+            except CorruptStoreError as err:
+                manifest = _rebuild_manifest(root, {**header, "provenance": provenance}, key, texts)
+                warnings.warn(f"{err.args[0].split(';')[0]}; rebuilt it from {len(manifest['shards'])} valid "
+                              f"shard(s), the rest is encoded again.", UserWarning, stacklevel=3)
+                _write_atomic(manifest_path, json.dumps(manifest, indent=1).encode())
+            old = {k: manifest.get(k) for k in header}
+            old_prov = manifest.get("provenance", {})
             changed = sorted(k for k in header if old[k] != header[k])
-            raise InvalidParameterError(
-                f"path {str(root)!r} holds another extraction (differs in {', '.join(changed)}); "
-                f"use a new folder, or delete this one to start over."
-            )
-    else:
-        manifest = {**header, "shards": []}
-        _write_atomic(manifest_path, json.dumps(manifest, indent=1).encode())
-    done = sum(s["count"] for s in manifest["shards"])
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
+            changed += sorted(f"provenance.{k}" for k in provenance if old_prov.get(k) != provenance[k])
+            if changed:
+                raise InvalidParameterError(
+                    f"path {str(root)!r} holds another extraction (differs in {', '.join(changed)}); "
+                    f"use a new folder, or delete this one to start over."
+                )
+        else:
+            manifest = {**header, "provenance": provenance, "shards": []}
+            _write_atomic(manifest_path, json.dumps(manifest, indent=1).encode())
 
-        bar = tqdm(total=len(texts), initial=done, desc="extracting", unit="text")
-    try:
-        while done < len(texts):
-            chunk = list(texts[done : done + shard_size])
+        def write_shard(k: int, start: int, chunk: list[str]) -> dict[str, Any]:
             # The shard's layers are encoded straight into one [tokens, layers, dim] tensor of the
             # store's dtype: that tensor is what gets written (no per-text copies).
             es = encoder.encode(chunk, batch_size=batch_size, layers=layer_ids, dtype=dtype)
-            tensors = _shard_tensors(es)
             meta = {
                 "texts": json.dumps(chunk, ensure_ascii=False),
                 "tokens": json.dumps([list(es.tokens(i)) for i in range(len(es))], ensure_ascii=False),
                 "windows": json.dumps([list(map(list, es.windows(i))) for i in range(len(es))]),
+                "manifest_key": key,
             }
-            name = f"shard-{len(manifest['shards']):05d}.safetensors"
-            _write_atomic(root / name, save(tensors, metadata=meta))
-            manifest["shards"].append({"file": name, "start": done, "count": len(chunk)})
-            _write_atomic(manifest_path, json.dumps(manifest, indent=1).encode())
-            done += len(chunk)
-            del es, tensors, meta  # this shard's memory is free before the next one is encoded
+            data = save(_shard_tensors(es), metadata=meta)
+            name = f"shard-{k:05d}.safetensors"
+            _write_atomic(root / name, data)
+            return {"file": name, "start": start, "count": len(chunk), "bytes": len(data),
+                    "sha256": hashlib.sha256(data).hexdigest(), "kernels": encoder.cpu_linear or "device"}
+
+        bad = [(k, why) for k, rec in enumerate(manifest["shards"])
+               if (why := _shard_problem(root, rec, full=True)) is not None]
+        if bad:
+            warnings.warn(
+                f"store {str(root)!r}: re-encoding {len(bad)} damaged shard(s): "
+                + "; ".join(f"{manifest['shards'][k]['file']} {why}" for k, why in bad),
+                UserWarning, stacklevel=3,
+            )
+            for k, _ in bad:
+                rec = manifest["shards"][k]
+                chunk = list(texts[rec["start"] : rec["start"] + rec["count"]])
+                manifest["shards"][k] = write_shard(k, rec["start"], chunk)
+                _write_atomic(manifest_path, json.dumps(manifest, indent=1).encode())
+        done = sum(s["count"] for s in manifest["shards"])
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(texts), initial=done, desc="extracting", unit="text")
+        try:
+            while done < len(texts):
+                chunk = list(texts[done : done + shard_size])
+                manifest["shards"].append(write_shard(len(manifest["shards"]), done, chunk))
+                _write_atomic(manifest_path, json.dumps(manifest, indent=1).encode())
+                done += len(chunk)  # this shard's memory is free before the next one is encoded
+                if bar is not None:
+                    bar.update(len(chunk))
+        finally:
             if bar is not None:
-                bar.update(len(chunk))
-    finally:
-        if bar is not None:
-            bar.close()
+                bar.close()
     return Store(root)
 
 
@@ -191,12 +389,24 @@ _SAFETENSORS_DTYPES = {
 def _map_shard(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Memory-map a safetensors file: its tensors as views of the mapping (nothing is read
     until used; the pages belong to the file) and its metadata."""
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)  # private: writes never reach the file
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            n = struct.unpack("<Q", f.read(8))[0]
+            if not 0 < n <= size - 8:
+                raise ValueError(f"header length {n} does not fit a file of {size} bytes")
+            header = json.loads(f.read(n))
+            mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)  # private: writes never reach the file
+        base = 8 + n
+        for name, info in header.items():
+            if name != "__metadata__" and not (info["dtype"] in _SAFETENSORS_DTYPES
+                                               and 0 <= info["data_offsets"][0] <= info["data_offsets"][1]
+                                               <= size - base):
+                raise ValueError(f"tensor {name!r} lies outside the file or has an unknown dtype")
+    except (OSError, struct.error, ValueError, KeyError, TypeError, IndexError) as err:
+        raise CorruptStoreError(f"shard {str(path)!r} is damaged ({err}); rerun bk.extract with the same "
+                                f"encoder, texts and options on its folder to re-encode it.") from None
     data = torch.frombuffer(mapped, dtype=torch.uint8)
-    base = 8 + n
     tensors = {}
     for name, info in header.items():
         if name == "__metadata__":
@@ -256,14 +466,22 @@ class Store(Corpus):
         settings with every part's shards (``"file"`` relative to ``path``).
     """
 
-    def __init__(self, path: str | os.PathLike | Sequence[str | os.PathLike]) -> None:
+    def __init__(self, path: str | os.PathLike | Sequence[str | os.PathLike], *, verify: bool = True) -> None:
         self.parts = _part_roots(path)
         self.path = Path(path) if not isinstance(path, (list, tuple)) else self.parts[0].parent
+        self.verify_on_read = verify
         manifests = []
         for root in self.parts:
-            m = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+            m = _read_manifest(root)
             if m.get("format") != FORMAT:
-                raise ValueError(f"{str(root / MANIFEST)!r} is not a bertviz_kit store manifest.")
+                raise CorruptStoreError(f"{str(root / MANIFEST)!r} is not a bertviz_kit store manifest.")
+            damaged = [f"{r['file']} {why}" for r in m["shards"]
+                       if (why := _shard_problem(root, r, full=False)) is not None]
+            if damaged:
+                raise CorruptStoreError(
+                    f"store {str(root)!r} has damaged shards ({'; '.join(damaged)}); rerun bk.extract with "
+                    f"the same encoder, texts and options on it to re-encode exactly those shards."
+                )
             manifests.append(m)
         first = manifests[0]
         for root, m in zip(self.parts, manifests):
@@ -295,6 +513,7 @@ class Store(Corpus):
         self.dim = int(first["dim"])
         self.model_name = first["model"]
         self._cache: tuple[int, Encodings] | None = None
+        self._verified: set[int] = set()
 
     def __len__(self) -> int:
         return self._len
@@ -308,17 +527,49 @@ class Store(Corpus):
     def dtype(self) -> str:
         return self._manifests[0]["dtype"]
 
+    @property
+    def provenance(self) -> dict[str, Any]:
+        """What made the numbers: weights and tokenizer SHA-256, max_length, stride, model dtype,
+        CPU kernels, library versions (empty for stores written before version 2)."""
+        return self._manifests[0].get("provenance", {})
+
     def __repr__(self) -> str:
         m = self.manifest
         parts = f", parts={len(self.parts)}" if len(self.parts) > 1 else ""
+        p = self.provenance
+        prov = (f", weights={p['weights_sha256'][:12]}, max_length={p['max_length']}, stride={p['stride']}, "
+                f"model_dtype={p['model_dtype']!r}, torch={p['versions']['torch']!r}") if p else ""
         return (f"Store(path={str(self.path)!r}, records={len(self)}/{m['n_texts']}, model={m['model']!r}, "
-                f"layer_ids={m['layer_ids']}, dtype={m['dtype']!r}, shards={len(self._shards)}{parts})")
+                f"layer_ids={m['layer_ids']}, dtype={m['dtype']!r}, shards={len(self._shards)}{parts}{prov})")
+
+    def verify(self) -> list[str]:
+        """Check every shard in full (size and SHA-256): the list of problems, empty when all is well.
+
+        Reading a shard already checks it once per store object (unless opened with
+        ``verify=False``); this reads them all now, e.g. before handing a store on.
+        """
+        problems = []
+        for k, (file, record) in enumerate(self._shards):
+            why = _shard_problem(file.parent, record, full=True)
+            if why is None:
+                self._verified.add(k)
+            else:
+                problems.append(f"{file}: {why}")
+        return problems
 
     def shard(self, k: int) -> Encodings:
         """Shard ``k`` as an :class:`~bertviz_kit.Encodings` over the memory-mapped file."""
         if self._cache is not None and self._cache[0] == k:
             return self._cache[1]
-        file, _ = self._shards[k]
+        file, record = self._shards[k]
+        if self.verify_on_read and k not in self._verified:
+            why = _shard_problem(file.parent, record, full=True)  # once per shard and store object
+            if why is not None:
+                raise CorruptStoreError(
+                    f"shard {str(file)!r} is damaged ({why}); rerun bk.extract with the same encoder, "
+                    f"texts and options on its folder to re-encode it."
+                )
+            self._verified.add(k)
         tensors, meta = _map_shard(file)
         lengths = tensors["lengths"].long()
         windows = {i: tuple(map(tuple, w)) for i, w in enumerate(json.loads(meta["windows"])) if len(w) > 1}
@@ -419,7 +670,13 @@ def extract_part(
     return str(extract(encoder, texts, path, **{"progress": False, **extract_options}).path)
 
 
-def open_store(path: str | os.PathLike | Sequence[str | os.PathLike]) -> Store:
+def open_store(path: str | os.PathLike | Sequence[str | os.PathLike], *, verify: bool = True) -> Store:
     """Open a store written by :func:`extract`: one folder, the parent folder of several parts
-    (opened in name order as one store), or a list of part folders (in the order given)."""
-    return Store(path)
+    (opened in name order as one store), or a list of part folders (in the order given).
+
+    Opening checks that every shard is there with its recorded size (cheap); reading a shard
+    checks its SHA-256 once per store object, so a record never comes back silently wrong
+    (:class:`CorruptStoreError` names the shard and the fix). ``verify=False`` skips the
+    checksum (the size check stays) for speed on a store you trust.
+    """
+    return Store(path, verify=verify)

@@ -1,0 +1,219 @@
+"""A store you can hand on and trust: checksums, repair, provenance, one writer at a time,
+an encoder safe to share between threads, corpora of one model only."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+import torch
+from conftest import BANK_TEXT, make_tiny_model
+
+import bertviz_kit as bk
+
+TEXTS = [f"the bank {'river ' * (i % 4)}robber number {i}" for i in range(20)]
+
+
+@pytest.fixture()
+def store(tiny, tmp_path):
+    return bk.extract(tiny, TEXTS, tmp_path / "s", shard_size=6, progress=False)
+
+
+def _shard(store, k):
+    return store.path / store.manifest["shards"][k]["file"]
+
+
+def test_manifest_records_checksums_and_provenance(tiny, store):
+    m = json.loads((store.path / "manifest.json").read_text())
+    assert m["version"] == 2 and all(len(s["sha256"]) == 64 and s["bytes"] > 0 for s in m["shards"])
+    p = store.provenance
+    assert set(p) == {"weights_sha256", "tokenizer_sha256", "max_length", "stride", "model_dtype",
+                      "cpu_linear", "versions"}
+    assert p["max_length"] == tiny.max_length and p["versions"]["torch"] == torch.__version__
+    assert f"weights={p['weights_sha256'][:12]}" in repr(store)
+    assert p["cpu_linear"] == tiny.settings.cpu_linear  # the setting; each shard names the kernels it ran on
+    assert {s["kernels"] for s in m["shards"]} == {tiny.cpu_linear}
+    assert store.verify() == []
+
+
+@pytest.mark.parametrize("damage", ["delete", "truncate", "empty", "flip"])
+def test_damaged_shard_is_detected_and_repaired(tiny, store, damage):
+    target = _shard(store, 1)
+    data = target.read_bytes()
+    if damage == "delete":
+        target.unlink()
+    elif damage == "truncate":
+        target.write_bytes(data[: len(data) // 2])
+    elif damage == "empty":
+        target.write_bytes(b"")
+    else:  # same size, a few bytes of the hidden states changed: only the checksum sees it
+        middle = len(data) - 200
+        target.write_bytes(data[:middle] + bytes(b ^ 0xFF for b in data[middle : middle + 8]) + data[middle + 8 :])
+    if damage == "flip":
+        reopened = bk.open_store(store.path)  # sizes fine: opens, but reading the shard fails loudly
+        assert reopened[0].text == TEXTS[0]
+        with pytest.raises(bk.CorruptStoreError, match=r"shard-00001.*checksum mismatch.*rerun bk.extract"):
+            reopened[7]
+        assert any("checksum mismatch" in p for p in reopened.verify())
+        unchecked = bk.open_store(store.path, verify=False)
+        assert unchecked[7].text == TEXTS[7]  # the caller chose not to check
+    else:
+        with pytest.raises(bk.CorruptStoreError, match=r"damaged shards \(shard-00001.safetensors (missing|trunc)"):
+            bk.open_store(store.path)
+    with pytest.warns(UserWarning, match=r"re-encoding 1 damaged shard\(s\): shard-00001.safetensors"):
+        repaired = bk.extract(tiny, TEXTS, store.path, shard_size=6, progress=False)
+    assert repaired.verify() == [] and [e.text for e in repaired] == TEXTS
+    fresh = tiny.encode(TEXTS)
+    assert torch.allclose(bk.sentence_vectors(repaired), bk.sentence_vectors(fresh), atol=1e-2)
+
+
+@pytest.mark.parametrize("content", [b"", b"{\"format\": \"bertviz_kit.store\", \"shards\": [", b"\xff\xfe",
+                                     b"[1, 2]", b'{"shards": [{"file": "../../etc/passwd", "start": 0, "count": 1}]}'])
+def test_corrupt_manifest_is_rebuilt_from_valid_shards(tiny, store, content):
+    (store.path / "manifest.json").write_bytes(content)
+    with pytest.raises(bk.CorruptStoreError, match="is unreadable .*run bk.extract with the same encoder, texts"):
+        bk.open_store(store.path)
+    before = _shard(store, 0).stat().st_mtime_ns
+    with pytest.warns(UserWarning, match=r"rebuilt it from 4 valid shard\(s\)"):
+        rebuilt = bk.extract(tiny, TEXTS, store.path, shard_size=6, progress=False)
+    assert _shard(rebuilt, 0).stat().st_mtime_ns == before  # valid shards kept, not re-encoded
+    assert [e.text for e in rebuilt] == TEXTS and rebuilt.verify() == []
+
+
+def test_rebuild_never_takes_another_extractions_shards(tiny, store):
+    (store.path / "manifest.json").write_text("")
+    other = TEXTS[:6] + ["something else entirely"] + TEXTS[7:]
+    with pytest.raises(ValueError, match="holds the shards of another extraction"):
+        bk.extract(tiny, other, store.path, shard_size=6, progress=False)
+    _shard(store, 2).write_bytes(b"garbage")  # a damaged shard in the middle: kept up to it, the rest redone
+    with pytest.warns(UserWarning, match=r"rebuilt it from 2 valid shard\(s\)"):
+        rebuilt = bk.extract(tiny, TEXTS, store.path, shard_size=6, progress=False)
+    assert [e.text for e in rebuilt] == TEXTS and rebuilt.verify() == []
+
+
+def test_resume_with_another_encoder_setting_is_refused(tiny_path, tmp_path):
+    enc = bk.load(tiny_path, device="cpu")
+    bk.extract(enc, TEXTS[:6], tmp_path / "s", shard_size=6, progress=False)
+    for other, key in [(bk.load(tiny_path, device="cpu", max_length=32), "provenance.max_length"),
+                       (bk.load(tiny_path, device="cpu", stride=8), "provenance.stride"),
+                       (bk.load(tiny_path, device="cpu", cpu_linear="torch"), "provenance.cpu_linear"),
+                       (bk.load(make_tiny_model(tmp_path / "m2", seed=1), device="cpu"), "model")]:
+        with pytest.raises(ValueError, match=rf"holds another extraction \(differs in .*{key}"):
+            bk.extract(other, TEXTS[:6], tmp_path / "s", shard_size=6, progress=False)
+    # the same path re-saved with other weights: same name, different fingerprint
+    folder = make_tiny_model(tmp_path / "m3", seed=0)
+    bk.extract(bk.load(folder, device="cpu"), TEXTS[:6], tmp_path / "t", shard_size=6, progress=False)
+    make_tiny_model(tmp_path / "m3", seed=5)
+    with pytest.raises(ValueError, match=r"differs in provenance.weights_sha256"):
+        bk.extract(bk.load(folder, device="cpu"), TEXTS[:6], tmp_path / "t", shard_size=6, progress=False)
+
+
+def test_weights_changed_in_place_change_the_fingerprint(tiny_path, tmp_path):
+    from bertviz_kit.store import _weights_fingerprint
+
+    enc = bk.load(tiny_path, device="cpu")
+    a = _weights_fingerprint(enc)
+    assert _weights_fingerprint(enc) == a  # cached
+    with torch.no_grad():
+        next(enc.model.parameters())[0, 0] += 1.0
+    assert _weights_fingerprint(enc) != a
+
+
+def test_second_writer_is_refused_with_the_holder_named(tiny_path, tmp_path):
+    target = tmp_path / "s"
+    script = textwrap.dedent(f"""
+        import time, bertviz_kit as bk
+        enc = bk.load({tiny_path!r}, device="cpu")
+        real = enc.encode
+        def slow(*a, **k):
+            time.sleep(1.5)
+            return real(*a, **k)
+        enc.encode = slow
+        bk.extract(enc, {TEXTS!r}, {str(target)!r}, shard_size=2, progress=False)
+    """)
+    enc = bk.load(tiny_path, device="cpu")  # loaded first: the other writer is still busy when we try
+    proc = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    try:
+        owner = target / ".lock.owner"
+        deadline = time.time() + 300
+        while not owner.exists() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert owner.exists(), "the first writer never took the lock"
+        with pytest.raises(RuntimeError, match=rf"process {proc.pid} on .* is writing to the store"):
+            bk.extract(enc, TEXTS, target, shard_size=2, progress=False)
+        store = bk.extract(enc, TEXTS, target, shard_size=2, progress=False, wait=True)  # waits its turn
+        assert [e.text for e in store] == TEXTS and store.verify() == []
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not list(target.glob("*.tmp"))
+
+
+def test_threads_sharing_one_encoder_get_exact_results(tiny_path):
+    enc = bk.load(tiny_path, device="cpu")
+    texts = [BANK_TEXT, "the river bank", "hello world , the robber"]
+    ref = enc.encode(texts)
+    ref_att = enc.encode(texts, attentions=True)
+    errors, done = [], []
+
+    def work(k):
+        try:
+            for r in range(6):
+                with_att = (k + r) % 2 == 0
+                es = enc.encode(texts, attentions=with_att)
+                # eager attention (needed for weights) and SDPA differ in the last bits: compare like with like
+                assert torch.equal(es.hidden, (ref_att if with_att else ref).hidden)
+                if with_att:
+                    assert all(torch.equal(a, b) for a, b in zip(es.attentions, ref_att.attentions))
+                else:
+                    assert es.attentions is None
+            done.append(k)
+        except Exception as err:  # noqa: BLE001 - collected and reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert sorted(done) == [0, 1, 2, 3]
+    assert enc.model.config._attn_implementation != "eager" or enc.settings.attentions  # switched back
+
+
+def test_encoder_copies_with_a_lock_of_its_own(tiny):
+    import copy
+
+    twin = copy.deepcopy(tiny)
+    assert twin._lock is not tiny._lock and "_lock" not in tiny.__getstate__()
+    assert torch.equal(twin.encode("the bank").hidden_states, tiny.encode("the bank").hidden_states)
+
+
+def test_two_models_of_one_width_are_not_mixed(tiny, tmp_path):
+    other = bk.load(make_tiny_model(tmp_path / "same-width", seed=3), device="cpu")
+    mixed = [tiny.encode("the bank robber"), other.encode("the river bank")]
+    for fn in (bk.anisotropy, bk.intra_similarity, bk.sentence_vectors):
+        with pytest.raises(ValueError, match="must come from one model"):
+            fn(mixed)
+    with pytest.raises(ValueError, match="must come from one model"):
+        bk.probe_layers(mixed * 3, [0, 1] * 3, cv=2)
+
+
+def test_cli_verify(store, capsys):
+    from bertviz_kit.cli import main
+
+    assert main(["verify", str(store.path)]) == 0
+    assert "ok: 20 records in 4 shards, every checksum matches" in capsys.readouterr().out
+    data = _shard(store, 3).read_bytes()
+    _shard(store, 3).write_bytes(data[:-8] + b"\0" * 8)
+    assert main(["verify", str(store.path)]) == 1
+    assert "shard-00003.safetensors: checksum mismatch" in capsys.readouterr().out
+    _shard(store, 3).unlink()
+    assert main(["verify", str(store.path)]) == 1
+    assert "missing" in capsys.readouterr().out
