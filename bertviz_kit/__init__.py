@@ -59,6 +59,11 @@ from .store import Store, extract, open_store
 from .validation import InvalidParameterError
 from .widgets import Explorer, explore
 
+# isort: split
+# Layer similarity (CKA)
+from .cka import CKA_ESTIMATORS, CKA_UNITS, cka, layer_cka
+from .plotting import plot_cka
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -113,4 +118,9 @@ __all__ = [
     "Store",
     "Explorer",
     "explore",
+    "cka",
+    "layer_cka",
+    "CKA_UNITS",
+    "CKA_ESTIMATORS",
+    "plot_cka",
 ]
