@@ -60,8 +60,9 @@ from .validation import InvalidParameterError
 from .widgets import Explorer, explore
 
 # isort: split
-# Layer similarity (CKA)
+# Layer similarity (CKA) and the contextuality suite
 from .cka import CKA_ESTIMATORS, CKA_UNITS, cka, layer_cka
+from .contextuality import mev, mev_baseline, static_embeddings
 from .plotting import plot_cka
 
 __version__ = "0.1.0"
@@ -123,4 +124,7 @@ __all__ = [
     "CKA_UNITS",
     "CKA_ESTIMATORS",
     "plot_cka",
+    "mev",
+    "mev_baseline",
+    "static_embeddings",
 ]
