@@ -30,11 +30,15 @@ different model), streaming the corpus block by block:
   products). Memory is ``O(D^2)`` floats, ``D`` the total width of the stored
   layers, whatever the number of words.
 * ``estimator="minibatch"`` is Nguyen et al.'s minibatch CKA: the unbiased
-  HSIC is estimated on each block of the corpus (a store's shard, or a block
-  of an in-memory corpus) and the estimates are averaged before the ratio is
-  taken. It is what one computes when the examples never sit in one matrix;
-  it differs slightly from the full-batch value (its expectation is the
-  ratio of expected HSICs), and it depends on how the corpus is cut into blocks.
+  HSIC is estimated on each minibatch of texts (``batch_texts`` texts, or by
+  default each block of the corpus: a store's shard, or a block of an
+  in-memory corpus) and the estimates are averaged, weighted by the
+  minibatch's number of words, before the ratio is taken. It is what one
+  computes when the examples never sit in one matrix; it is a different
+  quantity from the full-batch value (the words of a minibatch share fewer
+  contexts; the gap grows as minibatches shrink), and it depends on how the
+  texts are grouped. Small minibatches are computed from their ``n x n`` Gram
+  matrices, large ones from the sums above.
 """
 
 from __future__ import annotations
