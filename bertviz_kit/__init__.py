@@ -14,7 +14,16 @@ plot without running it again::
 from __future__ import annotations
 
 from . import datasets
+from .attention import (
+    HEAD_STATISTICS,
+    attention_rollout,
+    attention_units,
+    head_statistics,
+    word_attention,
+)
+from .cka import CKA_ESTIMATORS, CKA_UNITS, cka, layer_cka
 from .config import Settings, read_settings
+from .contextuality import mev, mev_baseline, static_embeddings
 from .encoding import Corpus, Encoder, Encoding, Encodings
 from .examples import BANK_SENSES, BANK_TEXT
 from .heads import EncoderWithHead
@@ -22,10 +31,14 @@ from .loading import bundled_model_path, load
 from .plotting import (
     plot_attention,
     plot_attention_grid,
+    plot_cka,
+    plot_head_statistics,
+    plot_head_statistics_grid,
     plot_histogram,
     plot_layer_similarity,
     plot_probe,
     plot_projection,
+    plot_rollout,
     plot_similarity_heatmap,
     plot_trajectory,
 )
@@ -59,17 +72,6 @@ from .similarity import (
 from .store import CorruptStoreError, Store, extract, extract_part, open_store
 from .validation import InvalidParameterError
 from .widgets import Explorer, explore
-
-# isort: split
-# attention analysis
-from .attention import (
-    HEAD_STATISTICS,
-    attention_rollout,
-    attention_units,
-    head_statistics,
-    word_attention,
-)
-from .plotting import plot_head_statistics, plot_head_statistics_grid, plot_rollout
 
 __version__ = "0.1.0"
 
@@ -136,4 +138,12 @@ __all__ = [
     "plot_rollout",
     "plot_head_statistics",
     "plot_head_statistics_grid",
+    "cka",
+    "layer_cka",
+    "CKA_UNITS",
+    "CKA_ESTIMATORS",
+    "plot_cka",
+    "mev",
+    "mev_baseline",
+    "static_embeddings",
 ]
