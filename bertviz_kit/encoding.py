@@ -905,12 +905,19 @@ class Encoder:
                         keep = b.keep.to(compute, non_blocking=on_gpu)
                         if sink is not None:  # GPU -> host: one compact [tokens, layers, dim] copy per batch
                             rows = torch.stack(layers, dim=2).flatten(0, 1).index_select(0, keep).to(dtype)
-                            sink.put(rows, b.dest)
-                        else:  # on the device that holds the result: gather and scatter, layer by layer
-                            dest = b.dest.to(device, non_blocking=on_gpu)
+                            sink.put(rows, b.runs)
+                        elif on_gpu:  # kept on the GPU: gather and scatter there, layer by layer
+                            dest = b.dest.to(device, non_blocking=True)
                             for j, x in enumerate(layers):
                                 rows = x.flatten(0, 1).index_select(0, keep)
                                 hidden[:, j].index_copy_(0, dest, rows.to(dtype))
+                        else:  # on the CPU: slice copies straight from the model's outputs (several
+                            # times faster than index_select + index_copy_ here, and no temporaries)
+                            flat = [x.flatten(0, 1) for x in layers]
+                            for _, n, s, d in b.runs:
+                                dst = hidden[d : d + n]
+                                for j, x in enumerate(flat):
+                                    dst[:, j].copy_(x[s : s + n])
                         if attentions:
                             if not out.attentions:
                                 raise ValueError(
@@ -937,9 +944,9 @@ class _HostSink:
         self.stream = torch.cuda.Stream()
         self.buffers: list[torch.Tensor | None] = [None, None]
         self.slot = 0
-        self.pending: tuple[Any, torch.Tensor, torch.Tensor] | None = None
+        self.pending: tuple[Any, torch.Tensor, list[tuple[int, int, int, int]]] | None = None
 
-    def put(self, rows: torch.Tensor, dest: torch.Tensor) -> None:
+    def put(self, rows: torch.Tensor, runs: list[tuple[int, int, int, int]]) -> None:
         buf = self.buffers[self.slot]
         if buf is None or buf.numel() < rows.numel():
             buf = torch.empty(max(rows.numel(), 1 << 20), dtype=rows.dtype, pin_memory=True)
@@ -952,14 +959,15 @@ class _HostSink:
             event = torch.cuda.Event()
             event.record(self.stream)
         self.flush()
-        self.pending = (event, view, dest)
+        self.pending = (event, view, runs)
         self.slot ^= 1
 
     def flush(self) -> None:
         if self.pending is not None:
-            event, view, dest = self.pending
+            event, view, runs = self.pending
             event.synchronize()
-            self.hidden.index_copy_(0, dest, view)
+            for o, n, _, d in runs:  # each text's rows are one contiguous block on both sides: a memcpy
+                self.hidden[d : d + n].copy_(view[o : o + n])
             self.pending = None
 
 
@@ -970,6 +978,20 @@ class _Batch:
     dest: torch.Tensor  # [n] flat token index each kept output goes to
     texts: list[int]  # text of each row (for attentions)
     lengths: torch.Tensor  # [B] real tokens per row
+    # (offset into keep, length, source start in [B * W], destination start): stretches where both
+    # the kept outputs and their destinations are consecutive (a whole text is one), copied as slices
+    runs: list[tuple[int, int, int, int]]
+
+
+def _runs(keep: torch.Tensor, dest: torch.Tensor) -> list[tuple[int, int, int, int]]:
+    n = keep.shape[0]
+    if n == 0:
+        return []
+    brk = torch.ones(n, dtype=torch.bool)
+    brk[1:] = (keep[1:] != keep[:-1] + 1) | (dest[1:] != dest[:-1] + 1)
+    first = torch.nonzero(brk).squeeze(1)
+    length = torch.diff(first, append=torch.tensor([n]))
+    return list(zip(first.tolist(), length.tolist(), keep[first].tolist(), dest[first].tolist()))
 
 
 class _Plan:
@@ -1068,7 +1090,8 @@ class _Plan:
                     keeps.append(k_idx + r * width)
                     dests.append(d_idx)
                 keep, dest = torch.cat(keeps), torch.cat(dests)
-            out.append(_Batch(src=src, keep=keep, dest=dest, texts=texts.tolist(), lengths=lens))
+            out.append(_Batch(src=src, keep=keep, dest=dest, texts=texts.tolist(), lengths=lens,
+                              runs=_runs(keep, dest)))
         return out
 
 
