@@ -258,6 +258,12 @@ class Encodings(Corpus):
             )
         if tokens is None and token_table is None:
             raise ValueError("Encodings needs tokens (one list per text) or a token_table (id -> token).")
+        n_tok = hidden.shape[0]
+        for name, t in (("input_ids", input_ids), ("word_index", word_index), ("offsets", offsets)):
+            if t.shape[0] != n_tok:
+                raise ValueError(f"{name} must hold one entry per token ({n_tok}); got {t.shape[0]}.")
+        if tokens is not None and len(tokens) != n:
+            raise ValueError(f"tokens must hold one list per text ({n}); got {len(tokens)}.")
         self.texts = tuple(texts)
         self.hidden = hidden
         self.token_starts = token_starts
@@ -735,6 +741,8 @@ class Encoder:
             sequence of strings.
         """
         single = isinstance(texts, str)
+        if not single and hasattr(texts, "tolist") and not isinstance(texts, torch.Tensor):
+            texts = texts.tolist()  # a numpy array or pandas Series of str
         items = [texts] if single else texts
         if not single and (not isinstance(texts, Sequence) or isinstance(texts, (bytes, bytearray))):
             hint = "; decode it first" if isinstance(texts, (bytes, bytearray)) else ""
@@ -744,6 +752,16 @@ class Encoder:
         for i, t in enumerate(items):
             if not isinstance(t, str):
                 raise InvalidParameterError(f"texts[{i}] must be a str; got {type(t).__name__}.")
+            try:
+                t.encode("utf-8")
+            except UnicodeEncodeError as err:
+                where = "the text" if single else f"texts[{i}]"
+                raise InvalidParameterError(
+                    f"{where} holds a lone surrogate {t[err.start]!r} at character {err.start}, which is not "
+                    f"valid Unicode text (it often comes from decoding bytes with errors='surrogateescape'); "
+                    f"decode the bytes with the right encoding, or drop it with "
+                    f"text.encode('utf-8', 'replace').decode()."
+                ) from None
         check("batch_size", batch_size, Interval(int, 1))
         check("attentions", attentions, Boolean())
         check("progress", progress, Boolean())
@@ -814,6 +832,11 @@ class Encoder:
         word_index = _renumber_flat(raw_words, text_index, starts, rust)
         plan = _Plan(self, ids, special, starts, lengths, text_index, attentions)
         hidden, att = self._forward(plan, batch_size, attentions, progress, layer_ids, dtype, device)
+        if dtype == torch.float16 and not bool(torch.isfinite(hidden).all()):
+            raise InvalidParameterError(
+                "dtype='float16' cannot hold these hidden states: some exceed its range (65504) and became "
+                "infinite; use dtype='bfloat16' (the same memory, float32's range) or 'float32'."
+            )
         return Encodings(
             texts=texts,
             hidden=hidden,

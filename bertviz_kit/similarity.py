@@ -52,7 +52,19 @@ def _as_matrix(x: object, name: str) -> torch.Tensor:
         raise InvalidParameterError(f"{name} must be 1-D [dim] or 2-D [n, dim]; got shape {tuple(x.shape)}.")
     if not x.is_floating_point():
         x = x.float()
+    if x.dtype in (torch.float16, torch.bfloat16):
+        x = x.float()
+    if not bool(torch.isfinite(x).all()):
+        raise InvalidParameterError(f"{name} holds NaN or infinite values; cosine is undefined for them.")
     return x
+
+
+def _unit_rows(x: torch.Tensor, eps: float) -> torch.Tensor:
+    """Rows scaled to unit length without overflow or underflow: each row is first divided by
+    its largest absolute value (so 1e30 or 1e-30 vectors keep their direction); zero rows stay 0."""
+    scale = x.abs().amax(dim=1, keepdim=True)
+    x = x / torch.where(scale > 0, scale, torch.ones_like(scale))
+    return x / x.norm(dim=1, keepdim=True).clamp_min(eps)
 
 
 def cosine(a: object, b: object | None = None, eps: float = 1e-8) -> torch.Tensor:
@@ -66,7 +78,14 @@ def cosine(a: object, b: object | None = None, eps: float = 1e-8) -> torch.Tenso
         one row.
     eps : float
         Norms are clamped to at least ``eps``, so a zero vector has cosine 0
-        with everything (never NaN).
+        with everything (never NaN). Rows are rescaled before their norm is
+        taken, so very large or very small vectors (1e30, 1e-30) keep their
+        exact cosine; half-precision inputs are computed in float32.
+
+    Raises
+    ------
+    InvalidParameterError
+        For NaN or infinite values, or widths that differ.
     """
     x = _as_matrix(a, "a")
     y = x if b is None else _as_matrix(b, "b")
@@ -76,8 +95,8 @@ def cosine(a: object, b: object | None = None, eps: float = 1e-8) -> torch.Tenso
         )
     dtype = torch.promote_types(x.dtype, y.dtype)
     x, y = x.to(dtype), y.to(dtype)
-    xn = x / x.norm(dim=1, keepdim=True).clamp_min(eps)
-    yn = y / y.norm(dim=1, keepdim=True).clamp_min(eps)
+    xn = _unit_rows(x, eps)
+    yn = xn if b is None else _unit_rows(y, eps)
     return xn @ yn.T
 
 

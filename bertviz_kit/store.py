@@ -187,6 +187,13 @@ def _read_manifest(root: Path) -> dict[str, Any]:
                 raise ValueError("a shard entry lacks file, start or count")
             if "/" in str(s["file"]) or "\\" in str(s["file"]) or str(s["file"]).startswith("."):
                 raise ValueError(f"shard file name {s['file']!r} points outside the store")
+        at = 0
+        for s in manifest["shards"]:
+            if not all(isinstance(s[k], int) and not isinstance(s[k], bool) for k in ("start", "count")) \
+                    or s["start"] != at or s["count"] < 1:
+                raise ValueError(f"shard {s['file']!r} has start {s['start']!r} and count {s['count']!r}; "
+                                 f"shards must follow each other from text 0")
+            at += s["count"]
     except (OSError, UnicodeDecodeError, ValueError) as err:
         raise CorruptStoreError(
             f"{str(path)!r} is unreadable ({err}); run bk.extract with the same encoder, texts and "
@@ -571,9 +578,20 @@ class Store(Corpus):
                 )
             self._verified.add(k)
         tensors, meta = _map_shard(file)
+        try:
+            block = self._block(tensors, meta, record)
+        except (KeyError, ValueError, TypeError, RuntimeError) as err:
+            raise CorruptStoreError(f"shard {str(file)!r} does not hold a valid extraction ({err}); rerun "
+                                    f"bk.extract with the same encoder, texts and options on its folder.") from None
+        self._cache = (k, block)  # one shard kept for random access; iteration replaces it
+        return block
+
+    def _block(self, tensors: dict[str, torch.Tensor], meta: dict[str, str], record: dict[str, Any]) -> Encodings:
         lengths = tensors["lengths"].long()
+        if lengths.shape[0] != record["count"] or bool((lengths < 0).any()):
+            raise ValueError(f"it holds {lengths.shape[0]} texts, the manifest says {record['count']}")
         windows = {i: tuple(map(tuple, w)) for i, w in enumerate(json.loads(meta["windows"])) if len(w) > 1}
-        block = Encodings(
+        return Encodings(
             texts=json.loads(meta["texts"]),
             hidden=tensors["hidden"],
             token_starts=torch.cat([torch.zeros(1, dtype=torch.long), lengths.cumsum(0)]),
@@ -586,8 +604,6 @@ class Store(Corpus):
             tokens=json.loads(meta["tokens"]),
             windows=windows,
         )
-        self._cache = (k, block)  # one shard kept for random access; iteration replaces it
-        return block
 
     def __getitem__(self, i: int) -> Encoding:  # type: ignore[override]
         n = len(self)
