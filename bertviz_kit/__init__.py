@@ -71,6 +71,10 @@ from .attention import (
 )
 from .plotting import plot_head_statistics, plot_head_statistics_grid, plot_rollout
 
+# isort: split
+# teaching: one way to address words and tokens, the tutorial's model offline
+from .addressing import occurrence_labels
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -135,4 +139,5 @@ __all__ = [
     "plot_rollout",
     "plot_head_statistics",
     "plot_head_statistics_grid",
+    "occurrence_labels",
 ]
