@@ -74,6 +74,8 @@ from .plotting import plot_head_statistics, plot_head_statistics_grid, plot_roll
 # isort: split
 # teaching: one way to address words and tokens, the tutorial's model offline
 from .addressing import occurrence_labels
+from .config import MODEL_ENV
+from .loading import download
 
 __version__ = "0.1.0"
 
@@ -140,4 +142,6 @@ __all__ = [
     "plot_head_statistics",
     "plot_head_statistics_grid",
     "occurrence_labels",
+    "download",
+    "MODEL_ENV",
 ]
