@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test lint unit notebooks notebooks-sync bench-smoke browser browser-deps lab app clean
+.PHONY: install demo test lint unit notebooks notebooks-sync bench-smoke browser browser-deps lab app model clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,12 @@ browser: install browser-deps
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 lab: install
 	$(VENV)/bin/jupyter lab notebooks $(ROOT_FLAG)
+
+# The tutorial's model, fetched once into models/ (needs network, so downloads are allowed here only);
+# then: export BERTVIZ_KIT_MODEL=$$PWD/models/bert-base-cased
+MODEL ?= bert-base-cased
+model: install
+	HF_HUB_OFFLINE=0 TRANSFORMERS_OFFLINE=0 $(VENV)/bin/bertviz-kit download $(MODEL) --to models
 
 # The explorer notebook as a read-only web app (no code shown), on http://localhost:8866
 app: install

@@ -14,6 +14,7 @@ plot without running it again::
 from __future__ import annotations
 
 from . import datasets
+from .addressing import occurrence_labels
 from .attention import (
     HEAD_STATISTICS,
     attention_rollout,
@@ -22,12 +23,12 @@ from .attention import (
     word_attention,
 )
 from .cka import CKA_ESTIMATORS, CKA_UNITS, cka, layer_cka
-from .config import Settings, read_settings
+from .config import MODEL_ENV, Settings, read_settings
 from .contextuality import mev, mev_baseline, static_embeddings
 from .encoding import Corpus, Encoder, Encoding, Encodings
 from .examples import BANK_SENSES, BANK_TEXT
 from .heads import EncoderWithHead
-from .loading import bundled_model_path, load
+from .loading import bundled_model_path, download, load
 from .plotting import (
     plot_attention,
     plot_attention_grid,
@@ -146,4 +147,7 @@ __all__ = [
     "mev",
     "mev_baseline",
     "static_embeddings",
+    "occurrence_labels",
+    "download",
+    "MODEL_ENV",
 ]

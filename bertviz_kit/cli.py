@@ -1,4 +1,4 @@
-"""The ``bertviz-kit`` command."""
+"""The ``bertviz-kit`` command: ``demo``, ``encode``, ``extract`` and ``download``."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="bertviz-kit", description="Look inside BERT-like encoders (offline by default)."
     )
-    p.add_argument("--model", default=None, help="model name or folder (default: bundled MiniLM)")
+    p.add_argument("--model", default=None,
+                   help="model folder or name (default: $BERTVIZ_KIT_MODEL when set, else the bundled MiniLM)")
     p.add_argument("--config", default=None, help="YAML settings file (read with safe_load)")
     p.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N or mps")
     sub = p.add_subparsers(dest="command", required=True)
@@ -42,7 +43,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="file format of the figures (default: png; svg and pdf are vector graphics)")
     d.add_argument("--dpi", type=_positive_int, default=120,
                    help="resolution in dots per inch (default: 120; in svg/pdf only images use it)")
-    d.add_argument("--token", default=None, help="token for the histogram (default: the word)")
+    d.add_argument("--token", default=None,
+                   help="token for the histogram: a token index or a word (case-insensitive, whole words; "
+                        "default: --word)")
+    d.add_argument("--occurrence", type=int, default=None,
+                   help="which occurrence of a --token word (0 = the first, -1 = the last)")
     d.add_argument("--layer", type=int, default=-1, help="layer for the histogram")
 
     e = sub.add_parser("encode", help="encode texts and print shapes (and save tensors)")
@@ -59,6 +64,13 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("--shard-size", type=int, default=256)
     v = sub.add_parser("verify", help="check every shard of a store against its SHA-256 (exit 1 if any is damaged)")
     v.add_argument("path", help="store folder (or the parent folder of its parts)")
+
+    g = sub.add_parser("download", help="fetch a Hugging Face model once (config, tokenizer, safetensors) "
+                                        "for offline use")
+    g.add_argument("name", help="model on the Hub, e.g. bert-base-cased")
+    g.add_argument("--to", default="models", help="parent folder (default: models); the model goes to TO/NAME")
+    g.add_argument("--revision", default=None, help="branch, tag or commit (default: main)")
+    g.add_argument("--force", action="store_true", help="download again even when the folder is complete")
     return p
 
 
@@ -76,6 +88,22 @@ def _verify(path: str) -> int:
     if not problems:
         print(f"ok: {len(store)} records in {len(store.manifest['shards'])} shards, every checksum matches")
     return 1 if problems else 0
+
+
+def _download(args: argparse.Namespace) -> int:
+    import bertviz_kit as bk
+
+    folder = bk.download(args.name, args.to, revision=args.revision, force=args.force)
+    files = sorted(p for p in Path(folder).iterdir() if p.is_file())
+    size = sum(p.stat().st_size for p in files) / 2**20
+    print(f"{args.name} is in {folder} ({len(files)} files, {size:.1f} MiB): "
+          + ", ".join(p.name for p in files))
+    print("use it offline with any of:")
+    print(f"  bk.load({folder!r})")
+    print(f"  bertviz-kit --model {folder} demo")
+    print(f"  model: {folder}            (a YAML settings file)")
+    print(f"  export {bk.MODEL_ENV}={Path(folder).resolve()}   (every notebook and command)")
+    return 0
 
 
 def _extract(args: argparse.Namespace, enc) -> int:
@@ -121,7 +149,7 @@ def _demo(args: argparse.Namespace, enc) -> int:
         print(f"error: word {args.word!r} does not occur in the text; words are: "
               f"{', '.join(e.words)}", file=sys.stderr)
         return 2
-    labels = [_context_label(e, i) for i in idx]
+    labels = bk.occurrence_labels(e, args.word)
     print(f"{args.word!r} is word {idx} ({', '.join(labels)})")
     vecs = bk.word_vectors(e, layers=layers)[idx]
     sim = bk.cosine(vecs)
@@ -141,12 +169,12 @@ def _demo(args: argparse.Namespace, enc) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    token = args.token if args.token is not None else _first_token_of_word(e, idx[0])
-    if isinstance(token, str) and token.lstrip("-").isdigit():
+    token = args.word if args.token is None else args.token
+    if token.lstrip("-").isdigit():
         token = int(token)
     files = []
     fmt, dpi = args.format, args.dpi
-    ax = bk.plot_histogram(e, token=token, layer=args.layer)
+    ax = bk.plot_histogram(e, token=token, layer=args.layer, occurrence=args.occurrence)
     files.append(_save(ax, out / f"histogram.{fmt}", plt, dpi))
     ax = bk.plot_similarity_heatmap(sim, labels, title=f"'{args.word}' occurrences, {layers}")
     files.append(_save(ax, out / f"similarity_heatmap.{fmt}", plt, dpi))
@@ -155,20 +183,6 @@ def _demo(args: argparse.Namespace, enc) -> int:
         files.append(_save(ax, out / f"layer_similarity.{fmt}", plt, dpi))
     print("\nfigures: " + ", ".join(str(f) for f in files))
     return 0
-
-
-def _first_token_of_word(e, w: int) -> int:
-    return e.word_ids.index(w)
-
-
-def _context_label(e, i: int) -> str:
-    """The word with a neighbour for context: 'bank vault', 'river bank'."""
-    after = i + 1 < e.n_words and e.words[i + 1].isalnum()
-    if after:
-        return f"{e.words[i]} {e.words[i + 1]}"
-    if i > 0:
-        return f"{e.words[i - 1]} {e.words[i]}"
-    return e.words[i]
 
 
 def _save(ax, path: Path, plt, dpi: int = 120) -> Path:
@@ -211,6 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "verify":  # reads the store alone: no model needed
             return _verify(args.path)
+        if args.command == "download":  # needs no model loaded
+            return _download(args)
         enc = bk.load(args.model, config=args.config, device=args.device)
         if args.command == "demo":
             return _demo(args, enc)

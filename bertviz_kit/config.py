@@ -19,10 +19,20 @@ import yaml
 from .kernels import CPU_LINEAR
 from .validation import InvalidParameterError
 
-__all__ = ["Settings", "read_settings", "DTYPES", "DEVICES"]
+__all__ = ["Settings", "read_settings", "DTYPES", "DEVICES", "MODEL_ENV", "model_from_env"]
 
 DTYPES = ("float32", "bfloat16", "float16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+
+#: Environment variable naming the default model (a folder or a Hub name), read when no model is given.
+MODEL_ENV = "BERTVIZ_KIT_MODEL"
+
+
+def model_from_env() -> str | None:
+    """The model named by ``BERTVIZ_KIT_MODEL`` (``None`` when unset or empty)."""
+    value = os.environ.get(MODEL_ENV, "").strip()
+    return value or None
+
 
 # Keys the tutorial's config.yml used, mapped onto ours.
 _ALIASES = {"config_name": "model", "model_name_or_path": "model", "model_name": "model"}
@@ -48,7 +58,11 @@ class Settings:
     ----------
     model : str or None
         Hugging Face model name or local folder. ``None`` means the bundled
-        all-MiniLM-L6-v2 (works offline).
+        all-MiniLM-L6-v2 (works offline). The default comes from the
+        environment variable ``BERTVIZ_KIT_MODEL`` when it is set (a folder,
+        best given as an absolute path, or a name in the local Hugging Face
+        cache): every notebook and command that loads "the default model"
+        then uses it. A ``model`` argument or a YAML ``model:`` key wins over it.
     cache_dir : str or None
         Folder for downloaded files (only used when ``download`` is true).
     device : str
@@ -86,7 +100,7 @@ class Settings:
         ~1e-6); pin it where stored outputs must reproduce exactly.
     """
 
-    model: str | None = None
+    model: str | None = field(default_factory=model_from_env)
     cache_dir: str | None = None
     device: str = "auto"
     dtype: str = "float32"

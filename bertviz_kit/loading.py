@@ -1,8 +1,13 @@
 """Load an encoder: the bundled all-MiniLM-L6-v2 offline, or any transformers encoder.
 
-Nothing here reaches the network unless ``download=True`` is passed: model
-names are looked up in the local Hugging Face cache only, so a missing model
-fails at once with a hint instead of hanging on a connection.
+Nothing here reaches the network unless ``download=True`` is passed or
+:func:`download` is called: model names are looked up in the local Hugging
+Face cache only, so a missing model fails at once with a hint instead of
+hanging on a connection. :func:`download` (``bertviz-kit download NAME --to
+models``) fetches a model's config, tokenizer and safetensors weights into a
+folder once; ``load("models/NAME")`` reads it offline from then on. The
+default model is the bundled one, or the one the environment variable
+``BERTVIZ_KIT_MODEL`` names.
 """
 
 from __future__ import annotations
@@ -14,11 +19,11 @@ from typing import Any
 
 import torch
 
-from .config import Settings, read_settings
+from .config import MODEL_ENV, Settings, model_from_env, read_settings
 from .encoding import Encoder
-from .validation import InvalidParameterError
+from .validation import Boolean, Instance, InvalidParameterError, NoneOr, check
 
-__all__ = ["load", "bundled_model_path", "resolve_device", "quiet_transformers"]
+__all__ = ["load", "download", "bundled_model_path", "resolve_device", "quiet_transformers", "DOWNLOAD_PATTERNS"]
 
 logger = logging.getLogger(__name__)
 
@@ -84,12 +89,17 @@ def quiet_transformers() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
+#: Folder names that mark ``models/NAME`` as a folder, not as the Hub name of org ``models``.
+_MODEL_FOLDERS = ("models", "model", "checkpoints")
+
+
 def _looks_like_path(name: str) -> bool:
     return (
         name.startswith((".", "~", os.sep))
         or (os.altsep is not None and os.altsep in name)
         or name.count("/") > 1
         or Path(name).exists()
+        or ("/" in name and (Path(name).parent.is_dir() or Path(name).parent.name in _MODEL_FOLDERS))
     )
 
 
@@ -114,9 +124,11 @@ def load(
     Parameters
     ----------
     model : str, path or None
-        ``None`` loads the bundled all-MiniLM-L6-v2 (offline). Otherwise a local
-        folder or a Hugging Face name that ``AutoModel`` can load (BERT,
-        RoBERTa, DistilBERT, ...).
+        ``None`` loads the default model: the one named by the environment
+        variable ``BERTVIZ_KIT_MODEL`` (or a YAML ``model:`` key) when set, else
+        the bundled all-MiniLM-L6-v2 (offline). Otherwise a local folder (e.g.
+        one written by :func:`download`) or a Hugging Face name that
+        ``AutoModel`` can load (BERT, RoBERTa, DistilBERT, ...).
     config : path or Settings, optional
         A YAML file (read with ``yaml.safe_load``) or a :class:`Settings`; the
         keyword arguments given here override it.
@@ -155,7 +167,7 @@ def load(
     Raises
     ------
     FileNotFoundError
-        A path that does not exist.
+        A path that does not exist (the message names the download command).
     OSError
         A model name not in the local cache (with a hint on how to get it).
     ValueError
@@ -171,6 +183,7 @@ def load(
         raise InvalidParameterError(f"config must be a YAML path or a Settings; got {type(config).__name__}.")
     if model is not None and not isinstance(model, (str, os.PathLike)):
         raise InvalidParameterError(f"model must be a name, a path or None; got {type(model).__name__}.")
+    from_env = model is None and settings.model is not None and settings.model == model_from_env()
     settings = settings.replace(
         model=os.fspath(model) if model is not None else None,
         device=device, dtype=dtype, attentions=attentions, max_length=max_length,
@@ -182,7 +195,7 @@ def load(
     if settings.verbose:
         logging.getLogger("bertviz_kit").setLevel(logging.INFO)
     torch_device = resolve_device(settings.device)
-    source, name = _source(settings)
+    source, name = _source(settings, from_env)
     tokenizer = _load_tokenizer(source, settings)
     net, info = _load_model(source, settings, torch_device)
     logger.info("loaded %s (%s, %s) on %s", name, type(net).__name__, settings.dtype, torch_device)
@@ -197,16 +210,38 @@ def load(
     return encoder
 
 
-def _source(settings: Settings) -> tuple[str, str]:
+def _download_hint(name: str) -> str:
+    """How to get ``name`` (a folder such as ``models/bert-base-cased``, or a Hub name) once."""
+    path = Path(name)
+    if _looks_like_path(name):
+        repo, parent = path.name, str(path.parent)
+    else:
+        repo, parent = name, "models"
+    return (f"fetch it once with `bertviz-kit download {repo} --to {parent}` "
+            f"(or bk.download({repo!r}, {parent!r}); needs network), then load "
+            f"{str(Path(parent) / Path(repo).name)!r}")
+
+
+def _source(settings: Settings, from_env: bool = False) -> tuple[str, str]:
     """Where to load from and the name to show."""
     if settings.model is None:
         return bundled_model_path(), BUNDLED_NAME
     name = os.path.expanduser(settings.model)
+    origin = f" (from the environment variable {MODEL_ENV})" if from_env else ""
     if _looks_like_path(name) and not Path(name).exists():
-        raise FileNotFoundError(f"model path {name!r} does not exist.")
+        where = "" if Path(name).is_absolute() else f", relative to the current folder {os.getcwd()!r}"
+        raise FileNotFoundError(
+            f"model path {name!r}{origin} does not exist{where}. If it is a Hugging Face model, "
+            f"{_download_hint(name)}"
+            + (" (give an absolute path in the variable: notebooks run in their own folder)." if from_env else ".")
+        )
     if Path(name).exists() and not Path(name).is_dir():
         raise InvalidParameterError(f"model path {name!r} is a file; give the folder that holds config.json.")
-    if Path(name).is_dir() or not _offline(settings):
+    if Path(name).is_dir():
+        if _same_folder(name, bundled_model_path()):
+            return name, BUNDLED_NAME
+        return name, settings.model
+    if not _offline(settings):
         return name, settings.model
     # A Hub name without downloads: find its snapshot folder in the cache ourselves, so
     # that no Hub client code runs (it may reach the network even for local files).
@@ -219,6 +254,13 @@ def _source(settings: Settings) -> tuple[str, str]:
     if not isinstance(config, str):
         raise _not_found(name, settings, FileNotFoundError(name))
     return str(Path(config).parent), settings.model
+
+
+def _same_folder(a: str, b: str) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:  # pragma: no cover - unreadable path
+        return False
 
 
 def _offline(settings: Settings) -> bool:
@@ -245,7 +287,8 @@ def _not_found(source: str, settings: Settings, exc: Exception) -> OSError:
         return OSError(f"could not load a model from folder {source!r}: {exc}")
     hint = (
         "it is not in the local Hugging Face cache and downloads are off. "
-        "Pass download=True (with network access), or give the path of a local copy."
+        f"To use it offline, {_download_hint(source)}; or pass download=True (with network "
+        "access), or give the path of a local copy."
         if not settings.download
         else "check the name and your network (HF_HUB_OFFLINE must be unset to download)."
     )
@@ -293,3 +336,110 @@ def _load_model(
             logger.info("%s: %s", key.replace("_", " "), sorted(info[key]))
     net.eval()
     return net.to(device), info
+
+
+# ---------------------------------------------------------------------------
+# One-time download into a folder
+# ---------------------------------------------------------------------------
+
+#: Files :func:`download` fetches: config, tokenizer files and safetensors weights at the top of
+#: the repository (never pickled ``.bin``/``.pt``/``.h5`` weights, ONNX or other variants).
+DOWNLOAD_PATTERNS = (
+    "config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+    "tokenizer.model",
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "model-*-of-*.safetensors",
+)
+
+
+def _hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _is_complete(folder: Path) -> bool:
+    has_weights = (folder / "model.safetensors").is_file() or (folder / "model.safetensors.index.json").is_file()
+    has_tokenizer = any((folder / f).is_file() for f in ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model",
+                                                         "sentencepiece.bpe.model", "tokenizer.model"))
+    return (folder / "config.json").is_file() and has_weights and has_tokenizer
+
+
+def download(
+    name: str,
+    folder: str | os.PathLike = "models",
+    *,
+    revision: str | None = None,
+    force: bool = False,
+) -> str:
+    """Fetch a Hugging Face model into ``folder/<name>`` once, for offline use afterwards.
+
+    Downloads the config, the tokenizer files and the ``.safetensors``
+    weights (:data:`DOWNLOAD_PATTERNS`; pickled weights are never fetched)
+    with ``huggingface_hub.snapshot_download``. Afterwards
+    ``bk.load("models/bert-base-cased")``, ``bertviz-kit --model
+    models/bert-base-cased``, a YAML ``model:`` key or
+    ``BERTVIZ_KIT_MODEL=/abs/path/models/bert-base-cased`` load it without
+    the network. From the shell: ``bertviz-kit download bert-base-cased --to models``.
+
+    Parameters
+    ----------
+    name : str
+        A model on the Hub, e.g. ``"bert-base-cased"`` or ``"google-bert/bert-base-cased"``.
+    folder : str or path, default "models"
+        Parent folder; the model goes to ``folder/<last part of name>``.
+    revision : str, optional
+        A branch, tag or commit on the Hub (default: the main branch).
+    force : bool, default False
+        Download again even when the folder already holds the model (by
+        default a complete folder is kept and nothing is fetched).
+
+    Returns
+    -------
+    str
+        The model's folder.
+
+    Raises
+    ------
+    OSError
+        No network, ``HF_HUB_OFFLINE`` set, an unknown name, or a model without
+        safetensors weights or tokenizer files.
+    """
+    if not isinstance(name, str) or not name.strip() or name.count("/") > 1 or name.strip() != name:
+        raise InvalidParameterError(
+            f"name must be a Hugging Face model name such as 'bert-base-cased' or 'org/name'; got {name!r}.")
+    if not isinstance(folder, (str, os.PathLike)):
+        raise InvalidParameterError(f"folder must be a path; got {type(folder).__name__}.")
+    check("revision", revision, NoneOr(Instance(str, label="a branch, tag or commit")))
+    check("force", force, Boolean())
+    target = Path(folder).expanduser() / name.split("/")[-1]
+    if _is_complete(target) and not force:
+        logger.info("%s is already in %s; nothing downloaded", name, target)
+        return str(target)
+    if _hub_offline():
+        raise OSError(
+            f"cannot download {name!r}: downloads are switched off by HF_HUB_OFFLINE in this environment "
+            f"(`make` sets it). Run `HF_HUB_OFFLINE=0 bertviz-kit download {name} --to {folder}` once.")
+    import huggingface_hub
+
+    target.mkdir(parents=True, exist_ok=True)
+    try:
+        huggingface_hub.snapshot_download(
+            repo_id=name, revision=revision, local_dir=str(target), allow_patterns=list(DOWNLOAD_PATTERNS))
+    except (OSError, ValueError) as exc:
+        raise OSError(f"could not download {name!r} from the Hugging Face Hub: {exc}") from exc
+    if not (target / "config.json").is_file():
+        raise OSError(f"{name!r} has no config.json on the Hub; is it a transformers model?")
+    if not _is_complete(target):
+        raise OSError(
+            f"{name!r} was fetched into {str(target)!r} but has no .safetensors weights or no tokenizer files "
+            f"there; bertviz_kit does not download pickled weights. Pick a model that ships model.safetensors.")
+    return str(target)

@@ -1,8 +1,12 @@
-"""Plots: ``plot_*(data, ..., ax=None) -> Axes``.
+"""Plots: ``plot_*(data, ..., ax=None, **kwargs) -> Axes``.
 
 Each function draws on ``ax`` when given, otherwise on a new figure; returns
-the Axes; never calls ``plt.show()`` and never changes global style. Save with
-``ax.figure.savefig("name.png")`` (or ``.svg``).
+the Axes; never calls ``plt.show()`` and never changes global style. Extra
+keyword arguments go to the matplotlib call that draws the data (as in
+seaborn: ``imshow`` for heatmaps, ``plot`` for curves, ``stairs`` for
+histograms, ``bar`` for bars); each docstring names it. Cosine heatmaps use a
+fixed colour scale (0 to 1) unless told otherwise, and every colour bar is
+labelled. Save with ``ax.figure.savefig("name.png", dpi=200)`` (or ``.svg``).
 """
 
 from __future__ import annotations
@@ -16,10 +20,11 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from .addressing import describe_token, resolve_token
 from .attention import HEAD_STATISTICS, _units, attention_rollout, attention_units, word_attention
 from .encoding import IS_ENCODING, Encoding
 from .pooling import _token_mask
-from .validation import InvalidParameterError, Options, check
+from .validation import Interval, InvalidParameterError, NoneOr, Options, check
 
 __all__ = [
     "plot_histogram",
@@ -48,19 +53,6 @@ def _numpy(x: Any, name: str) -> np.ndarray:
         raise InvalidParameterError(f"{name} must be a tensor or array of numbers; got {type(x).__name__}.") from None
 
 
-def _token_index(e: Encoding, token: int | str) -> int:
-    if isinstance(token, str):
-        if token not in e.tokens:
-            raise InvalidParameterError(f"token {token!r} is not among this encoding's tokens {e.tokens}.")
-        return e.tokens.index(token)
-    if isinstance(token, bool) or not isinstance(token, int) or not -e.n_tokens <= token < e.n_tokens:
-        raise InvalidParameterError(
-            f"token must be a token string or an index in [{-e.n_tokens}, {e.n_tokens - 1}]; "
-            f"got {token!r}."
-        )
-    return token % e.n_tokens
-
-
 def _layer_row(e: Encoding, layer: int) -> int:
     lo, hi = -(e.n_layers + 1), e.n_layers
     if isinstance(layer, bool) or not isinstance(layer, int) or not lo <= layer <= hi:
@@ -73,35 +65,62 @@ def _layer_row(e: Encoding, layer: int) -> int:
 
 def plot_histogram(
     data: Encoding | torch.Tensor | np.ndarray,
-    token: int | str = 0,
+    token: int | str | None = None,
     layer: int = -1,
     *,
-    bins: int = 100,
+    word: int | str | None = None,
+    occurrence: int | None = None,
+    bins: int | Sequence[float] = 100,
     color: str = "tab:blue",
     title: str | None = None,
     ax: Axes | None = None,
+    **kwargs: Any,
 ) -> Axes:
     """Histogram of the values of one token's vector at one layer (the tutorial's plot).
 
     Parameters
     ----------
     data : Encoding or 1-D tensor/array
-        An encoding (then ``token`` and ``layer`` pick the vector) or a vector.
-    token : int or str
-        Token index (into ``e.tokens``) or token string (its first occurrence).
+        An encoding (then ``token`` or ``word``, and ``layer``, pick the vector) or a vector.
+    token : int or str, optional
+        A token index (into ``e.tokens``), or a string: a word (case-insensitive,
+        whole words; ``"unbelievably"`` finds the split word) or a special
+        token's text (``"[CLS]"``). Default: token 0 (``[CLS]``).
     layer : int
         Model layer, 0 = embeddings, negative counts from the top.
-    bins : int, default 100
+    word : int or str, optional
+        Instead of ``token``: a word index (into ``e.words``, as ``bk.find``
+        returns) or a word string. A split word shows its first piece.
+    occurrence : int, optional
+        Which occurrence of a word string (0 = the first, the default; -1 = the last).
+    bins : int or sequence of float, default 100
+        Number of bins, or the bin edges (increasing; share them to compare
+        several histograms drawn on one Axes).
+    color : str, default "tab:blue"
+    title : str, optional
+        Default: the token and layer, words numbered as in ``e.words``
+        (``word 5 'bank', layer 6``).
     ax : Axes, optional
+    **kwargs
+        Passed to :meth:`matplotlib.axes.Axes.stairs` (``alpha``, ``label``, ...).
     """
-    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
-        raise InvalidParameterError(f"bins must be an int >= 1; got {bins!r}.")
+    if isinstance(bins, (Sequence, np.ndarray, torch.Tensor)) and not isinstance(bins, str):
+        edges = _numpy(bins, "bins")
+        if edges.ndim != 1 or len(edges) < 2 or not np.all(np.diff(edges) > 0):
+            raise InvalidParameterError(f"bins must be an int >= 1 or increasing bin edges (at least 2); got {bins!r}.")
+        bins = edges
+    elif isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
+        raise InvalidParameterError(f"bins must be an int >= 1 or increasing bin edges (at least 2); got {bins!r}.")
     if isinstance(data, Encoding):
-        t = _token_index(data, token)
+        t = resolve_token(data, token, word, occurrence, default=0)
         row = _layer_row(data, layer)
         values = _numpy(data.hidden_states[row, t], "data")
-        default = f"{data.tokens[t]!r} (token {t}), layer {data.layer_ids[row]}"
+        default = f"{describe_token(data, t)}, layer {data.layer_ids[row]}"
     else:
+        if token is not None or word is not None or occurrence is not None:
+            raise InvalidParameterError(
+                "token, word and occurrence pick a vector from an Encoding; data is already a vector "
+                f"({type(data).__name__}).")
         values = _numpy(data, "data")
         if values.ndim != 1:
             raise InvalidParameterError(f"data must be an Encoding or a 1-D vector; got shape {values.shape}.")
@@ -109,12 +128,28 @@ def plot_histogram(
     ax = _new_ax(ax, (5, 4))
     # one filled step patch, not one rectangle per bin: same picture, drawn much faster
     counts, edges = np.histogram(values, bins=bins)
-    ax.stairs(counts, edges, fill=True, color=color)
+    ax.stairs(counts, edges, **{"fill": True, "color": color, **kwargs})
     ax.set_xlabel("value")
     ax.set_ylabel("count")
     ax.yaxis.get_major_locator().set_params(integer=True)
     ax.set_title(title if title is not None else default)
     return ax
+
+
+#: Colour-bar ends: pointed where values fall outside the colour range.
+EXTENDS = ("neither", "min", "max", "both")
+
+_LIMIT = NoneOr(Interval(float), "the data's own minimum or maximum")
+
+
+def _auto_extend(m: np.ndarray, vmin: float | None, vmax: float | None, tol: float = 1e-5) -> str:
+    """Which colour-bar ends to point: the sides on which some value is clipped."""
+    finite = m[np.isfinite(m)]
+    if finite.size == 0:
+        return "neither"
+    low = vmin is not None and float(finite.min()) < vmin - tol
+    high = vmax is not None and float(finite.max()) > vmax + tol
+    return {(False, False): "neither", (True, False): "min", (False, True): "max", (True, True): "both"}[(low, high)]
 
 
 def plot_similarity_heatmap(
@@ -124,13 +159,16 @@ def plot_similarity_heatmap(
     ylabels: Sequence[str] | None = None,
     annotate: bool | None = None,
     cmap: str = "viridis",
-    vmin: float | None = None,
-    vmax: float | None = None,
+    vmin: float | None = 0.0,
+    vmax: float | None = 1.0,
     title: str | None = "cosine similarity",
     colorbar: bool = True,
+    colorbar_label: str | None = "cosine similarity",
+    extend: str | None = None,
     ax: Axes | None = None,
+    **kwargs: Any,
 ) -> Axes:
-    """Heatmap of a similarity matrix, rows and columns labelled.
+    """Heatmap of a similarity matrix, rows and columns labelled, on a fixed colour scale.
 
     Parameters
     ----------
@@ -140,10 +178,37 @@ def plot_similarity_heatmap(
     ylabels : sequence of str, length ``n``, optional
     annotate : bool, optional
         Write each value in its cell; default when the matrix is at most 12 x 12.
+    cmap : str, default "viridis"
+    vmin, vmax : float or None, default 0 and 1
+        The colour scale. It is fixed by default, so a colour means the same
+        value in every figure: a cosine of 0.89 is drawn near the top of the
+        scale, not in the darkest colour because it happens to be the smallest
+        value. Narrow it to zoom in (``vmin=0.8``) or widen it (``vmin=-1``
+        for the full range of a cosine); values outside the range are drawn in
+        the end colours and the colour bar gets a pointed end on that side.
+        ``None`` takes the data's own minimum or maximum.
+    title : str or None, default "cosine similarity"
+    colorbar : bool, default True
+    colorbar_label : str or None, default "cosine similarity"
+        The colour bar's label (say what the numbers are when they are not cosines).
+    extend : {"neither", "min", "max", "both"}, optional
+        Pointed colour-bar ends. Default: on each side where some value lies
+        outside ``[vmin, vmax]`` (is clipped).
+    ax : Axes, optional
+    **kwargs
+        Passed to :meth:`matplotlib.axes.Axes.imshow` (``interpolation``,
+        ``alpha``, ``norm``, ...; with ``norm``, ``vmin`` and ``vmax`` are not used).
     """
     m = _numpy(data, "data")
     if m.ndim != 2:
         raise InvalidParameterError(f"data must be a 2-D matrix; got shape {m.shape}.")
+    check("vmin", vmin, _LIMIT)
+    check("vmax", vmax, _LIMIT)
+    check("extend", extend, NoneOr(Options(EXTENDS), "pointed where values are clipped"))
+    if "norm" in kwargs:
+        vmin = vmax = None
+    if vmin is not None and vmax is not None and not vmin < vmax:
+        raise InvalidParameterError(f"vmin must be smaller than vmax; got vmin={vmin!r}, vmax={vmax!r}.")
     xl = list(labels) if labels is not None else [str(i) for i in range(m.shape[1])]
     yl = list(ylabels) if ylabels is not None else (
         xl if labels is not None and m.shape[0] == m.shape[1] else [str(i) for i in range(m.shape[0])]
@@ -157,7 +222,7 @@ def plot_similarity_heatmap(
         annotate = max(m.shape) <= 12
     size = max(3.5, 0.45 * max(m.shape) + 2)
     ax = _new_ax(ax, (size + 1, size))
-    im = ax.imshow(m, cmap=cmap, vmin=vmin, vmax=vmax)
+    im = ax.imshow(m, **{"cmap": cmap, "vmin": vmin, "vmax": vmax, **kwargs})
     ax.set_xticks(range(len(xl)), xl, rotation=45, ha="right", rotation_mode="anchor")
     ax.set_yticks(range(len(yl)), yl)
     if annotate:
@@ -167,7 +232,11 @@ def plot_similarity_heatmap(
             ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=8,
                     color="black" if v > mid else "white")
     if colorbar:
-        ax.figure.colorbar(im, ax=ax, shrink=0.8)
+        lo, hi = im.get_clim()
+        bar = ax.figure.colorbar(im, ax=ax, shrink=0.8, extend=extend if extend is not None else
+                                 _auto_extend(m, lo, hi))
+        if colorbar_label:
+            bar.set_label(colorbar_label)
     if title:
         ax.set_title(title)
     return ax
@@ -181,6 +250,7 @@ def plot_layer_similarity(
     layer_ids: Sequence[int] | None = None,
     legend_loc: str = "best",
     ax: Axes | None = None,
+    **kwargs: Any,
 ) -> Axes:
     """Curves of one value per layer, e.g. ``bk.layer_similarity`` of word pairs.
 
@@ -191,6 +261,10 @@ def plot_layer_similarity(
         The layer of each point (default ``0, 1, ...``; 0 = embeddings).
     legend_loc : str, default "best"
         Where the legend goes (matplotlib's ``loc``).
+    ax : Axes, optional
+    **kwargs
+        Passed to :meth:`matplotlib.axes.Axes.plot` for every curve
+        (``linewidth``, ``marker``, ``linestyle``, ...).
     """
     if not isinstance(curves, Mapping) or not curves:
         raise InvalidParameterError("curves must be a non-empty mapping of label -> values per layer.")
@@ -202,7 +276,7 @@ def plot_layer_similarity(
         x = np.arange(len(y)) if layer_ids is None else np.asarray(layer_ids)
         if len(x) != len(y):
             raise InvalidParameterError(f"layer_ids has {len(x)} entries but curves[{label!r}] has {len(y)}.")
-        ax.plot(x, y, marker="o", label=str(label))
+        ax.plot(x, y, **{"marker": "o", **kwargs, "label": str(label)})
     ax.set_xlabel("layer (0 = embeddings)")
     ax.set_ylabel(ylabel)
     ax.xaxis.get_major_locator().set_params(integer=True)
@@ -238,22 +312,48 @@ def _attention_keep(e: Encoding, specials: str) -> tuple[torch.Tensor, list[str]
     return keep, [t for t, k in zip(e.tokens, keep.tolist()) if k]
 
 
+def _query_bars(
+    ax: Axes | None, labels: Sequence[str], values: np.ndarray, keep: np.ndarray, q: int, **kwargs: Any
+) -> Axes:
+    """One query's row as bars over the kept positions; the query's own bar in orange."""
+    kept = [lab for lab, k in zip(labels, keep) if k]
+    ax = _new_ax(ax, (max(5.0, 0.35 * len(kept) + 1.5), 3.8))
+    colors = ["tab:orange" if i == q else "tab:blue" for i in np.flatnonzero(keep)]
+    ax.bar(range(len(kept)), values[keep], **{"color": colors, **kwargs})
+    ax.set_xticks(range(len(kept)), kept, rotation=45, ha="right", rotation_mode="anchor")
+    ax.set_xlim(-0.6, len(kept) - 0.4)
+    ax.grid(axis="y", alpha=0.3)
+    return ax
+
+
+def _unit_name(e: Encoding, t: int, level: str) -> str:
+    """Title text for the query of token ``t``: the token, or its whole word at ``level="word"``."""
+    if level == "word" and e.word_ids[t] is not None:
+        return f"word {e.word_ids[t]} {e.words[e.word_ids[t]]!r}"
+    return describe_token(e, t)
+
+
 def plot_attention(
     e: Encoding,
     layer: int = -1,
     head: int = 0,
     *,
+    token: int | str | None = None,
+    word: int | str | None = None,
+    occurrence: int | None = None,
     specials: str = "include",
     level: str = "token",
     cmap: str = "Blues",
     colorbar: bool = True,
     ax: Axes | None = None,
+    **kwargs: Any,
 ) -> Axes:
     """Attention weights of one layer and head as a tokens x tokens (or words x words) heatmap.
 
     Rows are the attending (query) tokens, columns the attended (key) tokens.
     Needs ``encode(..., attentions=True)``. For every layer and head at once
-    see :func:`plot_attention_grid`.
+    see :func:`plot_attention_grid`. With ``token`` or ``word``, only that
+    query's row is drawn, as bars: where that token (word) looks.
 
     Parameters
     ----------
@@ -270,6 +370,21 @@ def plot_attention(
         :func:`bertviz_kit.word_attention` (attention to a split word summed
         over its pieces, attention from it averaged over them; rows labelled
         by :func:`bertviz_kit.attention_units`).
+    token : int or str, optional
+        Draw only this query: a token index, a word string (case-insensitive,
+        whole words) or a special token's text (``"[CLS]"``).
+    word : int or str, optional
+        Instead of ``token``: a word index (into ``e.words``) or a word string.
+    occurrence : int, optional
+        Which occurrence of a word string (0 = the first, default; -1 = the last).
+    cmap : str, default "Blues"
+        Heatmap colours; the colour scale runs from 0 to the map's largest weight.
+    colorbar : bool, default True
+        Heatmap only; labelled "attention weight".
+    ax : Axes, optional
+    **kwargs
+        Passed to :meth:`matplotlib.axes.Axes.imshow` (heatmap) or
+        :meth:`matplotlib.axes.Axes.bar` (one query).
     """
     _check_attention(e, specials, level)
     n_layers, n_heads = e.attentions.shape[:2]
@@ -280,14 +395,27 @@ def plot_attention(
     if isinstance(head, bool) or not isinstance(head, int) or not -n_heads <= head < n_heads:
         raise InvalidParameterError(f"head must be an int in [0, {n_heads - 1}]; got {head!r}.")
     row = layer - 1 if layer > 0 else n_layers + layer
-    maps, labels = _attention_maps(e, specials, level)
     prefix = "word attention" if level == "word" else "attention"
+    if token is not None or word is not None or occurrence is not None:
+        t = resolve_token(e, token, word, occurrence)
+        if level == "word":
+            unit, special, _ = _units(e)
+            q, full, labels = int(unit[t]), word_attention(e)[row, head], list(attention_units(e))
+        else:
+            q, full, labels, special = t, e.attentions[row, head].float(), list(e.tokens), e.special_mask
+        keep = np.ones(len(labels), dtype=bool) if specials == "include" else ~special.numpy()
+        ax = _query_bars(ax, labels, full[q].numpy(), keep, q, **kwargs)
+        ax.set_xlabel(f"attended {level} (key)")
+        ax.set_ylabel("attention weight")
+        hidden = "" if keep[q] else ", special tokens hidden"
+        ax.set_title(f"{prefix} from {_unit_name(e, t, level)}, layer {row + 1}, head {head % n_heads}{hidden}")
+        return ax
+    maps, labels = _attention_maps(e, specials, level)
     ax = plot_similarity_heatmap(
-        maps[row, head], labels, annotate=False, cmap=cmap, vmin=0.0,
-        title=f"{prefix}, layer {row + 1}, head {head % n_heads}", colorbar=colorbar, ax=ax,
+        maps[row, head], labels, annotate=False, cmap=cmap, vmin=0.0, vmax=None,
+        title=f"{prefix}, layer {row + 1}, head {head % n_heads}", colorbar=colorbar,
+        colorbar_label="attention weight", ax=ax, **kwargs,
     )
-    if colorbar:
-        ax.images[-1].colorbar.set_label("attention weight")
     ax.set_xlabel(f"attended {level} (key)")
     ax.set_ylabel(f"attending {level} (query)")
     return ax
@@ -300,14 +428,16 @@ def plot_attention_grid(
     level: str = "token",
     cmap: str = "Blues",
     cell_size: float = 1.3,
+    colorbar: bool = True,
     fig: Figure | None = None,
+    **kwargs: Any,
 ) -> np.ndarray:
     """Every layer x head attention map in one grid: rows are layers, columns heads.
 
-    Small multiples for spotting patterns (heads that attend to [SEP], to the
-    next or previous token, or broadly). Each panel has its own colour scale
-    from 0 to its maximum; token labels are left out (use
-    :func:`plot_attention` to read one map).
+    Small multiples for spotting patterns (heads that attend to [CLS] or
+    [SEP], to the next or previous token, or broadly). Each panel has its own
+    colour scale from 0 to its maximum (the colour bar says so); token labels
+    are left out (use :func:`plot_attention` to read one map).
 
     Parameters
     ----------
@@ -318,8 +448,12 @@ def plot_attention_grid(
         ``"word"``: word-level attention (see :func:`plot_attention`).
     cell_size : float
         Inches per panel.
+    colorbar : bool, default True
+        One colour bar for the grid, from 0 to each panel's own maximum.
     fig : Figure, optional
         Drawn on (cleared first) instead of a new figure.
+    **kwargs
+        Passed to :meth:`matplotlib.axes.Axes.imshow` for every panel.
 
     Returns
     -------
@@ -336,7 +470,7 @@ def plot_attention_grid(
     axes = fig.subplots(n_layers, n_heads, squeeze=False)
     att, _ = _attention_maps(e, specials, level)
     for (r, c), ax in np.ndenumerate(axes):
-        ax.imshow(att[r, c].float().numpy(), cmap=cmap, vmin=0.0)
+        ax.imshow(att[r, c].float().numpy(), **{"cmap": cmap, "vmin": 0.0, **kwargs})
         ax.set_xticks([])
         ax.set_yticks([])
         if r == 0:
@@ -344,6 +478,14 @@ def plot_attention_grid(
         if c == 0:
             ax.set_ylabel(f"layer {r + 1}", fontsize=8)
     prefix = "word attention" if level == "word" else "attention"
+    if colorbar:
+        from matplotlib.cm import ScalarMappable
+        from matplotlib.colors import Normalize
+
+        bar = fig.colorbar(ScalarMappable(Normalize(0.0, 1.0), cmap=kwargs.get("cmap", cmap)), ax=axes,
+                           shrink=min(0.9, 3.0 / max(cell_size * n_layers, 1.0)), ticks=[0.0, 1.0])
+        bar.ax.set_yticklabels(["0", "max"])
+        bar.set_label("attention weight\n(0 to each panel's maximum)", fontsize=8)
     fig.suptitle(f"{prefix}, all layers x heads ({specials} [CLS]/[SEP])")
     return axes
 
@@ -393,6 +535,50 @@ def _axis_labels(ax: Axes, method: str, model: Any) -> None:
         ax.set_ylabel(f"{_METHOD_NAMES[method]}2")
 
 
+#: A second principal axis holding less than this share of the variance is not drawn.
+_FLAT = 1e-3
+
+
+def _strip(
+    ax: Axes | None, x: np.ndarray, labs: list[object] | None, notes: list[object] | None, xlabel: str,
+    title: str, cmap: str, legend_title: str | None, marker_size: float,
+) -> Axes:
+    """1-D data as 1-D: values along x, one row per category (jittered within the row)."""
+    jitter = np.random.default_rng(0).uniform(-0.2, 0.2, len(x))
+    if labs is None or _is_continuous(labs):
+        ax = _new_ax(ax, (6.5, 2.2))
+        y = jitter
+        if labs is None:
+            ax.scatter(x, y, s=marker_size, alpha=0.8, edgecolors="none")
+        else:
+            sc = ax.scatter(x, y, c=np.asarray(labs, dtype=float), cmap=cmap, s=marker_size, alpha=0.85,
+                            edgecolors="none")
+            ax.figure.colorbar(sc, ax=ax, shrink=0.8).set_label(legend_title or "label")
+        ax.set_yticks([])
+        ax.set_ylim(-0.5, 0.5)
+    else:
+        cats = _categories(labs)
+        ax = _new_ax(ax, (6.5, 1.2 + 0.6 * len(cats)))
+        lab_arr = np.array([str(v) for v in labs], dtype=object)
+        y = np.empty(len(x))
+        for k, (cat, color) in enumerate(zip(cats, _palette(len(cats)))):
+            m = lab_arr == str(cat)
+            y[m] = k + jitter[m]
+            ax.scatter(x[m], y[m], s=marker_size, color=color, alpha=0.8, edgecolors="none",
+                       label=f"{cat} ({int(m.sum())})")
+        ax.set_yticks(range(len(cats)), [str(c) for c in cats])
+        ax.set_ylim(-0.5, len(cats) - 0.5)
+        if legend_title:
+            ax.set_ylabel(legend_title)
+    if notes is not None:
+        for px, py, note in zip(x, y, notes):
+            ax.annotate(str(note), (px, py), xytext=(3, 3), textcoords="offset points", fontsize=7)
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title(title)
+    return ax
+
+
 def plot_projection(
     vectors: torch.Tensor | np.ndarray,
     labels: Sequence[object] | None = None,
@@ -410,6 +596,11 @@ def plot_projection(
     **options: Any,
 ) -> Axes:
     """Scatter of vectors projected to 2-D (PCA, t-SNE or UMAP), coloured by a label.
+
+    1-D data is drawn as 1-D: vectors of width 1, and vectors whose second
+    principal axis holds under 0.1% of the variance (they lie on a line, as
+    two logits of a two-class head do), become a strip of points along one
+    axis, one row per category.
 
     Parameters
     ----------
@@ -434,14 +625,28 @@ def plot_projection(
     marker_size : float, default 30
     ax : Axes, optional
     **options
-        Passed to the projection estimator.
+        Passed to the projection estimator (unlike the other plot functions,
+        whose extra keyword arguments go to matplotlib: ``max_iter`` for
+        t-SNE, ``n_neighbors`` for UMAP).
     """
     from .projection import _project
 
+    raw = _numpy(vectors, "vectors")
+    if raw.ndim == 2 and raw.shape[1] == 1:  # one number per item: nothing to project
+        x = raw[:, 0]
+        return _strip(ax, x, _check_labels(labels, len(x)), _check_labels(texts, len(x), "texts"),
+                      "value", title if title is not None else f"{len(x)} values (1-D data)",
+                      cmap, legend_title, marker_size)
     points, model = _project(vectors, method, 2, seed, normalize, perplexity, options)
     n = points.shape[0]
     labs = _check_labels(labels, n)
     notes = _check_labels(texts, n, "texts")
+    if method == "pca" and model.explained_variance_ratio_[1] < _FLAT:
+        # the points lie on a line: a second axis would only show rounding noise
+        ratio = model.explained_variance_ratio_[0]
+        return _strip(ax, points[:, 0], labs, notes, f"PC1 ({100 * ratio:.1f}% of variance)",
+                      title if title is not None else f"PCA of {n} vectors: they lie on a line (1-D)",
+                      cmap, legend_title, marker_size)
     ax = _new_ax(ax, (6.5, 5))
     if labs is None:
         ax.scatter(points[:, 0], points[:, 1], s=marker_size, alpha=0.8, edgecolors="none")
@@ -449,8 +654,7 @@ def plot_projection(
         sc = ax.scatter(points[:, 0], points[:, 1], c=np.asarray(labs, dtype=float), cmap=cmap,
                         s=marker_size, alpha=0.85, edgecolors="none")
         bar = ax.figure.colorbar(sc, ax=ax, shrink=0.8)
-        if legend_title:
-            bar.set_label(legend_title)
+        bar.set_label(legend_title or "label")
     else:
         cats = _categories(labs)
         colors = _palette(len(cats))
@@ -563,6 +767,7 @@ def plot_probe(
     title: str | None = "probe accuracy per layer",
     chance: bool = True,
     ax: Axes | None = None,
+    **kwargs: Any,
 ) -> Axes:
     """Probe accuracy per layer with a ±1 std band (over folds) and the chance level.
 
@@ -573,6 +778,8 @@ def plot_probe(
     chance : bool, default True
         Dashed line at the majority-class accuracy.
     ax : Axes, optional
+    **kwargs
+        Passed to :meth:`matplotlib.axes.Axes.plot` for every curve.
     """
     from .probing import ProbeResult
 
@@ -588,7 +795,8 @@ def plot_probe(
     for label, r in results.items():
         x = np.asarray(r.layer_ids)
         m, s = r.mean.numpy(), r.std.numpy()
-        (line,) = ax.plot(x, m, marker="o", label=f"{label} (best: layer {r.best_layer}, {m.max():.3f})")
+        (line,) = ax.plot(x, m, **{"marker": "o", **kwargs,
+                                   "label": f"{label} (best: layer {r.best_layer}, {m.max():.3f})"})
         ax.fill_between(x, m - s, m + s, color=line.get_color(), alpha=0.2)
         chances.add(round(r.chance, 4))
     if chance:
@@ -626,15 +834,17 @@ def _attention_layer(e: Encoding, layer: int) -> int:
     return layer - 1 if layer > 0 else n_layers + layer
 
 
-def _query_index(query: int | str, labels: Sequence[str], what: str) -> int:
-    n = len(labels)
+def _query_index(e: Encoding, query: int | str, occurrence: int | None, words: bool, n: int) -> int:
+    """Row of ``query``: an index into the rows (tokens, or units with ``words``), or a string."""
     if isinstance(query, str):
-        if query not in labels:
-            raise InvalidParameterError(f"query {query!r} is not among the {what}s {tuple(labels)}.")
-        return list(labels).index(query)
+        t = resolve_token(e, query, occurrence=occurrence, name="query")
+        return int(_units(e)[0][t]) if words else t
+    what = "word unit" if words else "token"
     if isinstance(query, bool) or not isinstance(query, int) or not -n <= query < n:
         raise InvalidParameterError(
-            f"query must be a {what} string or an index in [{-n}, {n - 1}] or None; got {query!r}.")
+            f"query must be a {what} index in [{-n}, {n - 1}], a word string or None; got {query!r}.")
+    if occurrence is not None:
+        raise InvalidParameterError(f"occurrence goes with a word string, not with an index; got query={query!r}.")
     return query % n
 
 
@@ -644,10 +854,12 @@ def plot_rollout(
     *,
     words: bool = False,
     query: int | str | None = None,
+    occurrence: int | None = None,
     specials: str = "include",
     cmap: str = "Blues",
     colorbar: bool = True,
     ax: Axes | None = None,
+    **kwargs: Any,
 ) -> Axes:
     """Attention rollout (Abnar and Zuidema 2020) after one layer: a heatmap, or one query's bars.
 
@@ -665,9 +877,12 @@ def plot_rollout(
     words : bool, default False
         Roll out word-level attention (:func:`bertviz_kit.word_attention`).
     query : int or str, optional
-        Draw only this position's row as bars: an index, or a token (word)
-        string, its first occurrence (``"[CLS]"`` for the sentence token).
-        ``None`` draws the whole matrix.
+        Draw only this position's row as bars: a row index (a token, or with
+        ``words=True`` a unit of :func:`bertviz_kit.attention_units`), or a
+        string: a word (case-insensitive, whole words) or a special token's
+        text (``"[CLS]"``). ``None`` draws the whole matrix.
+    occurrence : int, optional
+        Which occurrence of a word string (0 = the first, default; -1 = the last).
     specials : {"include", "exclude"}, default "include"
         Hide the [CLS]/[SEP] rows and columns from the picture (the rollout
         itself always includes them; nothing is renormalised).
@@ -675,6 +890,9 @@ def plot_rollout(
     colorbar : bool, default True
         Heatmap only.
     ax : Axes, optional
+    **kwargs
+        Passed to :meth:`matplotlib.axes.Axes.imshow` (heatmap) or
+        :meth:`matplotlib.axes.Axes.bar` (one query).
     """
     check("specials", specials, Options(("include", "exclude")))
     rollout = attention_rollout(e, words=words)
@@ -687,27 +905,23 @@ def plot_rollout(
     r = rollout[row].numpy()
     through = f"layers 1-{row + 1}" if row else "layer 1"
     if query is None:
+        if occurrence is not None:
+            raise InvalidParameterError("occurrence goes with a word string in query=; query is None.")
         ax = plot_similarity_heatmap(
-            r[keep][:, keep], kept, annotate=False, cmap=cmap, vmin=0.0, colorbar=colorbar,
-            title=f"attention rollout through {through}", ax=ax,
+            r[keep][:, keep], kept, annotate=False, cmap=cmap, vmin=0.0, vmax=None, colorbar=colorbar,
+            colorbar_label="rollout weight (each row sums to 1)",
+            title=f"attention rollout through {through}", ax=ax, **kwargs,
         )
-        if colorbar:
-            ax.images[-1].colorbar.set_label("rollout weight (each row sums to 1)")
         ax.set_xlabel(f"input {what}")
         ax.set_ylabel(f"position after layer {row + 1}")
         return ax
-    q = _query_index(query, labels, what)
-    values = r[q][keep]
-    ax = _new_ax(ax, (max(5.0, 0.35 * len(kept) + 1.5), 3.8))
-    colors = ["tab:orange" if i == q else "tab:blue" for i in np.flatnonzero(keep)]
-    ax.bar(range(len(kept)), values, color=colors)
-    ax.set_xticks(range(len(kept)), kept, rotation=45, ha="right", rotation_mode="anchor")
-    ax.set_xlim(-0.6, len(kept) - 0.4)
+    q = _query_index(e, query, occurrence, words, len(labels))
+    ax = _query_bars(ax, labels, r[q], keep, q, **kwargs)
     ax.set_xlabel(f"input {what}")
     ax.set_ylabel("rollout weight (the row sums to 1)")
-    ax.grid(axis="y", alpha=0.3)
     shown = "orange" if keep[q] else "special tokens hidden"
-    ax.set_title(f"rollout of {labels[q]!r} ({what} {q}, {shown}) through {through}")
+    first = int(_units(e)[2][q]) if words else q
+    ax.set_title(f"rollout of {_unit_name(e, first, 'word' if words else 'token')} ({shown}) through {through}")
     return ax
 
 
@@ -735,6 +949,7 @@ def plot_head_statistics(
     title: str | None = None,
     colorbar: bool = True,
     ax: Axes | None = None,
+    **kwargs: Any,
 ) -> Axes:
     """One head statistic as a layers x heads heatmap, with a labelled colour bar.
 
@@ -753,6 +968,8 @@ def plot_head_statistics(
     title : str, optional
     colorbar : bool, default True
     ax : Axes, optional
+    **kwargs
+        Passed to :meth:`matplotlib.axes.Axes.imshow`.
     """
     m = _check_stats(stats, statistic)
     share = statistic in _SHARE_STATISTICS
@@ -764,7 +981,7 @@ def plot_head_statistics(
     if annotate is None:
         annotate = m.size <= 160
     ax = _new_ax(ax, (max(4.0, 0.55 * n_heads + 1.8), max(3.0, 0.5 * n_layers + 1.2)))
-    im = ax.imshow(m, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+    im = ax.imshow(m, **{"cmap": cmap, "vmin": vmin, "vmax": vmax, "aspect": "auto", **kwargs})
     ax.set_xticks(range(n_heads), [str(h) for h in range(n_heads)])
     ax.set_yticks(range(n_layers), [str(layer + 1) for layer in range(n_layers)])
     ax.set_xlabel("head")
@@ -792,6 +1009,7 @@ def plot_head_statistics_grid(
     ncols: int = 4,
     panel_size: tuple[float, float] = (3.6, 2.4),
     fig: Figure | None = None,
+    **kwargs: Any,
 ) -> np.ndarray:
     """Several head statistics side by side, one layers x heads panel each.
 
@@ -806,6 +1024,8 @@ def plot_head_statistics_grid(
         Inches per panel.
     fig : Figure, optional
         Drawn on (cleared first) instead of a new figure.
+    **kwargs
+        Passed to :func:`plot_head_statistics` for every panel (and from there to ``imshow``).
 
     Returns
     -------
@@ -832,7 +1052,7 @@ def plot_head_statistics_grid(
         fig.clear()
     axes = fig.subplots(nrows, ncols, squeeze=False)
     for ax, name in zip(axes.flat, names):
-        plot_head_statistics(stats, name, annotate=False, ax=ax)
+        plot_head_statistics(stats, name, **{"annotate": False, **kwargs, "ax": ax})
         ax.title.set_fontsize(9)
         ax.images[-1].colorbar.ax.yaxis.label.set_fontsize(8)
     for ax in axes.flat[len(names):]:

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
+from .addressing import resolve_word
 from .encoding import Corpus, Encoding, Encodings, as_corpus
 from .pooling import (
     _ENCODING,
@@ -131,22 +132,27 @@ def layer_word_vectors(e: Encoding, subwords: str = "mean") -> torch.Tensor:
     return pooled.reshape(e.n_words, k, e.dim).permute(1, 0, 2)
 
 
-def _check_word(e: Encoding, i: object, name: str) -> int:
-    if isinstance(i, bool) or not isinstance(i, int) or not -e.n_words <= i < e.n_words:
-        raise InvalidParameterError(
-            f"{name} must be a word index in [{-e.n_words}, {e.n_words - 1}] "
-            f"(see e.words or bk.find); got {i!r}."
-        )
-    return i % e.n_words
+WordRef = int | str | tuple[str, int]
 
 
 @validate_params({"e": _ENCODING, "subwords": Options(SUBWORD_MODES)})
-def layer_similarity(e: Encoding, i: int, j: int, subwords: str = "mean") -> torch.Tensor:
+def layer_similarity(e: Encoding, i: WordRef, j: WordRef, subwords: str = "mean") -> torch.Tensor:
     """Cosine of words ``i`` and ``j`` at every layer: ``[n_stored_layers]``.
 
     Entry 0 is the embedding layer (no context yet), the last entry the top layer.
+
+    Parameters
+    ----------
+    e : Encoding
+    i, j : int, str or (str, int)
+        Each a word index (into ``e.words``, as :func:`find` returns), a word
+        string (case-insensitive, whole words: its first occurrence) or a
+        ``(word, occurrence)`` pair: ``layer_similarity(e, ("bank", 0), ("bank", 2))``.
+        See :mod:`bertviz_kit.addressing`.
+    subwords : {"first", "last", "mean", "sum", "max"}, default "mean"
+        How a split word's pieces pool into one vector.
     """
-    i, j = _check_word(e, i, "i"), _check_word(e, j, "j")
+    i, j = resolve_word(e, i, name="i"), resolve_word(e, j, name="j")
     return _layer_cosine(layer_word_vectors(e, subwords), i, j)
 
 

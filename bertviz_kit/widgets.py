@@ -20,11 +20,12 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from .addressing import describe_token, describe_word, resolve_token
 from .encoding import IS_ENCODING, Encoder, Encoding
 from .plotting import plot_histogram, plot_layer_similarity, plot_similarity_heatmap
 from .pooling import LAYER_PRESETS, SUBWORD_MODES, word_vectors
 from .similarity import _layer_cosine, cosine, layer_word_vectors
-from .validation import InvalidParameterError, Options, check
+from .validation import Interval, InvalidParameterError, Options, check
 
 __all__ = ["Explorer", "explore", "LAYER_CHOICES"]
 
@@ -75,8 +76,14 @@ class Explorer:
         The encoding to explore (from ``Encoder.encode``).
     encoder : Encoder, optional
         When given, a text box lets you encode a new sentence.
-    token : int, optional
-        Token selected at start (default: the first word's first token).
+    token : int or str, optional
+        Token selected at start: a token index, or a word string
+        (case-insensitive, whole words; its first piece). Default: the first
+        word's first token.
+    word : int or str, optional
+        Instead of ``token``: a word index (into ``e.words``) or a word string.
+    occurrence : int, optional
+        Which occurrence of a word string (0 = the first, default; -1 = the last).
     layer : int, default -1
         Layer of the histogram (and of the heatmap when ``layers="slider"``).
     layers : str, default "sum_last4"
@@ -84,12 +91,19 @@ class Explorer:
         slider's layer) or a preset from :data:`bertviz_kit.LAYER_PRESETS`.
     subwords : str, default "mean"
         How sub-word pieces pool into words.
+    dpi : int, default 80
+        Resolution of the figure the widget shows (raise it for a projector or a
+        screenshot; each change then redraws more pixels).
 
     Notes
     -----
     Display it in a notebook as the last expression of a cell (or with
     ``display(explorer)``). :meth:`render` draws the same figure without
-    widgets; :meth:`set` changes the selection from code.
+    widgets; :meth:`set` changes the selection from code. Words are numbered
+    as in ``e.words`` everywhere (the word menu, titles, heatmap labels,
+    curve names): ``word 9 'bank'``; a split word lists one entry per piece.
+    The heatmap's colour scale is fixed at 0 to 1 (cosines below 0 are drawn
+    in the darkest colour, the pointed end of the colour bar).
     """
 
     def __init__(
@@ -97,19 +111,25 @@ class Explorer:
         e: Encoding,
         encoder: Encoder | None = None,
         *,
-        token: int | None = None,
+        token: int | str | None = None,
+        word: int | str | None = None,
+        occurrence: int | None = None,
         layer: int = -1,
         layers: str = "sum_last4",
         subwords: str = "mean",
+        dpi: int = 80,
     ) -> None:
         check("e", e, IS_ENCODING)
         if encoder is not None and not isinstance(encoder, Encoder):
             raise InvalidParameterError(f"encoder must be an Encoder (bk.load) or None; got {type(encoder).__name__}.")
+        self.dpi = check("dpi", dpi, Interval(int, 20, 600))
         self.encoder = encoder
         self.e = e
         self._check_content(e)
         self.state: dict[str, Any] = {}
-        self.set(token=self._default_token(e) if token is None else token, layer=layer,
+        if token is None and word is None and occurrence is None:
+            token = self._default_token(e)
+        self.set(token=token, word=word, occurrence=occurrence, layer=layer,
                  layers=layers, subwords=subwords, redraw=False)
         self._ui: Any = None
         self._fig: Figure | None = None
@@ -125,17 +145,21 @@ class Explorer:
     def _default_token(e: Encoding) -> int:
         return next(i for i, w in enumerate(e.word_ids) if w is not None)
 
-    def set(self, *, token: int | None = None, layer: int | None = None, layers: str | None = None,
+    def set(self, *, token: int | str | None = None, word: int | str | None = None,
+            occurrence: int | None = None, layer: int | None = None, layers: str | None = None,
             subwords: str | None = None, redraw: bool = True) -> None:
-        """Change the selection (and the controls, when shown); ``None`` keeps a value."""
+        """Change the selection (and the controls, when shown); ``None`` keeps a value.
+
+        ``token``, ``word`` and ``occurrence`` pick the token as in
+        :func:`bertviz_kit.plot_histogram`: ``set(word="bank", occurrence=2)``.
+        """
         e = self.e
-        if token is not None:
-            if isinstance(token, bool) or not isinstance(token, int) or not 0 <= token < e.n_tokens:
-                raise InvalidParameterError(f"token must be an int in [0, {e.n_tokens - 1}]; got {token!r}.")
-            if e.word_ids[token] is None:
+        if token is not None or word is not None or occurrence is not None:
+            t = resolve_token(e, token, word, occurrence)
+            if e.word_ids[t] is None:
                 raise InvalidParameterError(
-                    f"token {token} ({e.tokens[token]}) is a special token; pick a word's token.")
-            self.state["token"] = token
+                    f"token {t} ({e.tokens[t]}) is a special token; pick a word (or a word's token).")
+            self.state["token"] = t
         if layer is not None:
             lo, hi = -(e.n_layers + 1), e.n_layers
             if isinstance(layer, bool) or not isinstance(layer, int) or not lo <= layer <= hi:
@@ -180,9 +204,9 @@ class Explorer:
         }
         return {
             "token": token, "layer": layer, "word": word, "spec": spec, "sim": sim, "curves": curves,
-            "hist_title": f"token {token} {e.tokens[token]!r}, layer {layer}",
+            "hist_title": f"{describe_token(e, token)}, layer {layer}",
             "heat_title": f"word cosine, layers={spec!r}, subwords={s['subwords']!r}",
-            "curve_title": f"word {word} {e.words[word]!r} across layers",
+            "curve_title": f"{describe_word(e, word)} across layers",
         }
 
     def _curve_ylim(self) -> tuple[float, float]:
@@ -210,9 +234,11 @@ class Explorer:
         ax_hist, ax_heat, ax_curve = fig.subplots(1, 3, width_ratios=[1, 1.25, 1.1])
         plot_histogram(e, token=p["token"], layer=p["layer"], bins=_BINS, ax=ax_hist, title=p["hist_title"])
         labels = [f"{i}:{w}" for i, w in enumerate(e.words)]
-        # a fixed colour scale keeps colours comparable while you move through layers
+        # A fixed colour scale keeps colours comparable while you move through layers. The
+        # colour bar is drawn once, so its pointed lower end is always there: a cosine below 0
+        # is possible with any selection and is drawn in the darkest colour.
         plot_similarity_heatmap(p["sim"], labels, annotate=False, ax=ax_heat, title=p["heat_title"],
-                                vmin=0.0, vmax=1.0)
+                                vmin=0.0, vmax=1.0, extend="min")
         word = p["word"]
         ax_heat.add_patch(plt.Rectangle((word - 0.5, word - 0.5), 1, 1, fill=False, lw=2, color="red"))
         ax_heat.tick_params(labelsize=8 if e.n_words <= 25 else 6 if e.n_words <= 45 else 4)
@@ -357,13 +383,21 @@ class Explorer:
         return getattr(self, "_ui", None) is not None
 
     def _token_options(self) -> list[tuple[str, int]]:
+        """One entry per word token, numbered by word: ``9: bank``; a split word's pieces as
+        ``3: unbelievably (un)``, ``3: unbelievably (##bel)``, ..."""
         e = self.e
-        return [(f"{i}: {t}", i) for i, t in enumerate(e.tokens) if e.word_ids[i] is not None]
+        options = []
+        for i, w in enumerate(e.word_ids):
+            if w is None:
+                continue
+            piece = f" ({e.tokens[i]})" if e.word_ids.count(w) > 1 else ""
+            options.append((f"{w}: {e.words[w]}{piece}", i))
+        return options
 
     def _build(self) -> Any:
         w = _ipywidgets()
         e, s = self.e, self.state
-        self.token_w = w.Dropdown(options=self._token_options(), value=s["token"], description="token")
+        self.token_w = w.Dropdown(options=self._token_options(), value=s["token"], description="word")
         self.layer_w = w.IntSlider(value=s["layer"], min=0, max=e.n_layers, description="layer",
                                    continuous_update=False)
         self.layers_w = w.Dropdown(options=list(LAYER_CHOICES), value=s["layers"], description="layers")
@@ -424,13 +458,15 @@ class Explorer:
         self._sync_controls()
         self._redraw()
 
-    def to_png(self, dpi: int = 80) -> bytes:
+    def to_png(self, dpi: int | None = None) -> bytes:
         """The current selection's figure as PNG bytes (what the widget shows).
 
         The first call draws the figure and fixes its layout; later calls for
         the same encoding redraw only what the change touched (see the stages
-        below), which is several times faster than drawing anew.
+        below), which is several times faster than drawing anew. ``dpi``
+        defaults to the explorer's ``dpi``.
         """
+        dpi = self.dpi if dpi is None else dpi
         fig = self._fig
         with plt.rc_context(_RC):
             if fig is None or self._fig_for is not self.e or fig.dpi != dpi:
@@ -461,7 +497,7 @@ class Explorer:
 
     def __repr__(self) -> str:
         s = self.state
-        return (f"Explorer(token={s['token']} {self.e.tokens[s['token']]!r}, layer={s['layer']}, "
+        return (f"Explorer(token={s['token']} ({describe_token(self.e, s['token'])}), layer={s['layer']}, "
                 f"layers={s['layers']!r}, subwords={s['subwords']!r}, n_tokens={self.e.n_tokens})")
 
 

@@ -36,6 +36,9 @@ print("bertviz_kit", bk.__version__)
 #
 # `bk.load()` returns an `Encoder`: the model (in eval mode), its fast
 # tokenizer and the settings used. `device="auto"` picks a GPU when there is one.
+# Without a model name it loads the default model: the bundled MiniLM, unless
+# the environment variable `BERTVIZ_KIT_MODEL` names another one (see "The
+# tutorial's model" below). Every notebook loads its model this way.
 
 # %%
 enc = bk.load(device="cpu")
@@ -98,9 +101,32 @@ except ValueError as err:
 # bert = bk.load("/models/my-bert")              # a folder with config.json + model.safetensors
 # ```
 #
+# ## The tutorial's model, offline after one step
+#
+# The tutorial used bert-base-cased (12 layers, 768 dimensions, cased). Fetch
+# it once, with network, into a folder (config, tokenizer files and
+# safetensors weights only, about 440 MB):
+#
+# ```bash
+# bertviz-kit download bert-base-cased --to models     # or: bk.download("bert-base-cased", "models")
+# ```
+#
+# From then on it loads offline, in any of four ways:
+#
+# ```python
+# bert = bk.load("models/bert-base-cased")                   # a folder
+# # bertviz-kit --model models/bert-base-cased demo          # the command line
+# # model: models/bert-base-cased                            # a YAML settings file
+# # export BERTVIZ_KIT_MODEL=$PWD/models/bert-base-cased     # the default model of every notebook
+# ```
+#
+# With the variable set before JupyterLab starts, `bk.load()` in every
+# notebook loads bert-base-cased (give an absolute path: notebooks run in
+# their own folder). The stored outputs in these notebooks are MiniLM's.
+#
 # Downloads are off unless you ask, weights load from `.safetensors` only, and
 # `trust_remote_code` stays off. A model that is not available fails at once
-# with a hint instead of hanging on the network:
+# with a hint (naming the download command) instead of hanging on the network:
 
 # %%
 try:

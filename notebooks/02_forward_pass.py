@@ -69,10 +69,13 @@ print(e.tokens[token_i], tuple(vec.shape))
 
 # %% [markdown]
 # Its values are spread around zero with a few large outliers, as the
-# tutorial's histogram showed for BERT-base:
+# tutorial's histogram showed for BERT-base. `plot_histogram` picks the
+# vector by token index (`token=6`), by word index (`word=5`, as `bk.find`
+# counts words) or by the word itself, case-insensitive, with `occurrence`
+# choosing among repeats; the title names the word by its word index:
 
 # %%
-bk.plot_histogram(e, token=token_i, layer=1 + layer_i, bins=80)
+ax = bk.plot_histogram(e, word="bank", occurrence=0, layer=1 + layer_i, bins=80)
 
 # %% [markdown]
 # ## The reshape to `[tokens, layers, features]`
@@ -93,7 +96,7 @@ print(torch.equal(by_token[token_i, 1 + layer_i], vec))
 # step (embeddings to layer 1) changes vectors most; later layers refine them.
 
 # %%
-bank = e.by_token()[6]                    # the first "bank", all 7 layers
+bank = e.by_token()[token_i]              # the first "bank", every layer
 steps = torch.nn.functional.cosine_similarity(bank[:-1], bank[1:], dim=-1)
 print("layer l-1 -> l cosine for 'bank':", [round(v, 3) for v in steps.tolist()])
 
@@ -105,7 +108,7 @@ print("layer l-1 -> l cosine for 'bank':", [round(v, 3) for v in steps.tolist()]
 # other token (column).
 
 # %%
-bk.plot_attention(e, layer=1, head=0)
+ax = bk.plot_attention(e, layer=1, head=0)
 
 # %%
 print(round(float(e.attentions[0, 0].sum(-1).mean()), 4))

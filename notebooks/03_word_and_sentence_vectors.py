@@ -85,12 +85,18 @@ for m in modes:
 # %% [markdown]
 # How similar are the pooling choices for a split word? `mean` and `sum`
 # point the same way (cosine 1: they differ only in length); `first` and
-# `last` can differ a lot.
+# `last` can differ a lot. Every function finds a split word by the word
+# itself (case-insensitive): `bk.find(w, "unbelievably")`,
+# `bk.plot_histogram(w, word="Unbelievably")`.
+#
+# Cosine heatmaps use one colour scale, 0 to 1, unless told otherwise; here
+# it is zoomed in to 0.5-1 (`vmin=0.5`), and the pointed end of the colour
+# bar marks that lower values, if any, are drawn in the darkest colour.
 
 # %%
-i = split[0]
+i = bk.find(w, "unbelievably")[0]
 table = bk.cosine(torch.stack([vectors[m][i] for m in modes]))
-bk.plot_similarity_heatmap(table, modes, title=f"sub-word pooling of {w.words[i]!r}", vmin=0.5, vmax=1)
+ax = bk.plot_similarity_heatmap(table, modes, title=f"sub-word pooling of {w.words[i]!r}", vmin=0.5)
 
 # %%
 print(table.numpy().round(3))
@@ -142,7 +148,8 @@ choices = [("mean", "exclude"), ("mean", "include"), ("max", "exclude"), ("cls",
 fig, axes = plt.subplots(1, 4, figsize=(16, 4), layout="constrained")
 for ax, (pooling, specials) in zip(axes, choices):
     sims = bk.cosine(bk.sentence_vectors(es, pooling=pooling, specials=specials))
-    bk.plot_similarity_heatmap(sims, labels, ax=ax, vmin=-0.1, vmax=1, colorbar=ax is axes[-1],
+    # one scale for the four panels, wide enough for the small negative cosines (one colour bar)
+    bk.plot_similarity_heatmap(sims, labels, ax=ax, vmin=-0.2, colorbar=ax is axes[-1],
                                title=f"pooling={pooling}, specials={specials}")
 
 # %%

@@ -31,30 +31,38 @@ enc = bk.load(device="cpu")
 text = ("After stealing money from the bank vault, the bank robber was seen "
         "fishing on the Mississippi river bank.")
 e = enc.encode(text)
-explorer = bk.explore(e, enc, token=6, layer=3)
+explorer = bk.explore(e, enc, token="bank", layer=3)   # the first "bank"; dpi=120 for a projector
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 explorer
 
 # %% [markdown]
-# * **token**: the token whose values the histogram shows, and whose word is
-#   outlined in the heatmap and compared across layers on the right.
+# * **word**: the word (for a split word, one of its pieces) whose values the
+#   histogram shows, outlined in the heatmap and compared across layers on
+#   the right. Words are numbered as `bk.find` and `e.words` number them, in
+#   the menu, the titles and the heatmap labels alike (`9: bank` is word 9).
 # * **layer**: the layer of the histogram (0 = embeddings); the dashed line in
 #   the right panel.
 # * **layers**: how the heatmap's word vectors combine layers (`slider` uses
 #   the slider's layer).
 # * **subwords**: how word pieces pool into words.
 #
-# The same selection can be set from code, and `render()` draws the figure
-# without widgets (for a report, or to save it):
+# * The heatmap's colour scale is fixed from 0 to 1 while you move through
+#   layers; cosines below 0 would be drawn in the darkest colour (the pointed
+#   end of the colour bar).
+#
+# The same selection can be set from code (a word and its occurrence, a word
+# index or a token index, as everywhere in the package), and `render()` draws
+# the figure without widgets (for a report, or to save it with
+# `fig.savefig("explorer.png", dpi=200)`):
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-explorer.set(token=10, layer=2, layers="slider")
+explorer.set(word="bank", occurrence=1, layer=2, layers="slider")
 
 # %%
 print(explorer)
 
 # %%
-explorer.render()
+fig = explorer.render()

@@ -36,6 +36,7 @@ import matplotlib.pyplot as plt
 import bertviz_kit as bk
 
 enc = bk.load(device="cpu")
+top, middle = enc.n_layers, enc.n_layers // 2   # 6 and 3 for MiniLM (12 and 6 for BERT-base)
 
 # %% [markdown]
 # ## Two senses of "bank"
@@ -57,7 +58,7 @@ print(len(where), "occurrences of 'bank':", senses.count("money"), "money,", sen
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(15, 4.4), layout="constrained")
-for ax, layer in zip(axes, [0, 3, 6]):
+for ax, layer in zip(axes, [0, middle, top]):
     bk.plot_projection(bk.occurrence_vectors(es, "bank", layers=layer), senses, legend_title="sense",
                        title=f"'bank' at layer {layer}", ax=ax)
 
@@ -81,7 +82,7 @@ for ax, layer in zip(axes, [0, 3, 6]):
 stack = bk.layer_occurrence_vectors(es, "bank")
 print(tuple(stack.shape), "= [layers, occurrences, dim]")
 ax = bk.plot_trajectory(stack, senses, legend_title="sense",
-                        title="'bank' from layer 0 to 6, one PCA basis for all layers")
+                        title=f"'bank' from layer 0 to {top}, one PCA basis for all layers")
 
 # %% [markdown]
 # All paths start together and travel the same way (the layer centres): much
@@ -114,9 +115,9 @@ sent = bk.sentence_vectors(reviews, layer=-1)
 print(tuple(sent.shape))
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
 bk.plot_projection(sent, polarity, method="pca", legend_title="polarity",
-                   title="sentence vectors, layer 6, PCA", ax=axes[0])
+                   title=f"sentence vectors, layer {top}, PCA", ax=axes[0])
 ax = bk.plot_projection(sent, polarity, method="tsne", seed=0, legend_title="polarity",
-                        title="sentence vectors, layer 6, t-SNE (seed 0)", ax=axes[1])
+                        title=f"sentence vectors, layer {top}, t-SNE (seed 0)", ax=axes[1])
 
 # %% [markdown]
 # Polarity is not what the first two principal axes of this model's sentence
@@ -136,12 +137,12 @@ ax = bk.plot_projection(sent, polarity, method="tsne", seed=0, legend_title="pol
 import torch
 
 occ = {w: bk.find_occurrences(reviews, w) for w in ["film", "movie"]}
-vecs = torch.cat([bk.occurrence_vectors(reviews, w, layers=3) for w in occ])
+vecs = torch.cat([bk.occurrence_vectors(reviews, w, layers=middle) for w in occ])
 word = [w for w, found in occ.items() for _ in found]
 review_polarity = [polarity[i] for found in occ.values() for i, _ in found]
 print({w: len(found) for w, found in occ.items()})
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
-bk.plot_projection(vecs, word, legend_title="word", title="'film' and 'movie' at layer 3", ax=axes[0])
+bk.plot_projection(vecs, word, legend_title="word", title=f"'film' and 'movie' at layer {middle}", ax=axes[0])
 ax = bk.plot_projection(vecs, review_polarity, legend_title="review", title="the same points by polarity",
                         ax=axes[1])
 

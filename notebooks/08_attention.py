@@ -42,7 +42,8 @@ print("tokens:", " ".join(e.tokens))
 # columns the tokens they attend to (keys). Layers count from 1 here (layer 0,
 # the embedding layer, has no attention). Head 2 of layer 1 is a
 # "previous token" head: almost every token's strongest weight is on the
-# token just before it.
+# token just before it. The colour scale of an attention map runs from 0 to
+# its largest weight (the colour bar says what the colours mean).
 
 # %%
 att = e.attentions[0, 2]                                   # layer 1, head 2: [tokens, tokens]
@@ -54,10 +55,12 @@ ax = bk.plot_attention(e, layer=1, head=2)
 # ## With and without [CLS] / [SEP]
 #
 # Many heads park most of their attention on a special token when they have
-# nothing specific to do (in BERT mostly `[SEP]`, in this model `[CLS]`: the
-# dark first column), which washes out the colour scale of the word columns.
-# `specials="exclude"` hides those rows and columns (the weights are not
-# renormalized: what remains is the attention the words give each other).
+# nothing specific to do. In BERT-base that is mostly `[SEP]` in the middle
+# layers (Clark et al. 2019); in this model it is `[CLS]`: the dark first
+# column on the left, while the last column (`[SEP]`) stays pale. The sink
+# washes out the colour scale of the word columns. `specials="exclude"` hides
+# those rows and columns (the weights are not renormalized: what remains is
+# the attention the words give each other).
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(15, 6.5), layout="constrained")
@@ -89,8 +92,9 @@ ax.xaxis.label.set_text("transformer layer")
 # labels left out; each panel scaled to its own maximum). Look for the
 # patterns described in the attention-analysis literature (Clark et al. 2019,
 # "What does BERT look at?"): heads that attend to the previous or the next
-# token (a bright off-diagonal), to `[SEP]` (a bright last column), or broadly
-# over the sentence.
+# token (a dark off-diagonal), to a special token (a dark first column for
+# `[CLS]`, as in most of this model's heads in layers 2-5; in BERT-base a dark
+# last column for `[SEP]`), or broadly over the sentence.
 
 # %%
 axes = bk.plot_attention_grid(e, specials="include", cell_size=1.1)
@@ -98,7 +102,7 @@ print("grid:", axes.shape)
 
 # %% [markdown]
 # The same grid without the special tokens shows the word-to-word structure
-# that the `[SEP]` column hides:
+# that the `[CLS]` column hides:
 
 # %%
 axes = bk.plot_attention_grid(e, specials="exclude", cell_size=1.1)
@@ -106,18 +110,26 @@ axes = bk.plot_attention_grid(e, specials="exclude", cell_size=1.1)
 # %% [markdown]
 # ## Where does "bank" look?
 #
+# One query at a time: `token=` or `word=` (a word string with `occurrence=`,
+# as everywhere) draws only that token's row, as bars. The river "bank" in
+# layer 1, head 2, the previous-token head:
+
+# %%
+ax = bk.plot_attention(e, layer=1, head=2, word="bank", occurrence=2)
+
+# %% [markdown]
 # For each of the three "bank"s, the token it attends to most in every layer
 # (heads averaged, special tokens left out):
 
 # %%
-banks = [e.word_ids.index(w) for w in bk.find(e, "bank")]       # token index of each "bank"
 mean_heads = e.attentions.mean(dim=1)                            # [layers, tokens, tokens]
-for t in banks:
+for w, label in zip(bk.find(e, "bank"), bk.occurrence_labels(e, "bank")):
+    t = e.word_ids.index(w)                                      # the token of word w
     row = mean_heads[:, t].clone()
     row[:, e.special_mask] = 0                                   # ignore [CLS]/[SEP]
     row[:, t] = 0                                                # and the token itself
     best = row.argmax(dim=-1).tolist()
-    print(f"bank (token {t:2d}) ->", ", ".join(f"L{k + 1}: {e.tokens[b]}" for k, b in enumerate(best)))
+    print(f"word {w:2d} ({label:11s}) ->", ", ".join(f"L{k + 1}: {e.tokens[b]}" for k, b in enumerate(best)))
 
 # %% [markdown]
 # Attention weights show where information *can* flow, not what a layer does

@@ -31,6 +31,7 @@
 
 # %%
 import matplotlib.pyplot as plt
+import torch
 
 import bertviz_kit as bk
 
@@ -142,24 +143,40 @@ print(f"held-out accuracy {model.score(test_texts, test_labels):.3f}")
 # ## What the head did to the vectors
 #
 # Left: the frozen encoder's sentence vectors of the held-out reviews (PCA of
-# 384 dimensions). Right: the same reviews after the head (its 2 outputs, the
-# logits, through PCA: the two logits move in opposite directions, so one axis
-# holds all the variance, and that axis is the head's verdict).
+# their 384 dimensions). Right: what the head makes of them. Its output is two
+# logits, one per class, and the predicted class is the larger one, so the
+# head's verdict is a single number, the **margin** `logit(positive) -
+# logit(negative)`: above 0 means "positive". That number is drawn as what it
+# is, one dimension: a histogram per true label, the decision threshold at 0.
+# (Two logits of a two-class head move in opposite directions, so a 2-D
+# scatter or a PCA of them would only draw one line.)
 
 # %%
 frozen = model.sentence_features(test_texts)
-projected = model.transform(test_texts)
-print(tuple(frozen.shape), "->", tuple(projected.shape))
+logits = model.transform(test_texts)
+pos, neg = model.classes_.index("positive"), model.classes_.index("negative")
+margin = logits[:, pos] - logits[:, neg]
+is_pos = torch.tensor([y == "positive" for y in test_labels])
+print(tuple(frozen.shape), "->", tuple(logits.shape), "-> margin", tuple(margin.shape))
+print(f"margin > 0 for {int((margin[is_pos] > 0).sum())} of {int(is_pos.sum())} positive and "
+      f"{int((margin[~is_pos] > 0).sum())} of {int((~is_pos).sum())} negative held-out reviews")
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
 bk.plot_projection(frozen, test_labels, legend_title="true label",
                    title="held-out reviews: frozen encoder", ax=axes[0])
-ax = bk.plot_projection(projected, test_labels, legend_title="true label",
-                        title="held-out reviews: after the trained head", ax=axes[1])
+bins = torch.linspace(float(margin.min()), float(margin.max()), 31).numpy()
+for label, mask, color in (("positive", is_pos, "tab:blue"), ("negative", ~is_pos, "tab:orange")):
+    ax = bk.plot_histogram(margin[mask], bins=bins, color=color, alpha=0.6, label=f"true: {label}",
+                           ax=axes[1], title="held-out reviews: after the trained head")
+ax.axvline(0, color="black", linestyle="--", linewidth=1, label="decision threshold")
+ax.set_xlabel("margin: logit(positive) - logit(negative)")
+ax.set_ylabel("reviews")
+ax.legend(fontsize=8)
+plt.show()
 
 # %% [markdown]
 # Before the head, polarity is one of hundreds of directions and the two
 # classes overlap in the top principal components (together under 10% of the
 # variance). The trained head picks out the direction that separates them:
-# along the first axis on the right, negative reviews lie mostly on one side
-# and positive ones on the other, and the overlap in the middle is the
-# held-out errors.
+# most positive reviews get a margin above 0 and most negative ones below,
+# and the reviews on the wrong side of the dashed line are the held-out
+# errors.

@@ -120,15 +120,16 @@ ax = bk.plot_rollout(e)
 # middle layers (section 3) compounds through the products. That is a known
 # weakness of rollout on a model with an attention sink: it follows where
 # attention *points*, and the sink soaks up the mass. Hiding the specials
-# shows how the rest spreads; for the river "bank" (token 19), after the last
-# layer:
+# shows how the rest spreads; for the river "bank" (the third "bank":
+# `query="bank", occurrence=2`), after the last layer:
 
 # %%
-ax = bk.plot_rollout(e, query=19, specials="exclude")
-row = r[-1, 19].clone()
+ax = bk.plot_rollout(e, query="bank", occurrence=2, specials="exclude")
+river_bank = e.word_ids.index(bk.find(e, "bank")[2])        # its token
+row = r[-1, river_bank].clone()
 row[e.special_mask] = 0
 top = row.topk(4).indices.tolist()
-print("river bank draws most from:", ", ".join(f"{e.tokens[t]} ({t}) {row[t]:.3f}" for t in top))
+print("river bank draws most from:", ", ".join(f"{e.tokens[t]} (word {e.word_ids[t]}) {row[t]:.3f}" for t in top))
 
 # %% [markdown]
 # What is left is spread thinly (no word above 0.04) and led by the final

@@ -10,6 +10,9 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The tests know which model they load: a default model chosen by the shell (BERTVIZ_KIT_MODEL)
+# would change what bk.load() returns. Tests that need the variable set it themselves.
+os.environ.pop("BERTVIZ_KIT_MODEL", None)
 
 import bertviz_kit as bk  # noqa: E402
 

@@ -323,9 +323,9 @@ def test_bad_arguments(split, tiny_bank):
         bk.plot_attention_grid(tiny_bank, level="piece")
     with pytest.raises(ValueError, match=r"layer must be an int in \[1, 3\]"):
         bk.plot_rollout(e, layer=0)
-    with pytest.raises(ValueError, match="query 'vault' is not among the tokens"):
+    with pytest.raises(ValueError, match="query 'vault' does not occur in this text"):
         bk.plot_rollout(e, query="vault")
-    with pytest.raises(ValueError, match="query must be a word string or an index"):
+    with pytest.raises(ValueError, match=r"query must be a word unit index in \[.*\], a word string or None"):
         bk.plot_rollout(e, words=True, query=99)
     with pytest.raises(bk.InvalidParameterError, match="specials must be one of"):
         bk.plot_rollout(e, specials="none")
@@ -377,7 +377,11 @@ def test_plot_rollout_heatmap_and_bars(split, bank):
     assert "orange" in ax.get_title() and ax.get_xlabel() == "input token"
     ax = bk.plot_rollout(bank, layer=1, query="vault", words=True, specials="exclude")
     assert len(ax.patches) == bank.n_words
-    assert ax.get_title().startswith("rollout of 'vault' (word 7, orange) through layer 1")
+    # words are numbered as in e.words (the unit index, 7, counts [CLS] too)
+    assert ax.get_title().startswith("rollout of word 6 'vault' (orange) through layer 1")
+    ax = bk.plot_rollout(bank, query="Bank", occurrence=-1)
+    assert np.allclose([p.get_height() for p in ax.patches], bk.attention_rollout(bank)[-1, 19].numpy())
+    assert ax.get_title().startswith("rollout of word 18 'bank' (orange)")
 
 
 def test_plot_head_statistics(split):

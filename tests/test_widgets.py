@@ -33,7 +33,7 @@ def test_controls_update_plots_without_running_the_model(tiny_bank, no_model):
     x = bk.explore(tiny_bank, no_model, token=6, layer=1)
     ui = x.widget
     assert {c.description for c in (x.token_w, x.layer_w, x.layers_w, x.subwords_w)} == {
-        "token", "layer", "layers", "subwords"}
+        "word", "layer", "layers", "subwords"}
     assert ui is x.widget
     before = _pixels(x)
     x.layer_w.value = 3
@@ -87,7 +87,7 @@ def test_set_from_code_updates_controls(tiny_bank):
     x.widget  # noqa: B018
     x.set(token=10, layer=-1, layers="concat_last4")
     assert x.token_w.value == 10 and x.layer_w.value == 3 and x.layers_w.value == "concat_last4"
-    assert "token=10 'bank'" in repr(x)
+    assert "token=10 (word 9 'bank')" in repr(x)
 
 
 def test_text_box_encodes_a_new_sentence(tiny_bank, tiny):
@@ -95,7 +95,7 @@ def test_text_box_encodes_a_new_sentence(tiny_bank, tiny):
     x.widget  # noqa: B018
     x.text_w.value = "the river bank"
     assert x.e.text == "the river bank"
-    assert [label for label, _ in x.token_w.options] == ["1: the", "2: river", "3: bank"]
+    assert [label for label, _ in x.token_w.options] == ["0: the", "1: river", "2: bank"]  # numbered by word
     x.text_w.value = "   "
     assert "non-empty" in x.status.value and x.e.text == "the river bank"
 
@@ -103,7 +103,9 @@ def test_text_box_encodes_a_new_sentence(tiny_bank, tiny):
 @pytest.mark.parametrize(
     ("kwargs", "exc", "match"),
     [({"token": 0}, ValueError, "is a special token"),
-     ({"token": 99}, ValueError, r"token must be an int in \[0, 21\]"),
+     ({"token": 99}, ValueError, r"token must be a token index in \[-22, 21\] or a word string"),
+     ({"token": "castle"}, ValueError, "token 'castle' does not occur in this text"),
+     ({"word": "bank", "occurrence": 5}, ValueError, r"occurrence must be an int in \[-3, 2\]: 'bank' occurs 3"),
      ({"layer": 9}, ValueError, r"layer must be an int in \[-4, 3\]"),
      ({"layers": "top"}, ValueError, r"layers must be one of \('slider', 'last'"),
      ({"subwords": "avg"}, ValueError, "subwords must be one of")],
@@ -201,6 +203,7 @@ def test_a_word_without_partners_shows_an_empty_frame_without_warnings(tiny, rec
     x = bk.Explorer(e, token=1)
     x.to_png()
     assert x._fig.axes[2].get_title() == "no other word to compare"
+    assert x._fig.axes[0].get_title() == "word 0 'bank', layer 3"
     x.set(token=2, redraw=False)
     x.to_png()
     assert x._fig.axes[2].get_title() == "word 1 ',' across layers"
@@ -210,3 +213,41 @@ def test_a_word_without_partners_shows_an_empty_frame_without_warnings(tiny, rec
     assert x._fig.axes[2].get_legend() is None
     assert [ln.get_gid() for ln in x._fig.axes[2].lines] == ["layer"]
     assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+
+
+def test_explorer_picks_words_like_the_plots_and_numbers_them_one_way(tiny_bank, tiny):
+    e = tiny_bank
+    for kwargs in ({"token": "bank", "occurrence": 1}, {"token": "BANK", "occurrence": 1}, {"word": 9},
+                   {"word": "bank", "occurrence": 1}, {"token": 10}):
+        assert bk.Explorer(e, **kwargs).state["token"] == 10
+    x = bk.explore(e, token="bank")
+    assert x.state["token"] == 6
+    p = x._panels()
+    assert p["hist_title"].startswith("word 5 'bank', layer")
+    assert p["curve_title"] == "word 5 'bank' across layers"
+    x.set(word="bank", occurrence=-1, redraw=False)
+    assert x.state["token"] == 19
+    with pytest.raises(ValueError, match="is a special token"):
+        x.set(token="[CLS]")
+    # a split word: one menu entry per piece, all numbered by the word
+    s = bk.explore(tiny.encode("the robbers hello"), word="robbers")
+    assert s.e.tokens == ("[CLS]", "the", "robber", "##s", "hello", "[SEP]")
+    s.widget  # noqa: B018
+    assert [label for label, _ in s.token_w.options] == [
+        "0: the", "1: robbers (robber)", "1: robbers (##s)", "2: hello"]
+    assert s._panels()["hist_title"] == "word 1 'robbers', piece 'robber', layer 3"
+
+
+def test_explorer_heatmap_fixed_scale_labelled_and_dpi(tiny_bank):
+    x = bk.Explorer(tiny_bank, token=6, dpi=40)
+    fig = x.render()
+    heat = fig.axes[1]
+    assert heat.images[0].get_clim() == (0.0, 1.0)
+    bar = heat.images[0].colorbar
+    assert bar.ax.get_ylabel() == "cosine similarity" and bar.extend == "min"
+    plt.close(fig)
+    small = x.to_png()
+    assert x._fig.dpi == 40
+    assert len(x.to_png(dpi=80)) > len(small)
+    with pytest.raises(ValueError, match="dpi must be an int in"):
+        bk.Explorer(tiny_bank, dpi=0)

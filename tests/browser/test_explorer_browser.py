@@ -17,7 +17,7 @@ from .browser_servers import REPO, jupyterlab_server, voila_server
 
 NOTEBOOK = REPO / "notebooks" / "05_explorer.ipynb"
 LAYER = "layer"  # descriptions of the explorer's controls (bertviz_kit/widgets.py)
-TOKEN = "token"
+TOKEN = "word"  # the word menu: one entry per word token, numbered by word
 RUN_TIMEOUT_MS = 180_000
 REDRAW_TIMEOUT_MS = 60_000
 
