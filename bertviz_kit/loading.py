@@ -118,6 +118,7 @@ def load(
     trust_remote_code: bool | None = None,
     verbose: bool | None = None,
     cpu_linear: str | None = None,
+    tokenizer: str | os.PathLike | None = None,
 ) -> Encoder:
     """Load an encoder and its fast tokenizer.
 
@@ -196,8 +197,15 @@ def load(
         logging.getLogger("bertviz_kit").setLevel(logging.INFO)
     torch_device = resolve_device(settings.device)
     source, name = _source(settings, from_env)
-    tokenizer = _load_tokenizer(source, settings)
+    if tokenizer is not None and not isinstance(tokenizer, (str, os.PathLike)):
+        raise InvalidParameterError(f"tokenizer must be a name, a folder or None; got {type(tokenizer).__name__}.")
+    _check_folder(source, settings, tokenizer is not None)
+    tok_source = source
+    if tokenizer is not None:
+        tok_source = _source(settings.replace(model=os.fspath(tokenizer)))[0]
+    fast = _load_tokenizer(tok_source, settings)
     net, info = _load_model(source, settings, torch_device)
+    _check_vocabulary(fast, net, source)
     logger.info("loaded %s (%s, %s) on %s", name, type(net).__name__, settings.dtype, torch_device)
     if torch_device.type == "cpu" and settings.dtype != "float32" and cpu_has_native(settings.dtype) is False:
         logger.warning(
@@ -205,7 +213,7 @@ def load(
             "dtype='float32' here, or a GPU / a CPU with those instructions for the fast path.",
             settings.dtype, " or ".join(sorted(f.upper() for f in _NATIVE_FLAGS[settings.dtype])),
         )
-    encoder = Encoder(net, tokenizer, settings, name)
+    encoder = Encoder(net, fast, settings, name)
     encoder.loading_info = {k: sorted(v) for k, v in info.items() if k.endswith("_keys")}
     return encoder
 
@@ -295,6 +303,65 @@ def _not_found(source: str, settings: Settings, exc: Exception) -> OSError:
     return OSError(f"model {source!r} could not be loaded: {hint}")
 
 
+_TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "spiece.model", "sentencepiece.bpe.model", "vocab.json",
+                    "tokenizer.model")
+
+
+def _check_folder(source: str, settings: Settings, tokenizer_elsewhere: bool) -> None:
+    """Say what a local model folder lacks, before transformers gives a misleading error."""
+    folder = Path(source)
+    if not folder.is_dir():
+        return
+    names = sorted(p.name for p in folder.iterdir())
+    shown = ", ".join(names[:8]) + (" ..." if len(names) > 8 else "") if names else "nothing"
+    if "config.json" not in names:
+        raise OSError(
+            f"model folder {source!r} has no config.json (it holds {shown}). A model folder needs "
+            f"config.json, weights (model.safetensors) and tokenizer files (tokenizer.json): write "
+            f"them with model.save_pretrained(folder) and tokenizer.save_pretrained(folder), or "
+            f"{_download_hint(source)}."
+        )
+    if not tokenizer_elsewhere and not any(n in names for n in _TOKENIZER_FILES):
+        raise OSError(
+            f"model folder {source!r} has no tokenizer files (tokenizer.json, vocab.txt, ...; it holds "
+            f"{shown}); model.save_pretrained() writes none. Add them with "
+            f"tokenizer.save_pretrained({source!r}), or take the tokenizer from elsewhere with "
+            f"bk.load({source!r}, tokenizer='NAME_OR_FOLDER')."
+        )
+    weights = [n for n in names if n.endswith(".safetensors") or n.endswith(".safetensors.index.json")]
+    pickles = [n for n in names if n.endswith((".bin", ".pt", ".pth", ".ckpt")) or n.endswith(".bin.index.json")]
+    if not weights and not pickles:
+        raise OSError(
+            f"model folder {source!r} has no weights (model.safetensors; it holds {shown}). Save them with "
+            f"model.save_pretrained(folder), or {_download_hint(source)}."
+        )
+    for n in weights:
+        if n.endswith(".safetensors"):
+            try:
+                from safetensors import safe_open
+
+                with safe_open(str(folder / n), framework="pt"):
+                    pass
+            except Exception as exc:  # noqa: BLE001 - any failure to read the header means a damaged file
+                raise OSError(
+                    f"weights file {str(folder / n)!r} is damaged or truncated ({exc}); save or download "
+                    f"the model again."
+                ) from None
+
+
+def _check_vocabulary(tokenizer: Any, net: Any, source: str) -> None:
+    """A tokenizer with more ids than the model has embeddings would fail at encode time."""
+    embeddings = getattr(net, "get_input_embeddings", lambda: None)()
+    rows = getattr(embeddings, "num_embeddings", None)
+    size = len(tokenizer)
+    if rows is not None and size > rows:
+        raise InvalidParameterError(
+            f"the tokenizer has {size} tokens but the model's embedding table has {rows} rows: ids from "
+            f"{rows} on would fail. The tokenizer of {source!r} does not belong to this model; use the "
+            f"model's own tokenizer (or resize the embeddings with model.resize_token_embeddings)."
+        )
+
+
 def _load_tokenizer(source: str, settings: Settings) -> Any:
     from transformers import AutoTokenizer
 
@@ -324,7 +391,9 @@ def _load_model(
     try:
         net, info = AutoModel.from_pretrained(source, output_loading_info=True, **kwargs)
     except (OSError, ValueError) as exc:
-        if settings.use_safetensors and "safetensors" in str(exc).lower():
+        pickled = Path(source).is_dir() and any(
+            p.suffix in (".bin", ".pt", ".pth", ".ckpt") for p in Path(source).iterdir())
+        if settings.use_safetensors and "safetensors" in str(exc).lower() and (pickled or not Path(source).is_dir()):
             raise OSError(
                 f"model {source!r} has no .safetensors weights; pickled weights can run code "
                 f"when loaded, so they are refused by default. If you trust the source, pass "

@@ -193,7 +193,7 @@ def test_model_path_that_is_a_file(tmp_path):
 def test_model_folder_without_a_model(tmp_path):
     folder = tmp_path / "empty-folder"
     folder.mkdir()
-    with pytest.raises(OSError, match=r"could not load a model from folder .*empty-folder"):
+    with pytest.raises(OSError, match=r"model folder .*empty-folder. has no config.json \(it holds nothing\)"):
         bk.load(folder)
 
 
