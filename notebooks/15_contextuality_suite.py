@@ -1,0 +1,143 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %%
+
+# %% [markdown]
+# # 15 · How contextual is a word? Maximum explainable variance and static embeddings
+#
+# **How much of a word's contextual vectors could one static vector
+# replace?** Ethayarajh (2019, "How Contextual are Contextualized Word
+# Representations?") answers with the **maximum explainable variance**
+# (MEV): the share of the variance of a word's occurrence vectors that
+# their first principal component explains. That component is the word's
+# **static embedding**. Notebook 06 has the paper's other measures
+# (self-similarity, intra-sentence similarity and the anisotropy baseline);
+# this notebook completes the suite.
+#
+# Data: the first 150 positive and 150 negative snippets of the *sentence
+# polarity dataset v1.0 by Bo Pang and Lillian Lee, CC BY 4.0*, shipped in the
+# package (`bk.datasets.sentence_polarity`).
+
+# %%
+import matplotlib.pyplot as plt
+
+import bertviz_kit as bk
+
+texts, _ = bk.datasets.sentence_polarity(per_class=150, order="grouped")
+enc = bk.load(device="cpu")
+print(len(texts), "sentences, e.g.", repr(texts[3]))
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+es = enc.encode(texts, batch_size=32, progress=True)
+
+# %%
+n_words = int(es.word_counts().sum())
+print(len(es), "texts,", n_words, "words,", es.n_tokens, "tokens;", len(es.layer_ids),
+      "stored layers of", es.dim, "dims (0 = embeddings)")
+
+# %% [markdown]
+# ## Maximum explainable variance
+#
+# For a word with `n` occurrences, stack its vectors at a layer into an
+# `[n, 384]` matrix with singular values `σ₁ ≥ σ₂ ≥ ...`. Ethayarajh's
+# Definition 3 is `MEV = σ₁² / Σ σᵢ²` on this matrix *as it is* (not
+# centred): the share of its (uncentred) variance that one direction, the
+# first principal component, explains. MEV = 1 means all occurrences lie on
+# one line through the origin: one static vector would do.
+#
+# As with the cosines of notebook 06, anisotropy inflates it: vectors of any
+# words share a common direction, so even unrelated words have a sizeable
+# MEV. The baseline (`bk.mev_baseline`) is the MEV of random words, one from
+# each of the 300 sentences; `adjusted=True` subtracts it.
+
+# %%
+words = ["film", "movie", "good", "the", "and"]
+for w in words:
+    print(f"{w:6s} occurs {len(bk.find_occurrences(es, w)):3d} times")
+baseline = bk.mev_baseline(es, n_samples=1000, seed=0)
+mev = {w: bk.mev(es, w) for w in words}
+adjusted = {w: bk.mev(es, w, adjusted=True, baseline=baseline) for w in words}
+print("MEV per layer (0 = embeddings):")
+for w in words:
+    print(f"{w:6s}", " ".join(f"{v:5.2f}" for v in mev[w].tolist()))
+print(f"{'random':6s}", " ".join(f"{v:5.2f}" for v in baseline.tolist()), "(baseline, 300 words)")
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
+bk.plot_layer_similarity({**mev, "random words (baseline)": baseline}, title="maximum explainable variance",
+                         ylabel="MEV", ax=axes[0])
+ax = bk.plot_layer_similarity(adjusted, title="MEV minus the random-word baseline", ylabel="adjusted MEV",
+                              ax=axes[1])
+
+# %% [markdown]
+# * Content words keep a large MEV at every layer: one direction explains
+#   88-95% of the variance of "film" and "movie" (0.66-0.87 above the
+#   baseline). These words mean much the same wherever they occur in movie
+#   reviews.
+# * Function words lose it: the MEV of "the" and "and" falls from 0.86-0.88
+#   at the embeddings to 0.62-0.63 at layer 3, comes back to 0.77-0.79 at
+#   layer 5 (where the common direction, and the baseline, peak) and drops
+#   to 0.31-0.37 at the top layer, where a static vector explains only about
+#   a third of their variance. Their vectors are the most context-specific,
+#   as Ethayarajh found for BERT, ELMo and GPT-2. "good" lies in between
+#   (0.94 down to 0.62).
+# * The baseline rises from 0.08 (layer 0) to 0.25 (layer 5): the common
+#   direction grows in the middle layers, and drops again in the last layer
+#   (as anisotropy did in notebook 06).
+# * With `center=True` the occurrences are centred first (a centred PCA, as
+#   in the authors' released code): only the spread around the word's mean
+#   vector counts, and the values fall to about 0.1-0.3.
+
+# %%
+centred = {w: bk.mev(es, w, center=True) for w in ["film", "the"]}
+for w, v in centred.items():
+    print(f"{w:6s} centred MEV", " ".join(f"{x:5.2f}" for x in v.tolist()))
+
+# %% [markdown]
+# ## Static embeddings
+#
+# The first principal component of a word's occurrences at a layer is its
+# static embedding in Ethayarajh's sense (a unit vector, its sign chosen to
+# point like the mean occurrence). `bk.static_embeddings` reads the corpus once
+# for all the words. Cosines between static embeddings of layer 3:
+
+# %%
+vocab = ["film", "movie", "story", "good", "bad", "funny", "the", "a", "and", "of", "is", "it"]
+static = bk.static_embeddings(es, vocab, layer=3)
+print(static.shape)
+sims = bk.cosine(static)
+print("film ~ movie", round(float(sims[0, 1]), 2), "| good ~ bad", round(float(sims[3, 4]), 2),
+      "| film ~ good", round(float(sims[0, 3]), 2), "| the ~ a", round(float(sims[6, 7]), 2))
+
+# %%
+ax = bk.plot_similarity_heatmap(sims, vocab, title="static embeddings (layer 3): cosine", vmin=0, vmax=1)
+
+# %% [markdown]
+# * "film" and "movie" get nearly the same static vector (cosine 0.90):
+#   distilled from their contexts, they are synonyms.
+# * Antonyms sit close too ("good" ~ "bad": 0.64), as in word2vec or GloVe:
+#   they occur in the same contexts.
+# * Function words form their own group ("the", "a", "and", "of", "is",
+#   "it": 0.31-0.69 to each other), away from the content words (0.04-0.29).
+#
+# ## Take-aways
+#
+# * `bk.mev` shows how much a static vector could keep: most of a content
+#   word, about a third of a function word at the top layer; `adjusted=True`
+#   subtracts the MEV of random words (`bk.mev_baseline`).
+# * `bk.static_embeddings` returns that vector, one per word, read from the
+#   corpus (or a store) in one pass.
