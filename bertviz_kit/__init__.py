@@ -71,6 +71,12 @@ from .attention import (
 )
 from .plotting import plot_head_statistics, plot_head_statistics_grid, plot_rollout
 
+# isort: split
+# word-level probing on Universal Dependencies: alignment, control tasks, scalar mix
+from .alignment import AlignmentReport, WordFeatures, ud_word_features
+from .plotting import plot_cumulative_scoring, plot_scalar_mix
+from .probing import PROBES, ScalarMixResult, control_labels, scalar_mix_probe
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -135,4 +141,13 @@ __all__ = [
     "plot_rollout",
     "plot_head_statistics",
     "plot_head_statistics_grid",
+    "AlignmentReport",
+    "WordFeatures",
+    "ud_word_features",
+    "PROBES",
+    "control_labels",
+    "ScalarMixResult",
+    "scalar_mix_probe",
+    "plot_scalar_mix",
+    "plot_cumulative_scoring",
 ]
