@@ -318,7 +318,7 @@ def ud_word_features(
     >>> ud = bk.datasets.ud_english_ewt("dev")[:50]
     >>> feats = bk.ud_word_features(bk.load(), ud)          # doctest: +SKIP
     >>> feats.features.shape, feats.upos[:3]                 # doctest: +SKIP
-    (torch.Size([7, 693, 384]), ('ADP', 'DET', 'PROPN'))
+    (torch.Size([7, 1166, 384]), ('ADP', 'DET', 'PROPN'))
     """
     sents = _check_sentences(sentences)
     texts = [s.text for s in sents]

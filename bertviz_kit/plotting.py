@@ -903,7 +903,8 @@ def plot_scalar_mix(
     ax: Axes | None = None,
 ) -> Axes:
     """Bars of the learned layer weights per task, with each task's centre of gravity
-    (solid vertical line) and expected layer from cumulative scoring (dashed).
+    (solid vertical line, drawn over the bars) and expected layer from cumulative
+    scoring (dashed).
 
     Parameters
     ----------
@@ -915,31 +916,37 @@ def plot_scalar_mix(
     """
     results = _mix_results(results)
     check("expected_layer", expected_layer, Boolean())
+    from matplotlib import patheffects
+
     ax = _new_ax(ax, (7, 4))
     k = len(results)
     width = 0.8 / k
     colours = _palette(k)
     top = max(float(r.weights.max()) for r in results.values())
-    for j, (label, r) in enumerate(results.items()):
+    for j, (label, r) in enumerate(results.items()):  # bars first, so that no bar hides a marker line
         x = np.asarray(r.layer_ids, dtype=float)
+        ax.bar(x + (j - (k - 1) / 2) * width, r.weights.numpy(), width=width, color=colours[j], alpha=0.85,
+               label=f"{label}: weights")
+    halo = [patheffects.withStroke(linewidth=4, foreground="white")]
+    for j, (label, r) in enumerate(results.items()):
         cog = r.center_of_gravity
-        ax.bar(x + (j - (k - 1) / 2) * width, r.weights.numpy(), width=width, color=colours[j],
-               label=f"{label}: centre of gravity {cog:.2f}")
-        ax.axvline(cog, color=colours[j], linewidth=2)
+        ax.axvline(cog, color=colours[j], linewidth=2, zorder=4, path_effects=halo,
+                   label=f"{label}: centre of gravity {cog:.2f}")
         e = _expected(r)
         if expected_layer and e is not None:
-            ax.axvline(e, color=colours[j], linewidth=1.5, linestyle="--",
+            ax.axvline(e, color=colours[j], linewidth=1.5, linestyle="--", zorder=4, path_effects=halo,
                        label=f"{label}: expected layer {e:.2f}")
     first = next(iter(results.values()))
     ax.axhline(1 / len(first.weights), color="gray", linestyle=":", linewidth=1)
     ax.annotate("uniform", (ax.get_xlim()[0], 1 / len(first.weights)), xytext=(4, 3),
                 textcoords="offset points", fontsize=8, color="gray")
-    ax.set_ylim(0, top * 1.25)
+    entries = len(ax.get_legend_handles_labels()[1])
+    ax.set_ylim(0, top * (1.25 + 0.11 * entries))  # head room for the legend above the bars
     ax.set_xlabel("layer (0 = embeddings)")
     ax.set_ylabel("mixing weight softmax(s)")
     ax.set_xticks(np.asarray(first.layer_ids))
     ax.grid(alpha=0.3, axis="y")
-    ax.legend(fontsize=8, loc="upper left", ncols=1 if k == 1 else 2)
+    ax.legend(fontsize=8, loc="upper right")
     if title:
         ax.set_title(title)
     return ax
