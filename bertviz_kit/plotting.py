@@ -565,6 +565,7 @@ def plot_probe(
     control: bool = True,
     selectivity: bool = True,
     ax: Axes | None = None,
+    **kwargs: Any,
 ) -> Axes:
     """Probe accuracy per layer with a ±1 std band (over folds) and the chance level; with a
     control task, also the control accuracy and the selectivity.
@@ -582,6 +583,9 @@ def plot_probe(
         For results with a control task: ``accuracy - control``, dotted, in
         the result's colour (same y axis).
     ax : Axes, optional
+    **kwargs
+        Passed to :meth:`matplotlib.axes.Axes.plot` for every curve (the
+        control and selectivity curves keep their own line style and colour).
     """
     from .probing import ProbeResult
 
@@ -600,20 +604,21 @@ def plot_probe(
     for label, r in results.items():
         x = np.asarray(r.layer_ids)
         m, s = r.mean.numpy(), r.std.numpy()
-        (line,) = ax.plot(x, m, marker="o", label=f"{label} (best: layer {r.best_layer}, {m.max():.3f})")
+        (line,) = ax.plot(x, m, **{"marker": "o", **kwargs,
+                                   "label": f"{label} (best: layer {r.best_layer}, {m.max():.3f})"})
         ax.fill_between(x, m - s, m + s, color=line.get_color(), alpha=0.2)
         chances.add(round(r.chance, 4))
         if r.control is not None:
             any_control = True
             colour = line.get_color()
             if control:
-                ax.plot(x, r.control.numpy(), marker="s", markersize=4, linestyle="--", color=colour,
-                        label=f"{label}: control task")
+                ax.plot(x, r.control.numpy(), **{"marker": "s", "markersize": 4, **kwargs, "linestyle": "--",
+                                                 "color": colour, "label": f"{label}: control task"})
             if selectivity:
                 sel = r.selectivity.numpy()  # type: ignore[union-attr]
                 best = int(np.argmax(sel))
-                ax.plot(x, sel, marker="^", markersize=5, linestyle=":", color=colour,
-                        label=f"{label}: selectivity (best: layer {r.layer_ids[best]}, {sel[best]:.2f})")
+                ax.plot(x, sel, **{"marker": "^", "markersize": 5, **kwargs, "linestyle": ":", "color": colour,
+                                   "label": f"{label}: selectivity (best: layer {r.layer_ids[best]}, {sel[best]:.2f})"})
     if chance:
         for c in sorted(chances):
             ax.axhline(c, color="gray", linestyle="--", linewidth=1)

@@ -415,6 +415,9 @@ def test_plot_probe_with_control():
     assert ax.get_ylabel() == "accuracy / selectivity"
     ax2 = bk.plot_probe(lin, control=False, selectivity=False)
     assert len(ax2.lines) == 2
+    ax3 = bk.plot_probe(lin, linewidth=3, marker="x")  # keyword arguments reach every curve
+    assert [line.get_linewidth() for line in ax3.lines[:3]] == [3, 3, 3]
+    assert ax3.lines[0].get_marker() == "x" and ax3.lines[1].get_linestyle() == "--"
     with pytest.raises(bk.InvalidParameterError, match="selectivity must be True or False"):
         bk.plot_probe(lin, selectivity="yes")
 
