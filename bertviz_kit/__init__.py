@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from . import datasets
 from .addressing import occurrence_labels
+from .alignment import AlignmentReport, WordFeatures, ud_word_features
 from .attention import (
     HEAD_STATISTICS,
     attention_rollout,
@@ -33,6 +34,7 @@ from .plotting import (
     plot_attention,
     plot_attention_grid,
     plot_cka,
+    plot_cumulative_scoring,
     plot_head_statistics,
     plot_head_statistics_grid,
     plot_histogram,
@@ -40,6 +42,7 @@ from .plotting import (
     plot_probe,
     plot_projection,
     plot_rollout,
+    plot_scalar_mix,
     plot_similarity_heatmap,
     plot_trajectory,
 )
@@ -56,7 +59,7 @@ from .pooling import (
     token_vectors,
     word_vectors,
 )
-from .probing import ProbeResult, probe_layers
+from .probing import PROBES, ProbeResult, ScalarMixResult, control_labels, probe_layers, scalar_mix_probe
 from .projection import PROJECTION_METHODS, project, project_layers
 from .similarity import (
     anisotropy,
@@ -150,4 +153,13 @@ __all__ = [
     "occurrence_labels",
     "download",
     "MODEL_ENV",
+    "AlignmentReport",
+    "WordFeatures",
+    "ud_word_features",
+    "PROBES",
+    "control_labels",
+    "ScalarMixResult",
+    "scalar_mix_probe",
+    "plot_scalar_mix",
+    "plot_cumulative_scoring",
 ]
