@@ -1147,6 +1147,7 @@ def plot_cka(
                     color="black" if v > 0.55 else "white")
     bar = ax.figure.colorbar(im, ax=ax, shrink=0.8)
     bar.set_label(label)
+    return ax
 
 
 # ---------------------------------------------------------------------------
