@@ -28,6 +28,7 @@ from .contextuality import mev, mev_baseline, static_embeddings
 from .encoding import Corpus, Encoder, Encoding, Encodings
 from .examples import BANK_SENSES, BANK_TEXT
 from .heads import EncoderWithHead
+from .lens import LENS_KINDS, LensResult, lens
 from .loading import bundled_model_path, download, load
 from .plotting import (
     plot_attention,
@@ -37,6 +38,7 @@ from .plotting import (
     plot_head_statistics_grid,
     plot_histogram,
     plot_layer_similarity,
+    plot_lens,
     plot_probe,
     plot_projection,
     plot_rollout,
@@ -150,4 +152,8 @@ __all__ = [
     "occurrence_labels",
     "download",
     "MODEL_ENV",
+    "lens",
+    "LensResult",
+    "LENS_KINDS",
+    "plot_lens",
 ]
