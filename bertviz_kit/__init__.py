@@ -60,6 +60,7 @@ from .pooling import (
 )
 from .probing import ProbeResult, probe_layers
 from .projection import PROJECTION_METHODS, project, project_layers
+from .search import ContextMatch, nearest_contexts
 from .similarity import (
     anisotropy,
     cosine,
@@ -156,4 +157,6 @@ __all__ = [
     "LensResult",
     "LENS_KINDS",
     "plot_lens",
+    "nearest_contexts",
+    "ContextMatch",
 ]
