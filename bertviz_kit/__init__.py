@@ -29,6 +29,7 @@ from .contextuality import mev, mev_baseline, static_embeddings
 from .encoding import Corpus, Encoder, Encoding, Encodings
 from .examples import BANK_SENSES, BANK_TEXT
 from .heads import EncoderWithHead
+from .lens import LENS_KINDS, LensResult, lens
 from .loading import bundled_model_path, download, load
 from .plotting import (
     plot_attention,
@@ -39,6 +40,7 @@ from .plotting import (
     plot_head_statistics_grid,
     plot_histogram,
     plot_layer_similarity,
+    plot_lens,
     plot_probe,
     plot_projection,
     plot_rollout,
@@ -61,6 +63,7 @@ from .pooling import (
 )
 from .probing import PROBES, ProbeResult, ScalarMixResult, control_labels, probe_layers, scalar_mix_probe
 from .projection import PROJECTION_METHODS, project, project_layers
+from .search import ContextMatch, nearest_contexts
 from .similarity import (
     anisotropy,
     cosine,
@@ -162,4 +165,10 @@ __all__ = [
     "scalar_mix_probe",
     "plot_scalar_mix",
     "plot_cumulative_scoring",
+    "lens",
+    "LensResult",
+    "LENS_KINDS",
+    "plot_lens",
+    "nearest_contexts",
+    "ContextMatch",
 ]

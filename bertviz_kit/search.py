@@ -1,0 +1,197 @@
+"""Nearest contexts by layer (exBERT-style search, no server).
+
+``bk.nearest_contexts(corpus, e, "bank", layer=1, k=10)`` takes one word
+occurrence of an :class:`~bertviz_kit.encoding.Encoding` (or a character span
+of its text), pools its pieces at one layer, and returns the ``k`` word
+occurrences of a corpus (``Encodings``, a ``Store`` or a list of ``Encoding``)
+whose vectors at the same layer have the highest cosine with it.
+
+The search is exact: the corpus is read block by block (``corpus.blocks()``),
+each block's words are pooled in one vectorised pass, scored by one matrix
+product against the query, and merged into a running top-k. Memory is bounded
+by one block, so a store larger than memory streams shard by shard and never
+has all its word vectors in memory at once. The query occurrence itself is
+left out where the corpus holds it (same text, same word).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .addressing import resolve_word
+from .encoding import IS_ENCODING, Corpus, Encoding, Encodings, as_corpus
+from .pooling import SUBWORD_MODES, _layer_rows, _pool_tokens, _token_major
+from .validation import Instance, Interval, InvalidParameterError, NoneOr, Options, check, validate_params
+
+__all__ = ["nearest_contexts", "ContextMatch"]
+
+
+@dataclass(frozen=True)
+class ContextMatch:
+    """One word occurrence found by :func:`nearest_contexts`.
+
+    Attributes
+    ----------
+    text_index : int
+        Index of the text in the corpus.
+    word_index : int
+        Index of the word in that text's words.
+    word : str
+        The word as written in the text.
+    cosine : float
+        Cosine with the query at the searched layer.
+    snippet : str
+        The sentence around the word, the word marked: ``... the [[bank]] robber ...``.
+    """
+
+    text_index: int
+    word_index: int
+    word: str
+    cosine: float
+    snippet: str
+
+    def __str__(self) -> str:
+        return f"{self.cosine:.2f}  {self.snippet}"
+
+
+def _snippet(text: str, start: int, end: int, context: int) -> str:
+    left = text[max(0, start - context):start]
+    right = text[end:end + context]
+    pre = "..." if start - context > 0 else ""
+    post = "..." if end + context < len(text) else ""
+    return f"{pre}{left}[[{text[start:end]}]]{right}{post}".replace("\n", " ")
+
+
+def _query_group(e: Encoding, word: object, occurrence: object, span: object) -> tuple[torch.Tensor, set[int]]:
+    """Token group (0 = in the query, -1 = out) and the query's word indices."""
+    if span is not None:
+        if word is not None or occurrence is not None:
+            raise InvalidParameterError(f"give word= or span=, not both; got word={word!r} and span={span!r}.")
+        ok = (isinstance(span, tuple) and len(span) == 2 and all(isinstance(v, int) and not isinstance(v, bool)
+                                                                for v in span) and 0 <= span[0] < span[1])
+        if not ok:
+            raise InvalidParameterError(
+                f"span must be a (start, end) pair of character offsets with 0 <= start < end; got {span!r}.")
+        a, b = span
+        words = {w for w, (s, t) in zip(e.word_ids, e.offsets) if w is not None and s < b and t > a}
+        if not words:
+            raise InvalidParameterError(
+                f"span {span!r} covers no word of the text (length {len(e.text)}): {e.text[:60]!r}.")
+    else:
+        if word is None:
+            raise InvalidParameterError("give a word (a word string, a word index) or span=(start, end).")
+        words = {resolve_word(e, word, occurrence, name="word")}
+    group = torch.tensor([0 if w in words else -1 for w in e.word_ids], dtype=torch.long)
+    return group, words
+
+
+def _block_scores(b: Encodings, row: int, q: torch.Tensor, subwords: str) -> torch.Tensor:
+    n_words = int(b.word_starts[-1])
+    vecs = _pool_tokens(b.hidden, [row], "sum", b.word_group, n_words, subwords)
+    vecs = torch.nn.functional.normalize(vecs, dim=-1)
+    return vecs @ q.to(vecs.device)
+
+
+@validate_params({
+    "corpus": Instance(Corpus, list, tuple, label="an Encodings, a Store or a list of Encoding"),
+    "e": IS_ENCODING,
+    "layer": Interval(int),
+    "k": Interval(int, 1),
+    "occurrence": NoneOr(Interval(int)),
+    "subwords": Options(SUBWORD_MODES),
+    "context": Interval(int, 0),
+})
+def nearest_contexts(
+    corpus: Corpus,
+    e: Encoding,
+    word: int | str | tuple[str, int] | None = None,
+    layer: int = -1,
+    k: int = 10,
+    occurrence: int | None = None,
+    subwords: str = "mean",
+    *,
+    span: tuple[int, int] | None = None,
+    context: int = 60,
+) -> list[ContextMatch]:
+    """The ``k`` word occurrences of ``corpus`` closest (cosine, at ``layer``) to one word of ``e``.
+
+    Parameters
+    ----------
+    corpus : Encodings, Store or list of Encoding
+        Where to search (encoded by the same model as ``e``, with ``layer`` stored).
+    e : Encoding
+        The text of the query word.
+    word : str, int or (str, int)
+        A word string (case-insensitive, whole words; ``occurrence=`` picks
+        among repeats), a word index, or a ``(word, occurrence)`` pair.
+    layer : int, default -1
+        Model layer (0 = embeddings, -1 = the last).
+    k : int, default 10
+        Results wanted; fewer come back when the corpus has fewer other words.
+    occurrence : int, optional
+        Which occurrence of a word string (0 = first, -1 = last).
+    subwords : {"mean", "first", "last", "sum", "max"}
+        How the pieces of a split word become one vector (query and corpus alike).
+    span : (int, int), optional
+        Instead of ``word``: a character span of ``e.text``; the pieces of the
+        words it touches are pooled into the query.
+    context : int, default 60
+        Characters kept on each side of a match in its snippet.
+
+    Returns
+    -------
+    list of ContextMatch
+        Best first: ``text_index``, ``word_index``, ``word``, ``cosine``,
+        ``snippet`` (the sentence with the match marked ``[[word]]``).
+
+    Raises
+    ------
+    InvalidParameterError
+        A word not in ``e``, a layer not stored in ``e`` or the corpus, a
+        corpus of another width.
+    """
+    corpus = as_corpus(corpus, "corpus")
+    if corpus.dim != e.dim:
+        raise InvalidParameterError(
+            f"corpus has vectors of width {corpus.dim} and e of width {e.dim}: encode both with the same model.")
+    check("span", span, NoneOr(Instance(tuple, label="a (start, end) tuple")))
+    group, words = _query_group(e, word, occurrence, span)
+    (e_row,), _ = _layer_rows(e, layer, None, name="layer")
+    (c_row,), _ = _layer_rows(corpus, layer, None, name="layer")
+    q = _pool_tokens(_token_major(e), [e_row], "sum", group, 1, subwords)[0]
+    q = torch.nn.functional.normalize(q, dim=-1)
+
+    best = torch.empty(0)
+    best_text = torch.empty(0, dtype=torch.long)
+    best_word = torch.empty(0, dtype=torch.long)
+    for first, b in corpus.blocks():
+        scores = _block_scores(b, c_row, q, subwords).float().cpu()
+        starts = b.word_starts.cpu()
+        n_words = scores.shape[0]
+        if n_words == 0:
+            continue
+        for i, text in enumerate(b.texts):  # leave out the query occurrence itself
+            if text == e.text:
+                for w in words:
+                    if int(starts[i]) + w < int(starts[i + 1]):
+                        scores[int(starts[i]) + w] = float("-inf")
+        top = scores.topk(min(k, n_words))
+        keep = torch.isfinite(top.values)
+        idx = top.indices[keep]
+        text_local = torch.searchsorted(starts, idx, right=True) - 1
+        best = torch.cat([best, top.values[keep]])
+        best_text = torch.cat([best_text, text_local + first])
+        best_word = torch.cat([best_word, idx - starts[text_local]])
+        if best.numel() > k:
+            order = best.topk(k).indices
+            best, best_text, best_word = best[order], best_text[order], best_word[order]
+    order = best.argsort(descending=True, stable=True)
+    out = []
+    for s, ti, wi in zip(best[order].tolist(), best_text[order].tolist(), best_word[order].tolist()):
+        item = corpus[ti]
+        a, z = item.word_spans[wi]
+        out.append(ContextMatch(text_index=ti, word_index=wi, word=item.text[a:z], cosine=float(s),
+                                snippet=_snippet(item.text, a, z, context)))
+    return out
