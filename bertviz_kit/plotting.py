@@ -1147,6 +1147,8 @@ def plot_cka(
                     color="black" if v > 0.55 else "white")
     bar = ax.figure.colorbar(im, ax=ax, shrink=0.8)
     bar.set_label(label)
+    if title:
+        ax.set_title(title)
     return ax
 
 
