@@ -36,7 +36,7 @@ class _StandIn:
         self.config = SimpleNamespace(num_hidden_layers=n_layers, hidden_size=dim, max_position_embeddings=512,
                                       model_type="bert", _attn_implementation="sdpa")
         self._weight = torch.nn.Parameter(torch.zeros(1))
-        self._cache: dict[tuple[int, ...], tuple] = {}
+        self._buffers: list | None = None
 
     def parameters(self):
         yield self._weight
@@ -45,9 +45,10 @@ class _StandIn:
         import torch
 
         shape = (*input_ids.shape, self.config.hidden_size)
-        layers = self._cache.get(shape)
-        if layers is None:  # written once, then reused: like a model's outputs, the pages are in use
-            layers = self._cache[shape] = tuple(torch.rand(shape) for _ in range(self.config.num_hidden_layers + 1))
+        size = shape[0] * shape[1] * shape[2]
+        if self._buffers is None or self._buffers[0].numel() < size:  # written once, then reused:
+            self._buffers = [torch.rand(size) for _ in range(self.config.num_hidden_layers + 1)]  # pages in use
+        layers = tuple(b[:size].view(shape) for b in self._buffers)
         return SimpleNamespace(hidden_states=layers if output_hidden_states else None,
                                last_hidden_state=layers[-1], attentions=None)
 
