@@ -49,7 +49,9 @@ def _slow_mlm(folder: str, e: bk.Encoding, t: int) -> torch.Tensor:
         for layer in range(e.hidden_states.shape[0]):
             h = e.hidden_states[layer, t].float()
             x = p.transform.LayerNorm(p.transform.transform_act_fn(p.transform.dense(h)))
-            logits = x @ model.bert.embeddings.word_embeddings.weight.T + p.bias
+            decoder = p.decoder  # its own weight: tied to the input embeddings or not, depending on the config
+            bias = decoder.bias if decoder.bias is not None else p.bias
+            logits = x @ decoder.weight.T + bias
             rows.append(torch.softmax(logits, dim=-1))
     return torch.stack(rows)
 
