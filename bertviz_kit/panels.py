@@ -588,6 +588,10 @@ class LensPanel(Panel):
         ax.images[0].set_clim(0.0, 1.0)  # fixed: the colour bar is drawn once
         self.update(ax, data, "table")
 
+    def artists(self, ax: Axes, stage: str) -> list[Artist]:
+        # what a token changes, in the order of a full draw (zorder); the x axis is drawn once
+        return [ax.images[0], ax.yaxis, *ax.spines.values(), *ax.texts, ax.title]
+
     def update(self, ax: Axes, data: dict[str, Any], stage: str) -> None:
         r = data["result"]
         scores = r.scores.float().numpy()
