@@ -15,6 +15,7 @@ ipywidgets is optional: ``pip install "bertviz-kit[widgets]"``.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import html
 import io
@@ -50,6 +51,8 @@ LAYER_CHOICES = ("slider",) + tuple(LAYER_PRESETS)
 
 #: File formats of :meth:`Explorer.save`, taken from the file name's suffix.
 SAVE_FORMATS = ("png", "svg", "pdf")
+
+_MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
 
 #: The explorer's own settings; panels add theirs (:meth:`bertviz_kit.Panel.controls`).
 _SETTINGS = ("token", "layer", "layers", "subwords")
@@ -328,15 +331,33 @@ class Explorer:
         self._draw_panels(fig)
         return fig
 
+    @staticmethod
+    def _format(name: str, given: object) -> str:
+        """The file format of file name ``name`` (its suffix), checked."""
+        fmt = Path(name).suffix.lower().lstrip(".")
+        if fmt not in SAVE_FORMATS:
+            allowed = tuple(f".{f}" for f in SAVE_FORMATS)
+            raise InvalidParameterError(
+                f"path must end in one of {allowed} (the format is taken from the suffix); got {given!r}.")
+        return fmt
+
+    def _file_bytes(self, fmt: str, dpi: int) -> bytes:
+        """The current view as a ``fmt`` file, drawn afresh (the widget's figure is left alone)."""
+        fig = Figure(figsize=self._figsize(), layout="constrained")  # outside pyplot: nothing to close
+        self.render(fig)
+        buf = io.BytesIO()
+        fig.savefig(buf, format=fmt, dpi=dpi)
+        return buf.getvalue()
+
     def save(self, path: str | os.PathLike[str], *, dpi: int | None = 150) -> Path:
         """Write the current view to ``path``; the format is the file name's suffix.
 
         Parameters
         ----------
         path : str or path-like
-            Ends in ``.png``, ``.svg`` or ``.pdf`` (:data:`SAVE_FORMATS`). SVG
-            and PDF keep text and lines as vectors (the heatmaps' images are
-            raster, at ``dpi``).
+            Ends in ``.png``, ``.svg`` or ``.pdf`` (:data:`SAVE_FORMATS`; any
+            case). SVG and PDF keep text and lines as vectors (the heatmaps'
+            images are raster, at ``dpi``).
         dpi : int, default 150
             Resolution of the PNG (and of the images inside SVG or PDF);
             ``None``: the explorer's ``dpi``.
@@ -349,15 +370,9 @@ class Explorer:
         if not isinstance(path, (str, os.PathLike)):
             raise InvalidParameterError(f"path must be a file name or path; got {type(path).__name__}.")
         target = Path(path)
-        fmt = target.suffix.lower().lstrip(".")
-        if fmt not in SAVE_FORMATS:
-            allowed = tuple(f".{f}" for f in SAVE_FORMATS)
-            raise InvalidParameterError(
-                f"path must end in one of {allowed} (the format is taken from the suffix); got {str(path)!r}.")
+        fmt = self._format(target.name, str(path))
         dpi = check("dpi", dpi, NoneOr(Interval(int, 20, 1200), "the explorer's dpi"))
-        fig = Figure(figsize=self._figsize(), layout="constrained")  # outside pyplot: nothing to close
-        self.render(fig)
-        fig.savefig(target, format=fmt, dpi=self.dpi if dpi is None else dpi)
+        target.write_bytes(self._file_bytes(fmt, self.dpi if dpi is None else dpi))
         return target
 
     # -- fast path ----------------------------------------------------------
@@ -485,11 +500,14 @@ class Explorer:
         # leave the run waiting for the cell's reply until its timeout.
         self.image = w.Image(format="png", layout=w.Layout(max_width="100%", height="auto"))
         self.status = w.HTML()
+        # Saving from the widget is a download in the browser (a link to the file's bytes), not a
+        # file written where the kernel runs: a Voila visitor has no access to the server's folders.
         self.file_w = w.Text(value="explorer.png", description="file", continuous_update=False,
                              layout=w.Layout(width="300px"))
-        self.save_w = w.Button(description="save", tooltip="save the figure (.png, .svg or .pdf) in the "
-                                                           "kernel's working folder")
+        self.save_w = w.Button(description="save", tooltip="make a download link for the figure "
+                                                           "(.png, .svg or .pdf, from the file name)")
         self.save_w.on_click(lambda _: self._on_save())
+        self.download_w = w.HTML()
         controls = [(self.token_w, "token"), (self.layer_w, "layer"), (self.layers_w, "layers"),
                     (self.subwords_w, "subwords"), *((ctl, key) for key, ctl in self.option_w.items())]
         shown = [ctl for ctl, key in controls if self._uses(key) or key in self._controls]
@@ -502,7 +520,7 @@ class Explorer:
             rows.insert(0, self.text_w)
         for ctl, key in controls:
             ctl.observe(lambda change, key=key: self._on_control(key, change["new"]), names="value")
-        rows.append(w.HBox([self.file_w, self.save_w]))
+        rows.append(w.HBox([self.file_w, self.save_w, self.download_w]))
         self._ui = w.VBox(rows + [self.status, self.image])
         self._redraw()
         return self._ui
@@ -551,21 +569,27 @@ class Explorer:
         self._redraw()
 
     def _on_save(self) -> None:
-        """The save button: the file name box's file, in the kernel's working folder."""
+        """The save button: a download link for the current view, in the format of the file name box."""
         name = self.file_w.value.strip()
-        if not name or Path(name).name != name:
-            self.status.value = ("<b>type a file name without folders (explorer.png, .svg or .pdf); "
-                                 "explorer.save(path) from code writes anywhere</b>")
-            return
         try:
-            path = self.save(name)
-        except InvalidParameterError as exc:  # a bad suffix: say so next to the button
+            if not name or Path(name).name != name:
+                raise InvalidParameterError(f"type a file name without folders, such as explorer.svg; got {name!r}.")
+            fmt = self._format(name, name)
+        except InvalidParameterError as exc:  # shown next to the controls: a callback has nowhere else to say it
+            self.download_w.value = ""
             self.status.value = f"<b>{html.escape(str(exc))}</b>"
             return
-        self.status.value = f"saved {html.escape(str(path.resolve()))}"
+        data = self._file_bytes(fmt, 150)
+        self.status.value = ""
+        href = f"data:{_MIME[fmt]};base64,{base64.b64encode(data).decode()}"
+        size = max(1, round(len(data) / 1024))
+        self.download_w.value = (f'<a download="{html.escape(name)}" href="{href}" style="text-decoration: underline">'
+                                 f"download {html.escape(name)} ({size} kB)</a>")
 
     def _redraw(self) -> None:
         self.image.value = self.to_png()
+        if getattr(self, "download_w", None) is not None and self.download_w.value:
+            self.download_w.value = ""  # the link showed the previous view
 
     @property
     def widget(self) -> Any:

@@ -121,9 +121,10 @@ print("lens, last layer:", lens.tokens[-1][:4], "rank of 'bank' per layer:", len
 #
 # `save(path)` writes what the explorer shows, the format taken from the
 # suffix: `.png` (150 dpi by default, `dpi=` to change), `.svg` or `.pdf`
-# (text and lines stay vectors). The **save** button under the controls
-# does the same for the file name in the box next to it, in the kernel's
-# working folder.
+# (text and lines stay vectors). In the widget, the **save** button turns
+# the view into a download link for the file name in the box next to it
+# (its suffix picks the format): the browser saves the file, in JupyterLab
+# and in a Voila app alike.
 
 # %%
 import tempfile

@@ -427,17 +427,32 @@ def test_save_checks_its_arguments(tiny_bank, tmp_path):
         assert im.size == (15 * 80, int(4.8 * 80))
 
 
-def test_save_button_writes_into_the_working_folder(tiny_bank, tmp_path, monkeypatch):
+def test_save_button_offers_the_view_as_a_download(tiny_bank, tmp_path, monkeypatch):
+    """The button makes a download link (the browser saves the file); nothing is written where the kernel runs."""
+    import base64
+    import re
+
     monkeypatch.chdir(tmp_path)
     x = bk.explore(tiny_bank, token=6)
     x.widget  # noqa: B018
-    x.file_w.value = "view.svg"
-    x.save_w.click()
-    assert (tmp_path / "view.svg").read_bytes().startswith(b"<?xml")
-    assert "saved" in x.status.value and "view.svg" in x.status.value
+    for name, mime in (("view.svg", "image/svg+xml"), ("view.PDF", "application/pdf"), ("explorer.png", "image/png")):
+        x.file_w.value = name
+        x.save_w.click()
+        link = re.fullmatch(rf'<a download="{re.escape(name)}" href="data:{re.escape(mime)};base64,([A-Za-z0-9+/=]+)" '
+                            rf'style="text-decoration: underline">download {re.escape(name)} \(\d+ kB\)</a>',
+                            x.download_w.value)
+        assert link, x.download_w.value[:200]
+        data = base64.b64decode(link.group(1))
+        assert data.startswith(MAGIC[name.rsplit(".", 1)[1].lower()])
+    assert list(tmp_path.iterdir()) == []
+    x.set(layer=2)  # a new view: the old link goes
+    assert x.download_w.value == ""
     x.file_w.value = "view.gif"
     x.save_w.click()
-    assert "path must end in one of" in x.status.value and not (tmp_path / "view.gif").exists()
+    assert "path must end in one of" in x.status.value and x.download_w.value == ""
     x.file_w.value = "../elsewhere.png"
     x.save_w.click()
-    assert "without folders" in x.status.value and not (tmp_path.parent / "elsewhere.png").exists()
+    assert "without folders" in x.status.value and x.download_w.value == ""
+    x.file_w.value = 'a"b.png'
+    x.save_w.click()
+    assert 'download="a&quot;b.png"' in x.download_w.value and x.status.value == ""
