@@ -300,6 +300,10 @@ class Explorer:
         """One empty Axes per panel, up to three a row; ``(panel, ax, its row's figure)``."""
         rows = _rows(len(self.panels))
         parents = [fig] if len(rows) == 1 else list(fig.subfigures(len(rows), 1))
+        if len(rows) > 1 and fig.get_layout_engine() is not None:
+            # rows of fewer, wider panels: more room between them, so that one panel's colour-bar
+            # label and the next one's axis label do not read as one
+            fig.get_layout_engine().set(wspace=0.08)
         out, i = [], 0
         for parent, n in zip(parents, rows):
             row = self.panels[i:i + n]
