@@ -189,10 +189,14 @@ class Panel:
     def update(self, ax: Axes, data: Any, stage: str) -> None:
         """Set the artists of ``stage`` to ``data`` (nothing is drawn here).
 
-        Default: clear the Axes and :meth:`draw` again.
+        Default: clear the Axes and :meth:`draw` again, the axis labels kept
+        where the explorer's layout put them.
         """
+        labels = [(axis, axis.label.get_position(), axis.label.get_transform()) for axis in (ax.xaxis, ax.yaxis)]
         ax.cla()
         self.draw(ax, data)
+        for axis, position, transform in labels:
+            axis.set_label_coords(*position, transform=transform)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

@@ -326,6 +326,12 @@ def test_a_custom_panel_is_one_class(tiny_bank):
     ax = x._fig.axes[1]
     assert ax.get_title() == "norm of token 10"
     assert np.allclose(ax.lines[0].get_ydata(), tiny_bank.hidden_states[:, 10].norm(dim=-1).numpy())
+    # its axis labels stay where the layout put them, inside the panel's region
+    renderer = x._fig.canvas.get_renderer()
+    region = x._region["norm"]
+    for label in (ax.xaxis.label, ax.yaxis.label):
+        box = label.get_window_extent(renderer)
+        assert label.get_text() and region.x0 <= box.x0 and box.x1 <= region.x1 and 0 < box.y0 and box.y1 <= region.y1
     assert _staged_equals_full(x) == 0
     fresh = x.render()
     assert fresh.axes[1].get_title() == "norm of token 10"
