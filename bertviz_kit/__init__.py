@@ -31,6 +31,18 @@ from .examples import BANK_SENSES, BANK_TEXT
 from .heads import EncoderWithHead
 from .lens import LENS_KINDS, LensResult, lens
 from .loading import bundled_model_path, download, load
+from .panels import (
+    DEFAULT_PANELS,
+    PANELS,
+    AttentionPanel,
+    CurvesPanel,
+    HeatmapPanel,
+    HistogramPanel,
+    LensPanel,
+    Panel,
+    PanelControl,
+    register_panel,
+)
 from .plotting import (
     plot_attention,
     plot_attention_grid,
@@ -78,7 +90,7 @@ from .similarity import (
 )
 from .store import CorruptStoreError, Store, extract, extract_part, open_store
 from .validation import InvalidParameterError
-from .widgets import Explorer, explore
+from .widgets import SAVE_FORMATS, Explorer, explore
 
 __version__ = "0.1.0"
 
@@ -171,4 +183,15 @@ __all__ = [
     "plot_lens",
     "nearest_contexts",
     "ContextMatch",
+    "Panel",
+    "PanelControl",
+    "PANELS",
+    "DEFAULT_PANELS",
+    "register_panel",
+    "HistogramPanel",
+    "HeatmapPanel",
+    "CurvesPanel",
+    "AttentionPanel",
+    "LensPanel",
+    "SAVE_FORMATS",
 ]

@@ -45,6 +45,10 @@ LENS_KINDS = ("auto", "embeddings", "mlm")
 #: The masked-LM model loaded for each encoder (loaded once, dropped with the encoder).
 _MLM_CACHE: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
+#: Each encoder's unit-length input embedding rows, with the version of the weight they
+#: were made from (normalising a 30k x 384 matrix costs more than the lens itself).
+_UNIT_EMB_CACHE: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
 
 @dataclass(frozen=True, eq=False)
 class LensResult:
@@ -137,9 +141,24 @@ def _head(mlm: Any) -> Any:
     return None
 
 
-def _vocab(enc: Encoder, n: int) -> list[str]:
-    table = enc.tokenizer.convert_ids_to_tokens(list(range(n)))
-    return [t if t is not None else f"<{i}>" for i, t in enumerate(table)]
+def _token_strings(enc: Encoder, ids: list[int]) -> list[str]:
+    """The vocabulary items of ``ids`` (``<id>`` where the tokenizer has no string for one)."""
+    table = enc.tokenizer.convert_ids_to_tokens(ids)
+    return [t if t is not None else f"<{i}>" for i, t in zip(ids, table)]
+
+
+def _unit_embeddings(enc: Encoder, emb: torch.Tensor) -> torch.Tensor:
+    """``emb`` (the input embedding matrix) in float32 with unit-length rows, cached per encoder.
+
+    Made again when the weight changes (another tensor, or an in-place update: its version).
+    """
+    stamp = (emb.data_ptr(), emb._version, tuple(emb.shape), emb.dtype, emb.device)
+    hit = _UNIT_EMB_CACHE.get(enc)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    unit = torch.nn.functional.normalize(emb.float(), dim=-1)
+    _UNIT_EMB_CACHE[enc] = (stamp, unit)
+    return unit
 
 
 @validate_params({
@@ -235,14 +254,14 @@ def lens(
             dev = next(mlm.parameters()).device
             all_scores = torch.softmax(head(h.to(dev)).float(), dim=-1).cpu()
         else:
-            w = emb.float().to(h.device)
-            all_scores = torch.nn.functional.normalize(h, dim=-1) @ torch.nn.functional.normalize(w, dim=-1).T
+            w = _unit_embeddings(enc, emb).to(h.device)
+            all_scores = torch.nn.functional.normalize(h, dim=-1) @ w.T
             all_scores = all_scores.cpu()
     scores, ids = all_scores.topk(k, dim=-1)
     true_score = all_scores[:, true_id : true_id + 1]
     rank = (all_scores > true_score).sum(dim=-1) + 1
-    vocab = _vocab(enc, n_vocab)
-    tokens = tuple(tuple(vocab[i] for i in row) for row in ids.tolist())
+    flat = _token_strings(enc, ids.flatten().tolist())
+    tokens = tuple(tuple(flat[r * k:(r + 1) * k]) for r in range(ids.shape[0]))
     return LensResult(
         layer_ids=tuple(e.layer_ids), tokens=tokens, ids=ids, scores=scores, rank=rank,
         true_token=e.tokens[t], true_id=true_id, token_index=t, label=describe_token(e, t), kind=chosen)

@@ -4,32 +4,42 @@ The controls only slice the stored tensors and redraw; the model never runs
 inside a callback. (With an ``encoder`` given, a text box re-encodes a new
 sentence when you press Enter; that is the only model call.)
 
+The figure is made of panels (:mod:`bertviz_kit.panels`): the value histogram,
+the word cosine heatmap and the per-layer curves by default; word attention
+and the lens on request (``panels=("histogram", "heatmap", "curves",
+"attention", "lens")``), and any :class:`~bertviz_kit.panels.Panel` you
+write. Adding a panel is one class: see :mod:`bertviz_kit.panels`.
+
 ipywidgets is optional: ``pip install "bertviz-kit[widgets]"``.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import html
 import io
-from collections.abc import Iterator
+import math
+import os
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
-import numpy as np
 import torch
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure, SubFigure
+from matplotlib.transforms import Bbox
 
-from .addressing import describe_token, describe_word, resolve_token
+from .addressing import describe_token, resolve_token
 from .encoding import IS_ENCODING, Encoder, Encoding
-from .plotting import plot_histogram, plot_layer_similarity, plot_similarity_heatmap
-from .pooling import LAYER_PRESETS, SUBWORD_MODES, word_vectors
-from .similarity import _layer_cosine, cosine, layer_word_vectors
-from .validation import Interval, InvalidParameterError, Options, check
+from .panels import DEFAULT_PANELS, Panel, PanelControl, check_dependencies, merge_controls, resolve_panels
+from .pooling import LAYER_PRESETS, SUBWORD_MODES
+from .validation import Interval, InvalidParameterError, NoneOr, Options, check
 
-__all__ = ["Explorer", "explore", "LAYER_CHOICES"]
-
-_BINS = 60
+__all__ = ["Explorer", "explore", "LAYER_CHOICES", "SAVE_FORMATS"]
 
 #: Matplotlib settings of the explorer's figure (only while it draws). Unhinted
 #: glyphs render about a third faster than FreeType's default hinting, and text
@@ -38,6 +48,20 @@ _RC = {"text.hinting": "no_hinting"}
 
 #: Layer choices of the heatmap: the slider's layer, or a preset combination.
 LAYER_CHOICES = ("slider",) + tuple(LAYER_PRESETS)
+
+#: File formats of :meth:`Explorer.save`, taken from the file name's suffix.
+SAVE_FORMATS = ("png", "svg", "pdf")
+
+_MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
+
+#: The explorer's own settings; panels add theirs (:meth:`bertviz_kit.Panel.controls`).
+_SETTINGS = ("token", "layer", "layers", "subwords")
+
+#: Figure size: width, and height per row of panels (inches); panels per row at most.
+_WIDTH, _ROW_HEIGHT, _PER_ROW = 15.0, 4.8, 3
+
+#: Results shared between panels (x.memo) kept per encoding.
+_MEMO_SIZE = 256
 
 
 @contextlib.contextmanager
@@ -67,15 +91,30 @@ def _ipywidgets() -> Any:
     return ipywidgets
 
 
+def _rows(n: int) -> list[int]:
+    """Panels per row: at most three, the rows as even as possible (5 -> 3 + 2, 4 -> 2 + 2)."""
+    n_rows = math.ceil(n / _PER_ROW)
+    base, extra = divmod(n, n_rows)
+    return [base + (r < extra) for r in range(n_rows)]
+
+
 class Explorer:
-    """Token / layer / pooling explorer: a histogram, a heatmap and per-layer curves.
+    """Token / layer / pooling explorer: a figure of panels that follow one selection.
 
     Parameters
     ----------
     e : Encoding
-        The encoding to explore (from ``Encoder.encode``).
+        The encoding to explore (from ``Encoder.encode``; with
+        ``attentions=True`` for the attention panel).
     encoder : Encoder, optional
-        When given, a text box lets you encode a new sentence.
+        When given, a text box lets you encode a new sentence (the lens panel
+        needs it too).
+    panels : sequence of str or Panel, default ("histogram", "heatmap", "curves")
+        What the figure shows, in this order, up to three panels a row:
+        names from :data:`bertviz_kit.PANELS` (``"histogram"``,
+        ``"heatmap"``, ``"curves"``, ``"attention"``, ``"lens"``) or
+        :class:`~bertviz_kit.Panel` instances (``bk.LensPanel(k=8)``, or your
+        own: see :mod:`bertviz_kit.panels`).
     token : int or str, optional
         Token selected at start: a token index, or a word string
         (case-insensitive, whole words; its first piece). Default: the first
@@ -85,7 +124,8 @@ class Explorer:
     occurrence : int, optional
         Which occurrence of a word string (0 = the first, default; -1 = the last).
     layer : int, default -1
-        Layer of the histogram (and of the heatmap when ``layers="slider"``).
+        Layer of the histogram, the attention panel and the curves' dashed line
+        (and of the heatmap when ``layers="slider"``).
     layers : str, default "sum_last4"
         How the heatmap's word vectors combine layers: ``"slider"`` (the
         slider's layer) or a preset from :data:`bertviz_kit.LAYER_PRESETS`.
@@ -94,16 +134,20 @@ class Explorer:
     dpi : int, default 80
         Resolution of the figure the widget shows (raise it for a projector or a
         screenshot; each change then redraws more pixels).
+    **options
+        Settings the shown panels add, e.g. ``head=3`` (an int or ``"mean"``)
+        and ``level="token"`` (``"word"`` or ``"token"``) for the attention panel.
 
     Notes
     -----
     Display it in a notebook as the last expression of a cell (or with
     ``display(explorer)``). :meth:`render` draws the same figure without
-    widgets; :meth:`set` changes the selection from code. Words are numbered
-    as in ``e.words`` everywhere (the word menu, titles, heatmap labels,
-    curve names): ``word 9 'bank'``; a split word lists one entry per piece.
-    The heatmap's colour scale is fixed at 0 to 1 (cosines below 0 are drawn
-    in the darkest colour, the pointed end of the colour bar).
+    widgets, :meth:`save` writes it to a file (PNG, SVG or PDF), :meth:`set`
+    changes the selection from code and :meth:`data` returns what a panel
+    shows. Words are numbered as in ``e.words`` everywhere (the word menu,
+    titles, heatmap labels, curve names): ``word 9 'bank'``; a split word
+    lists one entry per piece. After a change only the panels whose inputs
+    changed are computed and drawn again.
     """
 
     def __init__(
@@ -111,6 +155,7 @@ class Explorer:
         e: Encoding,
         encoder: Encoder | None = None,
         *,
+        panels: Sequence[str | Panel] = DEFAULT_PANELS,
         token: int | str | None = None,
         word: int | str | None = None,
         occurrence: int | None = None,
@@ -118,6 +163,7 @@ class Explorer:
         layers: str = "sum_last4",
         subwords: str = "mean",
         dpi: int = 80,
+        **options: Any,
     ) -> None:
         check("e", e, IS_ENCODING)
         if encoder is not None and not isinstance(encoder, Encoder):
@@ -126,11 +172,19 @@ class Explorer:
         self.encoder = encoder
         self.e = e
         self._check_content(e)
-        self.state: dict[str, Any] = {}
+        self.panels: tuple[Panel, ...] = resolve_panels(panels)
+        self._controls: dict[str, PanelControl] = merge_controls(self.panels, e, _SETTINGS)
+        check_dependencies(self.panels, _SETTINGS + tuple(self._controls))
+        for p in self.panels:
+            p.check(self)
+        self.state: dict[str, Any] = {k: c.default for k, c in self._controls.items()}
+        self._memo: OrderedDict[Hashable, Any] = OrderedDict()
+        self._data: dict[str, tuple[Hashable, Any]] = {}
+        self._cache_for: Encoding | None = e
         if token is None and word is None and occurrence is None:
             token = self._default_token(e)
         self.set(token=token, word=word, occurrence=occurrence, layer=layer,
-                 layers=layers, subwords=subwords, redraw=False)
+                 layers=layers, subwords=subwords, redraw=False, **options)
         self._ui: Any = None
         self._fig: Figure | None = None
         self._fig_for: Encoding | None = None
@@ -147,13 +201,22 @@ class Explorer:
 
     def set(self, *, token: int | str | None = None, word: int | str | None = None,
             occurrence: int | None = None, layer: int | None = None, layers: str | None = None,
-            subwords: str | None = None, redraw: bool = True) -> None:
+            subwords: str | None = None, redraw: bool = True, **options: Any) -> None:
         """Change the selection (and the controls, when shown); ``None`` keeps a value.
 
         ``token``, ``word`` and ``occurrence`` pick the token as in
         :func:`bertviz_kit.plot_histogram`: ``set(word="bank", occurrence=2)``.
+        ``options`` are the shown panels' settings (``head=3`` for the
+        attention panel).
         """
         e = self.e
+        for key, value in options.items():
+            if key not in self._controls:
+                raise InvalidParameterError(
+                    f"{key} is not a setting of this explorer; its panels' settings are "
+                    f"{tuple(self._controls)} (and token, word, occurrence, layer, layers, subwords).")
+            if value is not None:
+                self._controls[key].check(key, value)
         if token is not None or word is not None or occurrence is not None:
             t = resolve_token(e, token, word, occurrence)
             if e.word_ids[t] is None:
@@ -171,212 +234,240 @@ class Explorer:
         if subwords is not None:
             check("subwords", subwords, Options(SUBWORD_MODES))
             self.state["subwords"] = subwords
+        for key, value in options.items():
+            if value is not None:
+                self.state[key] = self._controls[key].check(key, value)
         if self._ui_ready():
             self._sync_controls()
         if redraw and self._ui_ready():
             self._redraw()
 
-    # -- drawing ------------------------------------------------------------
-    def _partners(self, word: int, sim_row: Any, k: int = 3) -> list[int]:
-        """Other occurrences of the same word first, then the most similar words."""
-        e = self.e
-        key = e.words[word].casefold()
-        same = [i for i, w in enumerate(e.words) if i != word and w.casefold() == key]
-        order = sim_row.argsort(descending=True).tolist()
-        near = [i for i in order if i != word and i not in same and e.words[i].isalnum()]
-        return (same + near)[: max(k, len(same))]
+    # -- panel data ---------------------------------------------------------
+    def _fresh_caches(self) -> None:
+        """Forget results of another encoding (the text box replaced ``e``)."""
+        if self._cache_for is not self.e:
+            self._memo.clear()
+            self._data.clear()
+            self._cache_for = self.e
 
-    def _panels(self) -> dict[str, Any]:
-        """The numbers the three panels show for the current selection."""
-        with _one_thread():
-            return self._compute_panels()
+    def memo(self, key: Hashable, fn: Callable[[], Any]) -> Any:
+        """``fn()``, computed once per encoding for ``key``: results panels share.
 
-    def _compute_panels(self) -> dict[str, Any]:
-        e, s = self.e, self.state
-        token, layer = s["token"], s["layer"]
-        word = e.word_ids[token]
-        spec = layer if s["layers"] == "slider" else s["layers"]
-        sim = cosine(word_vectors(e, layers=spec, subwords=s["subwords"]))
-        per_layer = layer_word_vectors(e, s["subwords"])  # [L, W, D], once for every partner
-        curves = {
-            f"{word}:{e.words[word]} ~ {j}:{e.words[j]}": _layer_cosine(per_layer, word, j)
-            for j in self._partners(word, sim[word])
-        }
-        return {
-            "token": token, "layer": layer, "word": word, "spec": spec, "sim": sim, "curves": curves,
-            "hist_title": f"{describe_token(e, token)}, layer {layer}",
-            "heat_title": f"word cosine, layers={spec!r}, subwords={s['subwords']!r}",
-            "curve_title": f"{describe_word(e, word)} across layers",
-        }
-
-    def _curve_ylim(self) -> tuple[float, float]:
-        """One y range for the curves of every word pair and sub-word mode of this encoding.
-
-        A fixed scale keeps curves comparable while you move through tokens
-        (and lets the fast path draw the panel's frame once).
+        For panels (:meth:`bertviz_kit.Panel.compute`): the heatmap and the
+        curves share the word cosines this way. The most recent results are
+        kept; all are dropped when the text box encodes a new sentence.
         """
-        if getattr(self, "_ylim_for", None) is not self.e:
-            lo = 0.0
-            with _one_thread():
-                for mode in SUBWORD_MODES:
-                    v = torch.nn.functional.normalize(layer_word_vectors(self.e, mode), dim=-1)
-                    lo = min(lo, float((v @ v.transpose(1, 2)).min()))
-            self._ylim, self._ylim_for = (lo - 0.05, 1.05), self.e
-        return self._ylim
+        self._fresh_caches()
+        if key in self._memo:
+            self._memo.move_to_end(key)
+            return self._memo[key]
+        value = fn()
+        self._memo[key] = value
+        if len(self._memo) > _MEMO_SIZE:
+            self._memo.popitem(last=False)
+        return value
+
+    def _panel(self, name: str) -> Panel:
+        for p in self.panels:
+            if p.name == name:
+                return p
+        raise InvalidParameterError(f"name must be one of {tuple(p.name for p in self.panels)}; got {name!r}.")
+
+    def _compute(self, p: Panel) -> tuple[Hashable, Any]:
+        """``(key, data)`` of panel ``p`` for the current selection; computed only when its key changed."""
+        self._fresh_caches()
+        key = p.key(self)
+        cached = self._data.get(p.name)
+        if cached is not None and cached[0] == key:
+            return cached
+        self._data[p.name] = (key, p.compute(self))  # callers run it on one thread (_one_thread)
+        return self._data[p.name]
+
+    def data(self, name: str) -> Any:
+        """What panel ``name`` shows for the current selection (its :meth:`~bertviz_kit.Panel.compute`).
+
+        For example ``x.data("lens")["result"]`` is the :class:`~bertviz_kit.LensResult`
+        on the selected token, ``x.data("attention")["matrix"]`` the attention map.
+        """
+        with _one_thread():
+            return self._compute(self._panel(name))[1]
+
+    # -- drawing ------------------------------------------------------------
+    def _figsize(self) -> tuple[float, float]:
+        return _WIDTH, _ROW_HEIGHT * len(_rows(len(self.panels)))
+
+    def _layout(self, fig: Figure) -> list[tuple[Panel, Axes, Figure | SubFigure]]:
+        """One empty Axes per panel, up to three a row; ``(panel, ax, its row's figure)``."""
+        rows = _rows(len(self.panels))
+        parents = [fig] if len(rows) == 1 else list(fig.subfigures(len(rows), 1))
+        if len(rows) > 1 and fig.get_layout_engine() is not None:
+            # rows of fewer, wider panels: more room between them, so that one panel's colour-bar
+            # label and the next one's axis label do not read as one
+            fig.get_layout_engine().set(wspace=0.08)
+        out, i = [], 0
+        for parent, n in zip(parents, rows):
+            row = self.panels[i:i + n]
+            axes = parent.subplots(1, n, width_ratios=[p.width for p in row], squeeze=False)[0]
+            out.extend((p, ax, parent) for p, ax in zip(row, axes))
+            i += n
+        return out
+
+    def _draw_panels(self, fig: Figure) -> list[tuple[Panel, list[Axes], Figure | SubFigure]]:
+        """Draw every panel on ``fig`` (cleared); ``(panel, [its Axes, then any it added], row figure)``."""
+        fig.clear()
+        slots = self._layout(fig)
+        with _one_thread():
+            data = [self._compute(p)[1] for p, _, _ in slots]
+        drawn = []
+        for (p, ax, parent), d in zip(slots, data):
+            before = set(parent.axes)
+            p.draw(ax, d)
+            drawn.append((p, [ax] + [a for a in parent.axes if a not in before], parent))
+        return drawn
 
     def render(self, fig: Figure | None = None) -> Figure:
-        """Draw the three panels for the current selection and return the figure."""
-        e, p = self.e, self._panels()
+        """Draw the panels for the current selection and return the figure.
+
+        A new pyplot figure unless ``fig`` is given (it is cleared first).
+        """
         if fig is None:
-            fig = plt.figure(figsize=(15, 4.8), layout="constrained")
-        else:
-            fig.clear()
-        ax_hist, ax_heat, ax_curve = fig.subplots(1, 3, width_ratios=[1, 1.25, 1.1])
-        plot_histogram(e, token=p["token"], layer=p["layer"], bins=_BINS, ax=ax_hist, title=p["hist_title"])
-        labels = [f"{i}:{w}" for i, w in enumerate(e.words)]
-        # A fixed colour scale keeps colours comparable while you move through layers. The
-        # colour bar is drawn once, so its pointed lower end is always there: a cosine below 0
-        # is possible with any selection and is drawn in the darkest colour.
-        plot_similarity_heatmap(p["sim"], labels, annotate=False, ax=ax_heat, title=p["heat_title"],
-                                vmin=0.0, vmax=1.0, extend="min")
-        word = p["word"]
-        ax_heat.add_patch(plt.Rectangle((word - 0.5, word - 0.5), 1, 1, fill=False, lw=2, color="red"))
-        ax_heat.tick_params(labelsize=8 if e.n_words <= 25 else 6 if e.n_words <= 45 else 4)
-        layer_ids = list(e.layer_ids)
-        if p["curves"]:
-            plot_layer_similarity(p["curves"], ax=ax_curve, layer_ids=layer_ids, title=p["curve_title"],
-                                  legend_loc="lower right")
-        else:  # the same frame, empty
-            ax_curve.set(xlabel="layer (0 = embeddings)", ylabel="cosine similarity",
-                         title="no other word to compare")
-            ax_curve.xaxis.get_major_locator().set_params(integer=True)
-            ax_curve.grid(alpha=0.3)
-        ax_curve.set_xlim(layer_ids[0] - 0.3, layer_ids[-1] + 0.3)
-        ax_curve.set_ylim(*self._curve_ylim())
-        ax_curve.axvline(p["layer"], color="grey", ls="--", lw=1, gid="layer", zorder=2.6)
+            fig = plt.figure(figsize=self._figsize(), layout="constrained")
+        self._draw_panels(fig)
         return fig
 
-    # -- fast path ----------------------------------------------------------
-    # A figure drawn once by render() is then updated in stages. Each panel
-    # owns a vertical stripe of the canvas and a short list of stages; a stage
-    # is redrawn only when its key changes (or an earlier stage of its panel
-    # did), starting from a stored copy of the stripe as it was before that
-    # stage. Labels, colour bar and frames are drawn once.
-    _STAGES = {"hist": 1, "heat": 2, "curve": 2}
-    _STAGE_IDS = tuple((panel, i) for panel, n in _STAGES.items() for i in range(n))
-
-    def _stage_keys(self, p: dict[str, Any]) -> dict[tuple[str, int], tuple[Any, ...]]:
-        sub = self.state["subwords"]
-        return {
-            ("hist", 0): (p["token"], p["layer"]),  # bars, axes, title
-            ("heat", 0): (p["spec"], sub),  # image, title
-            ("heat", 1): (p["word"],),  # outline of the chosen word
-            ("curve", 0): (p["word"], sub),  # curves, title
-            ("curve", 1): (p["layer"],),  # the slider's layer as a dashed line (the legend goes over it)
-        }
-
     @staticmethod
-    def _stage_artists(fig: Figure, stage: tuple[str, int]) -> list[Any]:
-        ax_hist, ax_heat, ax_curve = fig.axes[:3]
-        if stage == ("hist", 0):
-            return [ax_hist]
-        if stage == ("heat", 0):
-            return [ax_heat.images[0], *ax_heat.spines.values(), ax_heat.title]  # frame over the image
-        if stage == ("heat", 1):
-            return [ax_heat.patches[0]]
-        legend = [ax_curve.get_legend()] if ax_curve.get_legend() is not None else []
-        if stage == ("curve", 0):
-            return [ln for ln in ax_curve.lines if ln.get_gid() != "layer"] + [ax_curve.title]
-        # the legend goes over the dashed line, as in a full draw
-        return [ln for ln in ax_curve.lines if ln.get_gid() == "layer"] + legend
+    def _format(name: str, given: object) -> str:
+        """The file format of file name ``name`` (its suffix), checked."""
+        fmt = Path(name).suffix.lower().lstrip(".")
+        if fmt not in SAVE_FORMATS:
+            allowed = tuple(f".{f}" for f in SAVE_FORMATS)
+            raise InvalidParameterError(
+                f"path must end in one of {allowed} (the format is taken from the suffix); got {given!r}.")
+        return fmt
 
-    def _update_stage(self, fig: Figure, stage: tuple[str, int], p: dict[str, Any]) -> None:
-        """Set one stage's artists to the selection ``p`` (nothing is drawn here)."""
-        e = self.e
-        ax_hist, ax_heat, ax_curve = fig.axes[:3]
-        if stage == ("hist", 0):
-            row = e.layer_ids.index(p["layer"])
-            counts, edges = np.histogram(e.hidden_states[row, p["token"]].numpy(), bins=_BINS)
-            ax_hist.patches[0].set_data(counts, edges)
-            pad = (edges[-1] - edges[0]) * 0.05
-            ax_hist.set_xlim(edges[0] - pad, edges[-1] + pad)
-            ax_hist.set_ylim(0, counts.max() * 1.05)
-            ax_hist.title.set_text(p["hist_title"])
-        elif stage == ("heat", 0):
-            ax_heat.images[0].set_data(p["sim"].numpy())
-            ax_heat.title.set_text(p["heat_title"])
-        elif stage == ("heat", 1):
-            ax_heat.patches[0].set_xy((p["word"] - 0.5, p["word"] - 0.5))
-        elif stage == ("curve", 0):
-            for line in self._stage_artists(fig, stage)[:-1]:
-                line.remove()  # the old curves
-            if ax_curve.get_legend() is not None:
-                ax_curve.get_legend().remove()
-            layer_ids = list(e.layer_ids)
-            for i, (label, y) in enumerate(p["curves"].items()):
-                ax_curve.plot(layer_ids, y.numpy(), marker="o", label=label, color=f"C{i}")
-            if p["curves"]:
-                ax_curve.legend(fontsize=8, loc="lower right")
-            ax_curve.title.set_text(p["curve_title"] if p["curves"] else "no other word to compare")
-        else:
-            ax_curve.lines[[ln.get_gid() for ln in ax_curve.lines].index("layer")].set_xdata([p["layer"]] * 2)
+    def _file_bytes(self, fmt: str, dpi: int) -> bytes:
+        """The current view as a ``fmt`` file, drawn afresh (the widget's figure is left alone)."""
+        fig = Figure(figsize=self._figsize(), layout="constrained")  # outside pyplot: nothing to close
+        self.render(fig)
+        buf = io.BytesIO()
+        fig.savefig(buf, format=fmt, dpi=dpi)
+        return buf.getvalue()
 
-    def _stripes(self, fig: Figure) -> dict[str, Any]:
-        """Each panel's vertical stripe of the canvas (display coordinates)."""
-        from matplotlib.transforms import Bbox
+    def save(self, path: str | os.PathLike[str], *, dpi: int | None = 150) -> Path:
+        """Write the current view to ``path``; the format is the file name's suffix.
 
+        Parameters
+        ----------
+        path : str or path-like
+            Ends in ``.png``, ``.svg`` or ``.pdf`` (:data:`SAVE_FORMATS`; any
+            case). SVG and PDF keep text and lines as vectors (the heatmaps'
+            images are raster, at ``dpi``).
+        dpi : int, default 150
+            Resolution of the PNG (and of the images inside SVG or PDF);
+            ``None``: the explorer's ``dpi``.
+
+        Returns
+        -------
+        pathlib.Path
+            The file written.
+        """
+        if not isinstance(path, (str, os.PathLike)):
+            raise InvalidParameterError(f"path must be a file name or path; got {type(path).__name__}.")
+        target = Path(path)
+        fmt = self._format(target.name, str(path))
+        dpi = check("dpi", dpi, NoneOr(Interval(int, 20, 1200), "the explorer's dpi"))
+        target.write_bytes(self._file_bytes(fmt, self.dpi if dpi is None else dpi))
+        return target
+
+    # -- fast path ----------------------------------------------------------
+    # A figure drawn once is then updated panel by panel. Each panel owns a
+    # region of the canvas (its share of its row) and a list of stages
+    # (Panel.stages); a stage is redrawn only when its key changes (or an
+    # earlier stage of its panel did), starting from a stored copy of the
+    # region as it was before that stage. What no stage lists (labels, colour
+    # bars, frames) is drawn once.
+    def _regions(self, fig: Figure) -> dict[str, Bbox]:
+        """Each panel's region of the canvas (display coordinates): its row, split between neighbours."""
         renderer = fig.canvas.get_renderer()
-        ax_hist, ax_heat, ax_curve = fig.axes[:3]
-        heat = Bbox.union([ax.get_tightbbox(renderer) for ax in fig.axes[1:2] + fig.axes[3:]])
-        left = (ax_hist.get_tightbbox(renderer).x1 + heat.x0) / 2
-        right = (heat.x1 + ax_curve.get_tightbbox(renderer).x0) / 2
-        h = fig.bbox.height
-        return {"hist": Bbox([[0, 0], [left, h]]), "heat": Bbox([[left, 0], [right, h]]),
-                "curve": Bbox([[right, 0], [fig.bbox.width, h]])}
+        regions = {}
+        rows: dict[int, list[tuple[Panel, list[Axes], Any]]] = {}
+        for slot in self._slots:
+            rows.setdefault(id(slot[2]), []).append(slot)
+        for row in rows.values():
+            box = row[0][2].bbox
+            tight = [Bbox.union([a.get_tightbbox(renderer) for a in axes]) for _, axes, _ in row]
+            cuts = [box.x0] + [(a.x1 + b.x0) / 2 for a, b in zip(tight, tight[1:])] + [box.x1]
+            for i, (p, _, _) in enumerate(row):
+                regions[p.name] = Bbox([[cuts[i], box.y0], [cuts[i + 1], box.y1]])
+        return regions
 
     def _draw_fresh(self, dpi: int) -> Figure:
-        """Draw the whole figure, fix its layout and store the stripes' backgrounds."""
+        """Draw the whole figure, fix its layout and store the panels' backgrounds."""
         # a figure outside pyplot's registry: nothing to close, freed with the explorer
-        fig = Figure(figsize=(15, 4.8), dpi=dpi, layout="constrained")
+        fig = Figure(figsize=self._figsize(), dpi=dpi, layout="constrained")
         FigureCanvasAgg(fig)
-        fig = self.render(fig)
+        self._slots = self._draw_panels(fig)
         fig.canvas.draw()
         fig.set_layout_engine("none")  # keep the layout computed once
-        for ax in fig.axes[:3]:
+        for _, axes, _ in self._slots:
+            ax = axes[0]
             ax.set_title(ax.get_title(), y=ax.title.get_position()[1])  # and the titles where it put them
             ax.xaxis.set_label_coords(*ax.xaxis.label.get_position(), transform=ax.xaxis.label.get_transform())
             ax.yaxis.set_label_coords(*ax.yaxis.label.get_position(), transform=ax.yaxis.label.get_transform())
-        for stage in self._STAGE_IDS:
-            for artist in self._stage_artists(fig, stage):
-                artist.set_animated(True)
+        for p, axes, _ in self._slots:
+            for stage in p.stages:
+                for artist in p.artists(axes[0], stage):
+                    artist.set_animated(True)
         fig.canvas.draw()
-        self._stripe = self._stripes(fig)
+        self._region = self._regions(fig)
         self._snap: dict[tuple[str, int], Any] = {}
-        self._drawn: dict[tuple[str, int], tuple[Any, ...]] = {}
-        for panel in self._STAGES:
-            self._snap[(panel, 0)] = fig.canvas.copy_from_bbox(self._stripe[panel])
+        self._drawn: dict[tuple[str, int], Hashable] = {}
+        for p in self.panels:
+            self._snap[(p.name, 0)] = fig.canvas.copy_from_bbox(self._region[p.name])
         self._fig, self._fig_for = fig, self.e
         return fig
 
     def _draw_changes(self, fig: Figure) -> None:
         """Redraw, panel by panel, the stages whose inputs changed since the last draw."""
-        p = self._panels()
-        keys = self._stage_keys(p)
-        for panel, n in self._STAGES.items():
-            first = next((i for i in range(n) if self._drawn.get((panel, i)) != keys[(panel, i)]), None)
+        with _one_thread():
+            computed = [self._compute(p) for p, _, _ in self._slots]
+        for (p, axes, _), (key, data) in zip(self._slots, computed):
+            keys = p.stage_keys(data, key)
+            name, n, ax = p.name, len(p.stages), axes[0]
+            first = next((i for i in range(n) if self._drawn.get((name, i)) != keys[i]), None)
             if first is None:
                 continue
-            fig.canvas.restore_region(self._snap[(panel, first)])
+            fig.canvas.restore_region(self._snap[(name, first)])
             for i in range(first, n):
-                stage = (panel, i)
-                if self._drawn.get(stage) != keys[stage]:
-                    self._update_stage(fig, stage, p)
+                if self._drawn.get((name, i)) != keys[i]:
+                    p.update(ax, data, p.stages[i])
                 if i > first:
-                    self._snap[stage] = fig.canvas.copy_from_bbox(self._stripe[panel])
-                for artist in self._stage_artists(fig, stage):
+                    self._snap[(name, i)] = fig.canvas.copy_from_bbox(self._region[name])
+                for artist in p.artists(ax, p.stages[i]):
                     artist.set_animated(True)
                     fig.draw_artist(artist)
-                self._drawn[stage] = keys[stage]
+                self._drawn[(name, i)] = keys[i]
+
+    def to_png(self, dpi: int | None = None) -> bytes:
+        """The current selection's figure as PNG bytes (what the widget shows).
+
+        The first call draws the figure and fixes its layout; later calls for
+        the same encoding redraw only what the change touched (see the stages
+        above), which is several times faster than drawing anew. ``dpi``
+        defaults to the explorer's ``dpi``.
+        """
+        dpi = self.dpi if dpi is None else dpi
+        fig = self._fig
+        with plt.rc_context(_RC):
+            if fig is None or self._fig_for is not self.e or fig.dpi != dpi:
+                fig = self._draw_fresh(dpi)
+            self._draw_changes(fig)
+        from PIL import Image
+
+        buf = io.BytesIO()
+        rgba = Image.frombuffer("RGBA", fig.canvas.get_width_height(), fig.canvas.buffer_rgba())
+        rgba.convert("RGB").save(buf, format="png", compress_level=1)  # opaque figure: no alpha to send
+        return buf.getvalue()
 
     # -- widgets ------------------------------------------------------------
     def _ui_ready(self) -> bool:
@@ -394,6 +485,9 @@ class Explorer:
             options.append((f"{w}: {e.words[w]}{piece}", i))
         return options
 
+    def _uses(self, key: str) -> bool:
+        return any(key in p.depends for p in self.panels)
+
     def _build(self) -> Any:
         w = _ipywidgets()
         e, s = self.e, self.state
@@ -402,22 +496,35 @@ class Explorer:
                                    continuous_update=False)
         self.layers_w = w.Dropdown(options=list(LAYER_CHOICES), value=s["layers"], description="layers")
         self.subwords_w = w.Dropdown(options=list(SUBWORD_MODES), value=s["subwords"], description="subwords")
+        self.option_w = {key: w.Dropdown(options=list(c.choices), value=s[key], description=c.description)
+                         for key, c in self._controls.items()}
         # The figure goes to an Image widget as PNG bytes (sent as a binary buffer). Not an
         # Output widget: a notebook executed by nbclient (Voila, nbconvert --execute) answers
         # output captured in an Output widget with comm messages on the shell socket, which can
         # leave the run waiting for the cell's reply until its timeout.
         self.image = w.Image(format="png", layout=w.Layout(max_width="100%", height="auto"))
         self.status = w.HTML()
-        rows = [w.HBox([self.token_w, self.layer_w]), w.HBox([self.layers_w, self.subwords_w])]
+        # Saving from the widget is a download in the browser (a link to the file's bytes), not a
+        # file written where the kernel runs: a Voila visitor has no access to the server's folders.
+        self.file_w = w.Text(value="explorer.png", description="file", continuous_update=False,
+                             layout=w.Layout(width="300px"))
+        self.save_w = w.Button(description="save", tooltip="make a download link for the figure "
+                                                           "(.png, .svg or .pdf, from the file name)")
+        self.save_w.on_click(lambda _: self._on_save())
+        self.download_w = w.HTML()
+        controls = [(self.token_w, "token"), (self.layer_w, "layer"), (self.layers_w, "layers"),
+                    (self.subwords_w, "subwords"), *((ctl, key) for key, ctl in self.option_w.items())]
+        shown = [ctl for ctl, key in controls if self._uses(key) or key in self._controls]
+        rows = [w.HBox(shown[i:i + 2]) for i in range(0, len(shown), 2)]
         if self.encoder is not None:
             self.text_w = w.Text(value=e.text, description="text", continuous_update=False,
                                  layout=w.Layout(width="90%"),
                                  placeholder="type a sentence and press Enter")
             self.text_w.observe(self._on_text, names="value")
             rows.insert(0, self.text_w)
-        for ctl, key in ((self.token_w, "token"), (self.layer_w, "layer"),
-                         (self.layers_w, "layers"), (self.subwords_w, "subwords")):
+        for ctl, key in controls:
             ctl.observe(lambda change, key=key: self._on_control(key, change["new"]), names="value")
+        rows.append(w.HBox([self.file_w, self.save_w, self.download_w]))
         self._ui = w.VBox(rows + [self.status, self.image])
         self._redraw()
         return self._ui
@@ -432,6 +539,9 @@ class Explorer:
             self.layer_w.value = s["layer"]
             self.layers_w.value = s["layers"]
             self.subwords_w.value = s["subwords"]
+            for key, ctl in self.option_w.items():
+                ctl.options = list(self._controls[key].choices)
+                ctl.value = s[key]
         finally:
             self._syncing = False
 
@@ -448,39 +558,42 @@ class Explorer:
             return
         if self.encoder is None:  # the text box exists only with an encoder
             return
-        e = self.encoder.encode(text)
+        e = self.encoder.encode(text, attentions=self.e.attentions is not None)
         if e.n_words == 0:
             self.status.value = "<b>that text has no words</b>"
             return
         self.e = e
+        self._controls = merge_controls(self.panels, e, _SETTINGS)
+        for key, c in self._controls.items():
+            if self.state[key] not in c.values:
+                self.state[key] = c.default
         self.state["token"] = self._default_token(e)
         self.status.value = ""
         self._sync_controls()
         self._redraw()
 
-    def to_png(self, dpi: int | None = None) -> bytes:
-        """The current selection's figure as PNG bytes (what the widget shows).
-
-        The first call draws the figure and fixes its layout; later calls for
-        the same encoding redraw only what the change touched (see the stages
-        below), which is several times faster than drawing anew. ``dpi``
-        defaults to the explorer's ``dpi``.
-        """
-        dpi = self.dpi if dpi is None else dpi
-        fig = self._fig
-        with plt.rc_context(_RC):
-            if fig is None or self._fig_for is not self.e or fig.dpi != dpi:
-                fig = self._draw_fresh(dpi)
-            self._draw_changes(fig)
-        from PIL import Image
-
-        buf = io.BytesIO()
-        rgba = Image.frombuffer("RGBA", fig.canvas.get_width_height(), fig.canvas.buffer_rgba())
-        rgba.convert("RGB").save(buf, format="png", compress_level=1)  # opaque figure: no alpha to send
-        return buf.getvalue()
+    def _on_save(self) -> None:
+        """The save button: a download link for the current view, in the format of the file name box."""
+        name = self.file_w.value.strip()
+        try:
+            if not name or Path(name).name != name:
+                raise InvalidParameterError(f"type a file name without folders, such as explorer.svg; got {name!r}.")
+            fmt = self._format(name, name)
+        except InvalidParameterError as exc:  # shown next to the controls: a callback has nowhere else to say it
+            self.download_w.value = ""
+            self.status.value = f"<b>{html.escape(str(exc))}</b>"
+            return
+        data = self._file_bytes(fmt, 150)
+        self.status.value = ""
+        href = f"data:{_MIME[fmt]};base64,{base64.b64encode(data).decode()}"
+        size = max(1, round(len(data) / 1024))
+        self.download_w.value = (f'<a download="{html.escape(name)}" href="{href}" style="text-decoration: underline">'
+                                 f"download {html.escape(name)} ({size} kB)</a>")
 
     def _redraw(self) -> None:
         self.image.value = self.to_png()
+        if getattr(self, "download_w", None) is not None and self.download_w.value:
+            self.download_w.value = ""  # the link showed the previous view
 
     @property
     def widget(self) -> Any:
@@ -497,10 +610,17 @@ class Explorer:
 
     def __repr__(self) -> str:
         s = self.state
+        options = "".join(f", {k}={s[k]!r}" for k in self._controls)
+        names = tuple(p.name for p in self.panels)
+        shown = "" if names == DEFAULT_PANELS else f", panels={names}"
         return (f"Explorer(token={s['token']} ({describe_token(self.e, s['token'])}), layer={s['layer']}, "
-                f"layers={s['layers']!r}, subwords={s['subwords']!r}, n_tokens={self.e.n_tokens})")
+                f"layers={s['layers']!r}, subwords={s['subwords']!r}{options}{shown}, n_tokens={self.e.n_tokens})")
 
 
 def explore(e: Encoding, encoder: Encoder | None = None, **options: Any) -> Explorer:
-    """Build an :class:`Explorer` over ``e``; show it as a cell's last expression."""
+    """Build an :class:`Explorer` over ``e``; show it as a cell's last expression.
+
+    ``options`` are :class:`Explorer`'s: ``panels=("histogram", "heatmap",
+    "curves", "attention", "lens")``, ``token="bank"``, ``layer=3``, ...
+    """
     return Explorer(e, encoder, **options)

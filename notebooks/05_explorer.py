@@ -20,7 +20,9 @@
 # histogram, the word-similarity heatmap and the per-layer curves update
 # together. The controls only slice the hidden states stored in the
 # `Encoding`; the model runs once, when the text is encoded (or when you type
-# a new sentence in the text box and press Enter).
+# a new sentence in the text box and press Enter). Further down, the same
+# explorer with two more panels (word attention and the lens) and how to save
+# what it shows.
 #
 # Run all cells, then use the controls below the next cell.
 
@@ -54,8 +56,7 @@ explorer
 #
 # The same selection can be set from code (a word and its occurrence, a word
 # index or a token index, as everywhere in the package), and `render()` draws
-# the figure without widgets (for a report, or to save it with
-# `fig.savefig("explorer.png", dpi=200)`):
+# the figure without widgets (for a report):
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -66,3 +67,73 @@ print(explorer)
 
 # %%
 fig = explorer.render()
+
+# %% [markdown]
+# ## More panels: word attention and the lens
+#
+# The figure is made of panels, chosen with `panels=` (up to three a row):
+# `"histogram"`, `"heatmap"` and `"curves"` (the default), plus
+#
+# * `"attention"`: attention between words at the slider's layer (word-level
+#   attention as `bk.word_attention`: attention *to* a split word summed over
+#   its pieces, *from* it averaged), the selected word's row outlined. It
+#   needs attention weights, so encode with `attentions=True`. Two more
+#   controls appear: **head** (one head, or the mean of the layer's heads)
+#   and **level** (words or word pieces).
+# * `"lens"`: `bk.lens` on the selected token, the vocabulary items closest to
+#   its hidden state at every layer (cosine to the input embeddings: the
+#   bundled model has no masked-LM head), the true token in bold and its rank
+#   in the row labels. It needs the encoder.
+#
+# A change recomputes and redraws only the panels that depend on it: a head
+# change touches the attention panel alone, a layer change leaves the lens
+# alone.
+
+# %%
+e_att = enc.encode(text, attentions=True)
+explorer5 = bk.explore(e_att, enc, token="bank", layer=3,
+                       panels=("histogram", "heatmap", "curves", "attention", "lens"))
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+explorer5
+
+# %% [markdown]
+# What a panel shows is there for code too (`data(name)`): the attention map
+# of the river "bank" at layer 4, averaged over heads, and the lens on it.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+explorer5.set(word="bank", occurrence=2, layer=4, head="mean")
+
+# %%
+print(explorer5)
+att = explorer5.data("attention")
+row = att["matrix"][att["query"]]
+top = row.argsort(descending=True)[:3].tolist()
+print(att["title"], tuple(att["matrix"].shape))
+print("the river 'bank' attends most to:", [(att["labels"][j], round(float(row[j]), 2)) for j in top])
+lens = explorer5.data("lens")["result"]
+print("lens, last layer:", lens.tokens[-1][:4], "rank of 'bank' per layer:", lens.rank.tolist())
+
+# %% [markdown]
+# ## Saving the view
+#
+# `save(path)` writes what the explorer shows, the format taken from the
+# suffix: `.png` (150 dpi by default, `dpi=` to change), `.svg` or `.pdf`
+# (text and lines stay vectors). In the widget, the **save** button turns
+# the view into a download link for the file name in the box next to it
+# (its suffix picks the format): the browser saves the file, in JupyterLab
+# and in a Voila app alike.
+
+# %%
+import tempfile
+from pathlib import Path
+
+folder = Path(tempfile.mkdtemp())
+for name in ("view.png", "view.svg", "view.pdf"):
+    path = explorer5.save(folder / name)
+    print(path.name, path.read_bytes()[:5])
+
+# %%
+fig = explorer5.render()

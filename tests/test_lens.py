@@ -148,3 +148,16 @@ def test_plot_lens(tiny, tiny_bank):
     ax = bk.plot_lens(r)
     assert ax.get_xlabel() and ax.get_ylabel() and len(ax.figure.axes) >= 2
     ax.figure.savefig("/tmp/x/lens_tiny.png")
+
+
+def test_embedding_path_follows_a_changed_embedding_matrix(tiny_path, tiny_bank):
+    """The unit-length embedding rows are cached per encoder, and made again after an in-place change."""
+    enc = bk.load(tiny_path, device="cpu")  # its own copy: the weights are changed below
+    before = bk.lens(tiny_bank, "vault", k=3, enc=enc, kind="embeddings")
+    assert torch.equal(bk.lens(tiny_bank, "vault", k=3, enc=enc, kind="embeddings").scores, before.scores)
+    w = enc.model.get_input_embeddings().weight
+    with torch.no_grad():
+        w[before.true_id] = tiny_bank.hidden_states[-1, before.token_index]  # the last layer's own state
+    after = bk.lens(tiny_bank, "vault", k=3, enc=enc, kind="embeddings")
+    assert int(after.rank[-1]) == 1 and float(after.scores[-1, 0]) == pytest.approx(1.0, abs=1e-5)
+    assert after.tokens[-1][0] == "vault"

@@ -222,9 +222,8 @@ def test_explorer_picks_words_like_the_plots_and_numbers_them_one_way(tiny_bank,
         assert bk.Explorer(e, **kwargs).state["token"] == 10
     x = bk.explore(e, token="bank")
     assert x.state["token"] == 6
-    p = x._panels()
-    assert p["hist_title"].startswith("word 5 'bank', layer")
-    assert p["curve_title"] == "word 5 'bank' across layers"
+    assert x.data("histogram")["title"].startswith("word 5 'bank', layer")
+    assert x.data("curves")["title"] == "word 5 'bank' across layers"
     x.set(word="bank", occurrence=-1, redraw=False)
     assert x.state["token"] == 19
     with pytest.raises(ValueError, match="is a special token"):
@@ -235,7 +234,7 @@ def test_explorer_picks_words_like_the_plots_and_numbers_them_one_way(tiny_bank,
     s.widget  # noqa: B018
     assert [label for label, _ in s.token_w.options] == [
         "0: the", "1: robbers (robber)", "1: robbers (##s)", "2: hello"]
-    assert s._panels()["hist_title"] == "word 1 'robbers', piece 'robber', layer 3"
+    assert s.data("histogram")["title"] == "word 1 'robbers', piece 'robber', layer 3"
 
 
 def test_explorer_heatmap_fixed_scale_labelled_and_dpi(tiny_bank):

@@ -246,3 +246,34 @@ def test_server_and_its_kernels_are_stopped(server_factory, tmp_path):
     while processes_with_parent_env(pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not processes_with_parent_env(pid), "kernels of the stopped server are still running"
+
+
+def test_save_button_downloads_the_view_in_voila(page_and_log, tmp_path, artifacts):
+    """The save button offers the figure as a download in the browser (SVG here): a Voila visitor gets
+    the file, and nothing is written on the server."""
+    page, log = page_and_log
+    page.route(lambda url: not url.startswith("http://127.0.0.1:"),
+               lambda route: route.fulfill(status=200, content_type="text/css", body="")
+               if route.request.url.startswith(FONT_AWESOME) else route.abort())
+    with voila_server(NOTEBOOK, tmp_path) as server:
+        page.goto(f"{server.url}/?token={server.token}", timeout=RUN_TIMEOUT_MS)
+        control(page, LAYER).wait_for(timeout=RUN_TIMEOUT_MS)
+        wait_for_new_plots(page, page.locator("body"), [])
+        name = control(page, "file").locator("input").first
+        name.fill("view.svg")
+        name.press("Enter")
+        page.locator("button", has_text=re.compile(r"^\s*save\s*$")).first.click()
+        link = page.locator("a[download='view.svg']").first
+        link.wait_for(timeout=REDRAW_TIMEOUT_MS)
+        page.screenshot(path=str(artifacts / "voila_save_link.png"))
+        with page.expect_download(timeout=REDRAW_TIMEOUT_MS) as info:
+            link.click()
+        download = info.value
+        data = Path(download.path()).read_bytes()
+        assert download.suggested_filename == "view.svg"
+        assert data.startswith(b"<?xml") and b"<svg" in data[:1000]
+        written = sorted(p.name for p in tmp_path.rglob("*.svg"))
+        errors = list(log.errors)
+        page.goto("about:blank")
+    assert not written, f"the save button wrote files on the server: {written}"
+    assert not errors, "browser console errors:\n" + "\n".join(errors)
