@@ -41,6 +41,7 @@ from .plotting import (
     plot_histogram,
     plot_layer_similarity,
     plot_lens,
+    plot_nearest_contexts,
     plot_probe,
     plot_projection,
     plot_rollout,
@@ -63,7 +64,7 @@ from .pooling import (
 )
 from .probing import PROBES, ProbeResult, ScalarMixResult, control_labels, probe_layers, scalar_mix_probe
 from .projection import PROJECTION_METHODS, project, project_layers
-from .search import ContextMatch, nearest_contexts
+from .search import ContextMatch, ContextMatches, nearest_contexts
 from .similarity import (
     anisotropy,
     cosine,
@@ -171,4 +172,6 @@ __all__ = [
     "plot_lens",
     "nearest_contexts",
     "ContextMatch",
+    "ContextMatches",
+    "plot_nearest_contexts",
 ]
