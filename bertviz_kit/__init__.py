@@ -65,6 +65,7 @@ from .pooling import (
 from .probing import PROBES, ProbeResult, ScalarMixResult, control_labels, probe_layers, scalar_mix_probe
 from .projection import PROJECTION_METHODS, project, project_layers
 from .search import ContextMatch, ContextMatches, nearest_contexts
+from .search_index import INDEX_KINDS, ContextIndex, build_context_index, load_context_index
 from .similarity import (
     anisotropy,
     cosine,
@@ -174,4 +175,8 @@ __all__ = [
     "ContextMatch",
     "ContextMatches",
     "plot_nearest_contexts",
+    "ContextIndex",
+    "build_context_index",
+    "load_context_index",
+    "INDEX_KINDS",
 ]
