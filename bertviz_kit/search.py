@@ -169,15 +169,26 @@ def _block_scores(b: Encodings, row: int, q: torch.Tensor, subwords: str) -> tor
     return vecs @ q.to(vecs.device)
 
 
-def _matches(corpus: Corpus, query: _Query, subwords: str, cosines: list[float], texts: list[int],
-             words: list[int], context: int) -> ContextMatches:
-    """Matches (already best first) with their snippets, read from ``corpus``."""
-    out = []
-    for s, ti, wi in zip(cosines, texts, words):
-        item = corpus[ti]
-        a, z = item.word_spans[wi]
-        out.append(ContextMatch(text_index=ti, word_index=wi, word=item.text[a:z], cosine=float(s),
-                                snippet=_snippet(item.text, a, z, context), span=(a, z), text=item.text))
+def _block_spans(b: Encodings) -> torch.Tensor:
+    """Int64 ``[n_words_in_block, 2]``: every word's character span in its text, in one vectorised pass."""
+    n = int(b.word_starts[-1])
+    group = b.word_group.cpu()
+    keep = group >= 0
+    off = b.offsets.cpu()[keep]
+    spans = torch.empty((n, 2), dtype=torch.long)
+    spans[:, 0] = torch.iinfo(torch.long).max
+    spans[:, 1] = torch.iinfo(torch.long).min
+    spans[:, 0].scatter_reduce_(0, group[keep], off[:, 0], reduce="amin")
+    spans[:, 1].scatter_reduce_(0, group[keep], off[:, 1], reduce="amax")
+    return spans
+
+
+def _matches(query: _Query, subwords: str, cosines: list[float], text_index: list[int], word_index: list[int],
+             texts: list[str], spans: list[tuple[int, int]], context: int) -> ContextMatches:
+    """Matches (already best first) with their snippets."""
+    out = [ContextMatch(text_index=ti, word_index=wi, word=t[a:z], cosine=float(c),
+                        snippet=_snippet(t, a, z, context), span=(a, z), text=t)
+           for c, ti, wi, t, (a, z) in zip(cosines, text_index, word_index, texts, spans)]
     return ContextMatches(out, query=query.label, query_text=query.text, query_span=query.span,
                           layer=query.layer, subwords=subwords)
 
@@ -258,6 +269,8 @@ def nearest_contexts(
     best = torch.empty(0)
     best_text = torch.empty(0, dtype=torch.long)
     best_word = torch.empty(0, dtype=torch.long)
+    best_span = torch.empty((0, 2), dtype=torch.long)
+    texts: dict[int, str] = {}  # the texts of the running top-k
     for first, b in corpus.blocks():
         scores = _block_scores(b, c_row, query.vector, subwords).float().cpu()
         starts = b.word_starts.cpu()
@@ -276,9 +289,14 @@ def nearest_contexts(
         best = torch.cat([best, top.values[keep]])
         best_text = torch.cat([best_text, text_local + first])
         best_word = torch.cat([best_word, idx - starts[text_local]])
+        best_span = torch.cat([best_span, _block_spans(b)[idx]])
         if best.numel() > k:
             order = best.topk(k).indices
-            best, best_text, best_word = best[order], best_text[order], best_word[order]
+            best, best_text, best_word, best_span = best[order], best_text[order], best_word[order], best_span[order]
+        live = set(best_text.tolist())
+        texts = {ti: t for ti, t in texts.items() if ti in live}
+        texts.update({first + i: b.texts[i] for i in set(text_local.tolist()) if first + i in live})
     order = best.argsort(descending=True, stable=True)
-    return _matches(corpus, query, subwords, best[order].tolist(), best_text[order].tolist(),
-                    best_word[order].tolist(), context)
+    best_text = best_text[order].tolist()
+    return _matches(query, subwords, best[order].tolist(), best_text, best_word[order].tolist(),
+                    [texts[ti] for ti in best_text], [tuple(x) for x in best_span[order].tolist()], context)

@@ -5,8 +5,8 @@ reads and pools the whole corpus for every query. When one corpus answers many
 queries, pool it once::
 
     index = bk.build_context_index(store, layer=1)        # one pass over the corpus
-    index.save()                                          # next to the store
-    index = bk.load_context_index(store.path / "context_index_layer1_mean_flat", store)
+    path = index.save()                                   # next to the store
+    index = bk.load_context_index(path, store)            # later: checked against the store
     hits = index.search(e, "bank", k=10, occurrence=-1)   # same ContextMatches as nearest_contexts
 
 Every word occurrence becomes one unit-length float32 vector (its pieces pooled
@@ -16,7 +16,8 @@ exact (``IndexFlatIP``) and returns what :func:`~bertviz_kit.nearest_contexts`
 returns; ``"ivf"`` (``IndexIVFFlat``, trained on a sample) and ``"hnsw"``
 (``IndexHNSWFlat``) are approximate and faster on large stores. The index
 holds ``n_words x dim x 4`` bytes of vectors in memory (plus the graph for
-HNSW), and keeps a reference to the corpus for the snippets.
+HNSW), the corpus's texts and each word's character span, so a search reads
+nothing from the corpus: a saved index answers queries on its own.
 
 faiss is optional: ``pip install "bertviz-kit[search]"`` (faiss-cpu). Importing
 bertviz_kit does not need it.
@@ -37,7 +38,7 @@ import torch
 
 from .encoding import IS_ENCODING, Corpus, Encoding, as_corpus
 from .pooling import SUBWORD_MODES, _layer_rows, _pool_tokens
-from .search import ContextMatches, _matches, _query
+from .search import ContextMatches, _block_spans, _matches, _query
 from .validation import Instance, Interval, InvalidParameterError, NoneOr, Options, check, validate_params
 
 __all__ = ["ContextIndex", "build_context_index", "load_context_index", "INDEX_KINDS"]
@@ -49,6 +50,7 @@ _VERSION = 1
 _META = "context_index.json"
 _FAISS_FILE = "index.faiss"
 _TABLES = "words.npz"
+_TEXTS = "texts.json"
 
 
 def _faiss() -> Any:
@@ -96,8 +98,10 @@ class ContextIndex:
 
     Attributes
     ----------
-    corpus : Encodings or Store
-        The corpus the vectors come from (snippets are read from it).
+    corpus : Encodings, Store or None
+        The corpus the vectors come from (None for an index loaded on its own).
+    texts : list of str
+        The corpus's texts (snippets are cut from them).
     layer : int
         Model layer of the vectors (0 = embeddings; never negative).
     subwords : str
@@ -114,9 +118,11 @@ class ContextIndex:
         Wall time of the build (0 for a loaded index).
     """
 
-    def __init__(self, corpus: Corpus, index: Any, meta: dict[str, Any], word_starts: np.ndarray,
-                 text_hashes: np.ndarray, build_seconds: float = 0.0) -> None:
+    def __init__(self, corpus: Corpus | None, index: Any, meta: dict[str, Any], texts: list[str],
+                 word_starts: np.ndarray, spans: np.ndarray, text_hashes: np.ndarray,
+                 build_seconds: float = 0.0) -> None:
         self.corpus = corpus
+        self.texts = texts
         self.index = index
         self.meta = meta
         self.layer = int(meta["layer"])
@@ -129,6 +135,7 @@ class ContextIndex:
         self.ef_search = meta.get("ef_search")
         self.build_seconds = build_seconds
         self._word_starts = word_starts
+        self._spans = spans
         self._text_hashes = text_hashes
 
     def __len__(self) -> int:
@@ -144,7 +151,7 @@ class ContextIndex:
         """Vector ids of the query occurrence in every corpus text equal to the query's text."""
         out = []
         for ti in np.flatnonzero(self._text_hashes == _text_hash(text)).tolist():
-            if self.corpus[ti].text != text:  # a hash collision
+            if self.texts[ti] != text:  # a hash collision
                 continue
             a, z = int(self._word_starts[ti]), int(self._word_starts[ti + 1])
             out += [a + w for w in words if a + w < z]
@@ -191,15 +198,16 @@ class ContextIndex:
         vid = np.array([i for _, i in keep], dtype=np.int64)
         texts = np.searchsorted(self._word_starts, vid, side="right") - 1
         words = vid - self._word_starts[texts]
-        return _matches(self.corpus, query, self.subwords, cos, texts.tolist(), words.tolist(), context)
+        return _matches(query, self.subwords, cos, texts.tolist(), words.tolist(), [self.texts[t] for t in texts],
+                        [tuple(x) for x in self._spans[vid].tolist()], context)
 
     def save(self, path: str | os.PathLike | None = None) -> Path:
         """Write the index to a folder (made if missing) and return it.
 
         ``path=None`` saves next to a store: ``<store>/context_index_layer<L>_<subwords>_<kind>``.
         Files: ``index.faiss`` (faiss's own format), ``words.npz`` (where each text's
-        words start, a hash of each text) and ``context_index.json`` (layer, subwords,
-        kind and what identifies the corpus).
+        words start, each word's character span, a hash of each text), ``texts.json``
+        and ``context_index.json`` (layer, subwords, kind and what identifies the corpus).
         """
         faiss = _faiss()
         if path is None:
@@ -214,7 +222,8 @@ class ContextIndex:
             raise InvalidParameterError(f"path {str(root)!r} is a file; give a folder for the index.")
         root.mkdir(parents=True, exist_ok=True)
         faiss.write_index(self.index, str(root / _FAISS_FILE))
-        np.savez(root / _TABLES, word_starts=self._word_starts, text_hashes=self._text_hashes)
+        np.savez(root / _TABLES, word_starts=self._word_starts, spans=self._spans, text_hashes=self._text_hashes)
+        (root / _TEXTS).write_text(json.dumps(self.texts, ensure_ascii=False), encoding="utf-8")
         meta = {**self.meta, "nprobe": self.nprobe, "ef_search": self.ef_search}
         (root / _META).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
         return root
@@ -322,41 +331,44 @@ def build_context_index(
         index.train(np.ascontiguousarray(np.concatenate(sample)[:size]))
         del sample
     hashes = np.zeros(len(corpus), dtype=np.int64)
-    digest = hashlib.sha256()
+    spans = np.zeros((n_words, 2), dtype=np.int64)
+    texts: list[str] = []
     added = 0
     for first, b in corpus.blocks():
-        for i, text in enumerate(b.texts):
-            hashes[first + i] = _text_hash(text)
-            digest.update(text.encode("utf-8", "surrogatepass"))
-            digest.update(b"\0")
+        texts += b.texts
+        hashes[first:first + len(b)] = [_text_hash(t) for t in b.texts]
         v = _word_vectors(b, row, subwords)
         if v.shape[0]:
             index.add(v)
+            spans[added:added + v.shape[0]] = _block_spans(b).numpy()
         added += v.shape[0]
     if added != n_words:  # pragma: no cover - the corpus changed under us
         raise RuntimeError(f"the corpus gave {added} word vectors but counts {n_words} words.")
     meta = {
         "format": _FORMAT, "version": _VERSION, "kind": kind, "layer": lid, "subwords": subwords,
         "dim": dim, "n_texts": len(corpus), "n_words": n_words, "model": corpus.model_name,
-        "texts_sha256": digest.hexdigest(), "store": _store_identity(corpus),
+        "texts_sha256": _texts_digest(texts), "store": _store_identity(corpus),
         "word_counts_sha256": hashlib.sha256(counts.tobytes()).hexdigest(),
         "nlist": nlist or None, "nprobe": nprobe or None, "m": m if kind == "hnsw" else None,
         "ef_search": ef_search if kind == "hnsw" else None, "faiss": getattr(faiss, "__version__", "?"),
     }
-    return ContextIndex(corpus, index, meta, word_starts, hashes, time.perf_counter() - t0)
+    return ContextIndex(corpus, index, meta, texts, word_starts, spans, hashes, time.perf_counter() - t0)
 
 
-def load_context_index(path: str | os.PathLike, corpus: Corpus) -> ContextIndex:
-    """Read an index written by :meth:`ContextIndex.save`, for the corpus it was built on.
+def load_context_index(path: str | os.PathLike, corpus: Corpus | None = None) -> ContextIndex:
+    """Read an index written by :meth:`ContextIndex.save`.
 
     Parameters
     ----------
     path : str or Path
         The index folder.
-    corpus : Encodings, Store or list of Encoding
-        The same corpus (snippets come from it). Checked against the index: model,
-        width, layer, text count, words per text, and the texts themselves (a store
-        by its manifest's text fingerprint and shard checksums).
+    corpus : Encodings, Store or list of Encoding, optional
+        The corpus it was built on, checked against the index: model, width,
+        layer, text count, words per text, and the texts themselves (a store by
+        its manifest's text fingerprint and shard checksums, without reading the
+        shards). Without it the index answers queries on its own (its texts
+        travel with it); encode queries with the model it names
+        (``index.meta["model"]``).
 
     Raises
     ------
@@ -365,34 +377,40 @@ def load_context_index(path: str | os.PathLike, corpus: Corpus) -> ContextIndex:
     FileNotFoundError
         No index at ``path``.
     InvalidParameterError
-        The corpus is not the one the index was built on.
+        The corpus is not the one the index was built on, or the files disagree.
     """
     faiss = _faiss()
     check("path", path, Instance(str, os.PathLike, label="a folder path"))
-    corpus = as_corpus(corpus, "corpus")
     root = Path(path)
     if not (root / _META).is_file():
         raise FileNotFoundError(f"{str(root)!r} is not a context index: it has no {_META}.")
     meta = json.loads((root / _META).read_text(encoding="utf-8"))
     if meta.get("format") != _FORMAT or meta.get("version") != _VERSION:
         raise InvalidParameterError(f"{str(root / _META)!r} is not a version-{_VERSION} context index.")
-    counts = corpus.word_counts().numpy().astype(np.int64)
-    found = {
-        "model": corpus.model_name, "dim": corpus.dim, "n_texts": len(corpus),
-        "word_counts_sha256": hashlib.sha256(counts.tobytes()).hexdigest(),
-    }
-    identity = _store_identity(corpus)
-    if meta["store"] is not None and identity is not None:
-        found["store"] = identity  # the manifest's text fingerprint and shard checksums: nothing to read
-    else:
-        found["texts_sha256"] = _texts_digest(t for _, b in corpus.blocks() for t in b.texts)
-    wrong = [f"{k} {meta.get(k)!r} (index) vs {v!r} (corpus)" for k, v in found.items() if meta.get(k) != v]
-    if meta["layer"] not in corpus.layer_ids:
-        wrong.append(f"layer {meta['layer']} is not stored in the corpus (layers {list(corpus.layer_ids)})")
-    if wrong:
-        raise InvalidParameterError(
-            f"the index at {str(root)!r} was not built on this corpus: {'; '.join(wrong)}. Rebuild it with "
-            f"bk.build_context_index.")
+    if corpus is not None:
+        corpus = as_corpus(corpus, "corpus")
+        counts = corpus.word_counts().numpy().astype(np.int64)
+        found = {
+            "model": corpus.model_name, "dim": corpus.dim, "n_texts": len(corpus),
+            "word_counts_sha256": hashlib.sha256(counts.tobytes()).hexdigest(),
+        }
+        identity = _store_identity(corpus)
+        if meta["store"] is not None and identity is not None:
+            found["store"] = identity  # the manifest's text fingerprint and shard checksums: nothing to read
+        else:
+            found["texts_sha256"] = _texts_digest(t for _, b in corpus.blocks() for t in b.texts)
+        wrong = [f"{k} {meta.get(k)!r} (index) vs {v!r} (corpus)" for k, v in found.items() if meta.get(k) != v]
+        if meta["layer"] not in corpus.layer_ids:
+            wrong.append(f"layer {meta['layer']} is not stored in the corpus (layers {list(corpus.layer_ids)})")
+        if wrong:
+            raise InvalidParameterError(
+                f"the index at {str(root)!r} was not built on this corpus: {'; '.join(wrong)}. Rebuild it with "
+                f"bk.build_context_index.")
     tables = np.load(root / _TABLES)
+    texts = json.loads((root / _TEXTS).read_text(encoding="utf-8"))
     index = faiss.read_index(str(root / _FAISS_FILE))
-    return ContextIndex(corpus, index, meta, tables["word_starts"], tables["text_hashes"])
+    if (_texts_digest(texts) != meta["texts_sha256"] or index.ntotal != meta["n_words"]
+            or tables["spans"].shape != (meta["n_words"], 2) or tables["word_starts"].shape != (len(texts) + 1,)):
+        raise InvalidParameterError(f"the files of the index at {str(root)!r} disagree with its {_META}: "
+                                    f"rebuild it with bk.build_context_index.")
+    return ContextIndex(corpus, index, meta, texts, tables["word_starts"], tables["spans"], tables["text_hashes"])

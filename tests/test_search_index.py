@@ -115,6 +115,12 @@ def test_save_next_to_store_and_load(tiny, store, faiss):
     assert repr(loaded) == repr(index) and loaded.build_seconds == 0
     e = tiny.encode(BANK_TEXT)
     _same(loaded.search(e, "bank", k=7, occurrence=-1), index.search(e, "bank", k=7, occurrence=-1))
+    alone = bk.load_context_index(path)  # no corpus: the texts travel with the index
+    assert alone.corpus is None and alone.texts == list(TEXTS)
+    _same(alone.search(e, "bank", k=7, occurrence=-1), index.search(e, "bank", k=7, occurrence=-1))
+    (path / "texts.json").write_text('["another text"]', encoding="utf-8")
+    with pytest.raises(InvalidParameterError, match="files of the index"):
+        bk.load_context_index(path)
 
 
 def test_load_refuses_another_corpus(tiny, store, faiss, tmp_path):
