@@ -1464,9 +1464,12 @@ def plot_nearest_contexts(
     query_piece = _kwic(query_text, *query_span, width) if has_query else None
 
     bar_cells, num_cells = 10, 6
-    ctx0 = bar_cells + 1 + num_cells + 1  # first context column
+    ctx0 = bar_cells + 1 + num_cells + 2  # first context column
+    # Glyphs are hinted to whole pixels: at low dpi a line of text runs up to ~10% longer or
+    # shorter than its nominal width, so each side of the match gets 10% more room.
+    side = 1.1 * width + 1
     longest_match = max(len(p[1]) for p in pieces + ([query_piece] if query_piece else []))
-    n_cols = ctx0 + width + longest_match + width + 1
+    n_cols = ctx0 + side + longest_match + side
     char_in = _MONO_EM * fontsize / 72.0
     pad_in = 0.08
     n = len(rows)
@@ -1477,8 +1480,8 @@ def plot_nearest_contexts(
     fig = ax.figure
     base = transforms.blended_transform_factory(ax.transAxes, ax.transData)
 
-    def at(col: float) -> transforms.Transform:
-        return base + transforms.ScaledTranslation(pad_in + col * char_in, 0.0, fig.dpi_scale_trans)
+    def at(col: float, inches: float = 0.0) -> transforms.Transform:
+        return base + transforms.ScaledTranslation(pad_in + col * char_in + inches, 0.0, fig.dpi_scale_trans)
 
     style = {"fontfamily": _MONO, "fontsize": fontsize, "va": "center", "ha": "left", "clip_on": True,
              "parse_math": False}
@@ -1492,10 +1495,18 @@ def plot_nearest_contexts(
             ax.text(0, y, f"{value:{num_cells}.3f}"[-num_cells:], transform=at(bar_cells + 1), **style)
         elif head:
             ax.text(0, y, head, transform=at(0), **{**style, "fontstyle": "italic"})
-        col = ctx0 + width
-        ax.text(0, y, left, transform=at(col - len(left)), **{**style, **kwargs})
-        ax.text(0, y, match, transform=at(col), **hl)
-        ax.text(0, y, right, transform=at(col + len(match)), **{**style, **kwargs})
+        # The match starts at a fixed column; the left context ends there (right-aligned) and the
+        # right context starts where the drawn match ends, so the row holds together whatever
+        # width the renderer gives each glyph (hinting at low dpi).
+        col = ctx0 + side
+        gap_left = fontsize * _MONO_EM / 72.0 if left[-1:].isspace() else 0.0
+        gap_right = fontsize * _MONO_EM if right[:1].isspace() else 0.0
+        if left.strip():
+            ax.text(0, y, left.rstrip(), transform=at(col, -gap_left), **{**style, "ha": "right", **kwargs})
+        word = ax.text(0, y, match, transform=at(col), **hl)
+        if right.strip():
+            ax.annotate(right.lstrip(), xy=(1.0, 0.5), xycoords=word, xytext=(gap_right, 0.0),
+                        textcoords="offset points", annotation_clip=False, **{**style, **kwargs})
 
     if query_piece is not None:
         draw_row(-1.0, query_piece, "query", None)

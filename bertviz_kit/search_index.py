@@ -276,8 +276,8 @@ def build_context_index(
         How the pieces of a split word become one vector (queries use the same).
     kind : {"flat", "ivf", "hnsw"}, default "flat"
         ``flat``: exact, the same matches as :func:`~bertviz_kit.nearest_contexts`.
-        ``ivf``: ``nlist`` clusters trained on a sample of ``train_size`` vectors (a
-        second pass adds them); a query visits ``nprobe`` clusters. ``hnsw``: a graph
+        ``ivf``: ``nlist`` clusters trained on a sample of ``train_size`` vectors spread
+        over the corpus; a query visits ``nprobe`` clusters. ``hnsw``: a graph
         with ``m`` links per vector, ``ef_search`` candidates per query. Both approximate.
     nlist : int, optional
         ``ivf`` clusters; default ``4 * sqrt(n_words)`` (at most ``n_words / 39``).
@@ -315,6 +315,24 @@ def build_context_index(
     nlist, nprobe = _check_kind_options(kind, nlist, nprobe, n_words)
     t0 = time.perf_counter()
     dim = corpus.dim
+    # Pool every block first (one pass over the corpus), then hand the vectors to faiss: ivf
+    # trains on a sample of them without a second pass. Blocks go to faiss one by one and are
+    # freed, so memory peaks near one copy of the vectors.
+    hashes = np.zeros(len(corpus), dtype=np.int64)
+    spans = np.zeros((n_words, 2), dtype=np.int64)
+    texts: list[str] = []
+    pooled: list[np.ndarray] = []
+    added = 0
+    for first, b in corpus.blocks():
+        texts += b.texts
+        hashes[first:first + len(b)] = [_text_hash(t) for t in b.texts]
+        v = _word_vectors(b, row, subwords)
+        if v.shape[0]:
+            pooled.append(v)
+            spans[added:added + v.shape[0]] = _block_spans(b).numpy()
+        added += v.shape[0]
+    if added != n_words:  # pragma: no cover - the corpus changed under us
+        raise RuntimeError(f"the corpus gave {added} word vectors but counts {n_words} words.")
     if kind == "flat":
         index = faiss.IndexFlatIP(dim)
     elif kind == "hnsw":
@@ -322,28 +340,15 @@ def build_context_index(
     else:
         index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
         size = min(n_words, train_size if train_size is not None else 64 * nlist)
-        stride = max(1, n_words // size)
+        stride = max(1, n_words // size)  # a sample spread evenly over the corpus
         sample, at = [], 0
-        for _, b in corpus.blocks():
-            v = _word_vectors(b, row, subwords)
+        for v in pooled:
             sample.append(v[(-at) % stride::stride])
             at += v.shape[0]
         index.train(np.ascontiguousarray(np.concatenate(sample)[:size]))
         del sample
-    hashes = np.zeros(len(corpus), dtype=np.int64)
-    spans = np.zeros((n_words, 2), dtype=np.int64)
-    texts: list[str] = []
-    added = 0
-    for first, b in corpus.blocks():
-        texts += b.texts
-        hashes[first:first + len(b)] = [_text_hash(t) for t in b.texts]
-        v = _word_vectors(b, row, subwords)
-        if v.shape[0]:
-            index.add(v)
-            spans[added:added + v.shape[0]] = _block_spans(b).numpy()
-        added += v.shape[0]
-    if added != n_words:  # pragma: no cover - the corpus changed under us
-        raise RuntimeError(f"the corpus gave {added} word vectors but counts {n_words} words.")
+    while pooled:
+        index.add(pooled.pop(0))
     meta = {
         "format": _FORMAT, "version": _VERSION, "kind": kind, "layer": lid, "subwords": subwords,
         "dim": dim, "n_texts": len(corpus), "n_words": n_words, "model": corpus.model_name,

@@ -182,10 +182,10 @@ def test_plot_nearest_contexts_trims_long_sentences(_agg):
     m = bk.ContextMatch(0, 12, "bank", 0.3, "", span=(a, a + 4), text=LONG)
     ax = bk.plot_nearest_contexts([m], width=15)
     left, match, right = (t.get_text() for t in ax.texts[-3:])
-    assert (left, match, right) == ("…t reaches the ", "bank", " and then it k…")
+    assert (left, match, right) == ("…t reaches the", "bank", "and then it k…")  # spaces become gaps
     m = bk.ContextMatch(0, 0, "cost", 0.2, "", span=(3, 7), text="it cost $5 or $\\frac at the bank\ntoday")
     ax = bk.plot_nearest_contexts([m])
-    assert ax.texts[-1].get_text() == " $5 or $\\frac at the bank today" and not ax.texts[-1].get_parse_math()
+    assert ax.texts[-1].get_text() == "$5 or $\\frac at the bank today" and not ax.texts[-1].get_parse_math()
     ax.figure.canvas.draw()  # no mathtext error on dollar signs
 
 
@@ -220,3 +220,26 @@ def test_plot_nearest_contexts_errors(tiny, _agg):
         bk.plot_nearest_contexts(res, width=0)
     with pytest.raises(InvalidParameterError, match="ax must be"):
         bk.plot_nearest_contexts(res, ax="left")
+
+
+@pytest.mark.parametrize("dpi", [72, 100, 200])
+def test_plot_nearest_contexts_rows_do_not_overlap(tiny, _agg, dpi):
+    es = tiny.encode(TEXTS + [LONG])
+    res = bk.nearest_contexts(es, es[0], "bank", layer=1, k=8, occurrence=-1)
+    ax = bk.plot_nearest_contexts(res)
+    fig = ax.figure
+    fig.set_dpi(dpi)
+    r = fig.canvas.get_renderer()
+    fig.canvas.draw()
+    rows = {}
+    for t in ax.texts:
+        box = t.get_window_extent(r)
+        rows.setdefault(round(box.y0 + box.height / 2), []).append((box.x0, box.x1, t.get_text()))
+    for cells in rows.values():  # left to right, no two pieces of one row overlap
+        cells.sort()
+        for (_, a1, ta), (b0, _, tb) in zip(cells, cells[1:]):
+            assert a1 <= b0 + 0.5, (ta, tb, a1, b0)
+    axes_box = ax.get_window_extent(r)
+    bold = [t.get_window_extent(r) for t in ax.texts if t.get_fontweight() == "bold"]
+    assert max(b.x0 for b in bold) - min(b.x0 for b in bold) < 1.0  # matches in one column
+    assert all(axes_box.x0 <= b.x0 and b.x1 <= axes_box.x1 for b in bold)
