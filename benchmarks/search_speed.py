@@ -73,6 +73,8 @@ def main() -> None:
     p.add_argument("--store", default=None, help="an existing store to search instead of extracting one")
     p.add_argument("--keep", default=None, help="write the extracted store to this folder (reuse with --store)")
     p.add_argument("--rounds", type=int, default=3, help="timing rounds (the best is kept)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads (torch.set_num_threads; faiss shares PyTorch's OpenMP runtime here)")
     p.add_argument("--layer", type=int, default=-1, help="layer searched (0 = embeddings, -1 = last)")
     p.add_argument("--queries", type=int, default=20, help="queries timed")
     p.add_argument("--k", type=int, default=10, help="matches per query")
@@ -89,6 +91,8 @@ def main() -> None:
     except ImportError:
         raise SystemExit("error: this benchmark needs faiss: pip install \"bertviz-kit[search]\"") from None
 
+    if args.threads:
+        __import__("torch").set_num_threads(args.threads)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         if args.store:

@@ -1522,8 +1522,8 @@ def plot_nearest_contexts(
     ax.set_ylabel("rank (best first)")
     ax.set_xticks([])
     ax.set_xlabel("cosine with the query  |  context, the match highlighted")
-    for side in ("top", "right", "bottom"):
-        ax.spines[side].set_visible(False)
+    for spine in ("top", "right", "bottom"):
+        ax.spines[spine].set_visible(False)
     if title is None:
         if query and layer is not None:
             sub = getattr(matches, "subwords", None)
