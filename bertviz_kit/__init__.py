@@ -53,6 +53,7 @@ from .plotting import (
     plot_histogram,
     plot_layer_similarity,
     plot_lens,
+    plot_nearest_contexts,
     plot_probe,
     plot_projection,
     plot_rollout,
@@ -75,7 +76,8 @@ from .pooling import (
 )
 from .probing import PROBES, ProbeResult, ScalarMixResult, control_labels, probe_layers, scalar_mix_probe
 from .projection import PROJECTION_METHODS, project, project_layers
-from .search import ContextMatch, nearest_contexts
+from .search import ContextMatch, ContextMatches, nearest_contexts
+from .search_index import INDEX_KINDS, ContextIndex, build_context_index, load_context_index
 from .similarity import (
     anisotropy,
     cosine,
@@ -194,4 +196,10 @@ __all__ = [
     "AttentionPanel",
     "LensPanel",
     "SAVE_FORMATS",
+    "ContextMatches",
+    "plot_nearest_contexts",
+    "ContextIndex",
+    "build_context_index",
+    "load_context_index",
+    "INDEX_KINDS",
 ]

@@ -12,20 +12,33 @@ product against the query, and merged into a running top-k. Memory is bounded
 by one block, so a store larger than memory streams shard by shard and never
 has all its word vectors in memory at once. The query occurrence itself is
 left out where the corpus holds it (same text, same word).
+
+For many queries against one large corpus, :func:`bertviz_kit.build_context_index`
+(``bertviz_kit.search_index``, needs the ``[search]`` extra) pools every word once
+into a faiss index and answers each query from it with the same results.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 import torch
 
 from .addressing import resolve_word
 from .encoding import IS_ENCODING, Corpus, Encoding, Encodings, as_corpus
 from .pooling import SUBWORD_MODES, _layer_rows, _pool_tokens, _token_major
-from .validation import Instance, Interval, InvalidParameterError, NoneOr, Options, check, validate_params
+from .validation import (
+    Instance,
+    Interval,
+    InvalidParameterError,
+    NoneOr,
+    Options,
+    check,
+    validate_params,
+)
 
-__all__ = ["nearest_contexts", "ContextMatch"]
+__all__ = ["nearest_contexts", "ContextMatch", "ContextMatches"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,10 @@ class ContextMatch:
         Cosine with the query at the searched layer.
     snippet : str
         The sentence around the word, the word marked: ``... the [[bank]] robber ...``.
+    span : (int, int)
+        Character offsets of the word in ``text``.
+    text : str
+        The whole text (left out of the repr), for plots that trim it their own way.
     """
 
     text_index: int
@@ -51,9 +68,45 @@ class ContextMatch:
     word: str
     cosine: float
     snippet: str
+    span: tuple[int, int] = (0, 0)
+    text: str = field(default="", repr=False)
 
     def __str__(self) -> str:
         return f"{self.cosine:.2f}  {self.snippet}"
+
+
+class ContextMatches(list):
+    """The matches of one search (a list of :class:`ContextMatch`, best first) and what was asked.
+
+    Indexes, iterates and compares as a plain list; slicing gives a plain list.
+
+    Attributes
+    ----------
+    query : str
+        The query word (or the text of the query span) as written in ``query_text``.
+    query_text : str
+        The text the query comes from.
+    query_span : (int, int) or None
+        Character offsets of the query in ``query_text``.
+    layer : int
+        The model layer searched (0 = embeddings; never negative).
+    subwords : str
+        How pieces were pooled into words.
+    """
+
+    def __init__(self, matches: Iterable[ContextMatch] = (), *, query: str = "", query_text: str = "",
+                 query_span: tuple[int, int] | None = None, layer: int | None = None,
+                 subwords: str = "mean") -> None:
+        super().__init__(matches)
+        self.query = query
+        self.query_text = query_text
+        self.query_span = query_span
+        self.layer = layer
+        self.subwords = subwords
+
+    def __repr__(self) -> str:
+        return (f"ContextMatches(query={self.query!r}, layer={self.layer}, subwords={self.subwords!r}, "
+                f"{list.__repr__(self)})")
 
 
 def _snippet(text: str, start: int, end: int, context: int) -> str:
@@ -87,11 +140,57 @@ def _query_group(e: Encoding, word: object, occurrence: object, span: object) ->
     return group, words
 
 
+@dataclass(frozen=True)
+class _Query:
+    vector: torch.Tensor  # float32 [dim], unit length
+    words: frozenset[int]  # word indices of e in the query
+    text: str  # e.text
+    label: str  # the query as written
+    span: tuple[int, int]  # its character offsets in text
+    layer: int  # model layer id
+
+
+def _query(e: Encoding, word: object, occurrence: object, span: object, layer: int, subwords: str) -> _Query:
+    """The query's unit vector at ``layer`` and what it is (checks word, span and layer against ``e``)."""
+    check("span", span, NoneOr(Instance(tuple, label="a (start, end) tuple")))
+    group, words = _query_group(e, word, occurrence, span)
+    (e_row,), _ = _layer_rows(e, layer, None, name="layer")
+    q = _pool_tokens(_token_major(e), [e_row], "sum", group, 1, subwords)[0]
+    spans = [e.word_spans[w] for w in sorted(words)]
+    a, z = spans[0][0], spans[-1][1]
+    return _Query(torch.nn.functional.normalize(q.float(), dim=-1), frozenset(words), e.text, e.text[a:z],
+                  (a, z), e.layer_ids[e_row])
+
+
 def _block_scores(b: Encodings, row: int, q: torch.Tensor, subwords: str) -> torch.Tensor:
     n_words = int(b.word_starts[-1])
     vecs = _pool_tokens(b.hidden, [row], "sum", b.word_group, n_words, subwords)
     vecs = torch.nn.functional.normalize(vecs, dim=-1)
     return vecs @ q.to(vecs.device)
+
+
+def _block_spans(b: Encodings) -> torch.Tensor:
+    """Int64 ``[n_words_in_block, 2]``: every word's character span in its text, in one vectorised pass."""
+    n = int(b.word_starts[-1])
+    group = b.word_group.cpu()
+    keep = group >= 0
+    off = b.offsets.cpu()[keep]
+    spans = torch.empty((n, 2), dtype=torch.long)
+    spans[:, 0] = torch.iinfo(torch.long).max
+    spans[:, 1] = torch.iinfo(torch.long).min
+    spans[:, 0].scatter_reduce_(0, group[keep], off[:, 0], reduce="amin")
+    spans[:, 1].scatter_reduce_(0, group[keep], off[:, 1], reduce="amax")
+    return spans
+
+
+def _matches(query: _Query, subwords: str, cosines: list[float], text_index: list[int], word_index: list[int],
+             texts: list[str], spans: list[tuple[int, int]], context: int) -> ContextMatches:
+    """Matches (already best first) with their snippets."""
+    out = [ContextMatch(text_index=ti, word_index=wi, word=t[a:z], cosine=float(c),
+                        snippet=_snippet(t, a, z, context), span=(a, z), text=t)
+           for c, ti, wi, t, (a, z) in zip(cosines, text_index, word_index, texts, spans)]
+    return ContextMatches(out, query=query.label, query_text=query.text, query_span=query.span,
+                          layer=query.layer, subwords=subwords)
 
 
 @validate_params({
@@ -114,7 +213,7 @@ def nearest_contexts(
     *,
     span: tuple[int, int] | None = None,
     context: int = 60,
-) -> list[ContextMatch]:
+) -> ContextMatches:
     """The ``k`` word occurrences of ``corpus`` closest (cosine, at ``layer``) to one word of ``e``.
 
     Parameters
@@ -142,39 +241,45 @@ def nearest_contexts(
 
     Returns
     -------
-    list of ContextMatch
-        Best first: ``text_index``, ``word_index``, ``word``, ``cosine``,
-        ``snippet`` (the sentence with the match marked ``[[word]]``).
+    ContextMatches
+        A list of :class:`ContextMatch`, best first: ``text_index``,
+        ``word_index``, ``word``, ``cosine``, ``snippet`` (the sentence with the
+        match marked ``[[word]]``), ``span`` and ``text``; the list also carries
+        ``query``, ``query_text``, ``layer`` (a model layer id) and ``subwords``.
+        Draw it with :func:`bertviz_kit.plot_nearest_contexts`.
 
     Raises
     ------
     InvalidParameterError
         A word not in ``e``, a layer not stored in ``e`` or the corpus, a
         corpus of another width.
+
+    See Also
+    --------
+    bertviz_kit.build_context_index : pool the corpus once into a faiss index
+        for many fast queries (the same results).
     """
     corpus = as_corpus(corpus, "corpus")
     if corpus.dim != e.dim:
         raise InvalidParameterError(
             f"corpus has vectors of width {corpus.dim} and e of width {e.dim}: encode both with the same model.")
-    check("span", span, NoneOr(Instance(tuple, label="a (start, end) tuple")))
-    group, words = _query_group(e, word, occurrence, span)
-    (e_row,), _ = _layer_rows(e, layer, None, name="layer")
+    query = _query(e, word, occurrence, span, layer, subwords)
     (c_row,), _ = _layer_rows(corpus, layer, None, name="layer")
-    q = _pool_tokens(_token_major(e), [e_row], "sum", group, 1, subwords)[0]
-    q = torch.nn.functional.normalize(q, dim=-1)
 
     best = torch.empty(0)
     best_text = torch.empty(0, dtype=torch.long)
     best_word = torch.empty(0, dtype=torch.long)
+    best_span = torch.empty((0, 2), dtype=torch.long)
+    texts: dict[int, str] = {}  # the texts of the running top-k
     for first, b in corpus.blocks():
-        scores = _block_scores(b, c_row, q, subwords).float().cpu()
+        scores = _block_scores(b, c_row, query.vector, subwords).float().cpu()
         starts = b.word_starts.cpu()
         n_words = scores.shape[0]
         if n_words == 0:
             continue
         for i, text in enumerate(b.texts):  # leave out the query occurrence itself
-            if text == e.text:
-                for w in words:
+            if text == query.text:
+                for w in query.words:
                     if int(starts[i]) + w < int(starts[i + 1]):
                         scores[int(starts[i]) + w] = float("-inf")
         top = scores.topk(min(k, n_words))
@@ -184,14 +289,14 @@ def nearest_contexts(
         best = torch.cat([best, top.values[keep]])
         best_text = torch.cat([best_text, text_local + first])
         best_word = torch.cat([best_word, idx - starts[text_local]])
+        best_span = torch.cat([best_span, _block_spans(b)[idx]])
         if best.numel() > k:
             order = best.topk(k).indices
-            best, best_text, best_word = best[order], best_text[order], best_word[order]
+            best, best_text, best_word, best_span = best[order], best_text[order], best_word[order], best_span[order]
+        live = set(best_text.tolist())
+        texts = {ti: t for ti, t in texts.items() if ti in live}
+        texts.update({first + i: b.texts[i] for i in set(text_local.tolist()) if first + i in live})
     order = best.argsort(descending=True, stable=True)
-    out = []
-    for s, ti, wi in zip(best[order].tolist(), best_text[order].tolist(), best_word[order].tolist()):
-        item = corpus[ti]
-        a, z = item.word_spans[wi]
-        out.append(ContextMatch(text_index=ti, word_index=wi, word=item.text[a:z], cosine=float(s),
-                                snippet=_snippet(item.text, a, z, context)))
-    return out
+    best_text = best_text[order].tolist()
+    return _matches(query, subwords, best[order].tolist(), best_text, best_word[order].tolist(),
+                    [texts[ti] for ti in best_text], [tuple(x) for x in best_span[order].tolist()], context)
