@@ -44,6 +44,8 @@ bench-smoke: install
 	timeout 5m $(PY) benchmarks/extract_memory.py --sizes 20,40
 	timeout 5m $(PY) benchmarks/throughput.py --smoke --dtypes float32
 	timeout 5m $(PY) benchmarks/encode_profile.py --n 200 --profile-n 50 --layers 2 --dim 64
+	timeout 5m $(PY) benchmarks/search_memory.py --smoke
+	timeout 5m $(PY) benchmarks/search_speed.py --smoke
 
 # re-run every notebook and store fresh outputs in its .ipynb (NB=notebooks/05_explorer.py for one)
 notebooks-sync: export BERTVIZ_KIT_CPU_LINEAR := torch
