@@ -106,3 +106,17 @@ def timed(fn) -> float:
 
 def median(xs) -> float:
     return statistics.median(xs)
+
+
+def run_snippet(code: str, *args: str) -> list[str]:
+    """Run ``code`` (``{here}`` = this folder) in a fresh Python process: its peak RSS is its own.
+
+    Returns what it printed, split on whitespace; a failure ends the benchmark with its stderr."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code.format(here=str(HERE)), *args], capture_output=True,
+                         text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    if out.returncode:
+        raise SystemExit(out.stderr[-3000:])
+    return out.stdout.split()

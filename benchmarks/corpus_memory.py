@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import tempfile
 import time
 
-from _common import HERE
+from _common import run_snippet
 
 ENCODE = """
 import gc, resource, sys
@@ -67,14 +65,6 @@ print(len(store), tuple(v.shape), round(float(a[-1]), 4), resource.getrusage(res
 """
 
 
-def _run(code: str, *args: str) -> list[str]:
-    out = subprocess.run([sys.executable, "-c", code.format(here=str(HERE)), *args], capture_output=True,
-                         text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    if out.returncode:
-        raise SystemExit(out.stderr[-3000:])
-    return out.stdout.split()
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--encode-n", type=int, default=5000, help="sentences for the encode measurement")
@@ -82,7 +72,7 @@ def main() -> None:
     args = p.parse_args()
     t0 = time.perf_counter()
 
-    n, tokens, nbytes, before, peak_before, peak, after = map(int, _run(ENCODE, str(args.encode_n))[-7:])
+    n, tokens, nbytes, before, peak_before, peak, after = map(int, run_snippet(ENCODE, str(args.encode_n))[-7:])
     mib = 1 / 1024
     growth = (max(peak, peak_before) - before) * 1024
     print(f"encode: {n} sentences, {tokens} tokens, all {7} layers kept in float32")
@@ -95,8 +85,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for size in sizes:
             folder = os.path.join(tmp, f"store-{size}")
-            _run(EXTRACT, str(size), folder)
-            count, rows, dim, aniso, rss, seconds = _run(ANALYSE, folder)[-6:]
+            run_snippet(EXTRACT, str(size), folder)
+            count, rows, dim, aniso, rss, seconds = run_snippet(ANALYSE, folder)[-6:]
             peaks.append(int(rss))
             print(f"store analysis: {count:>6s} sentences (anisotropy every pair + sentence_vectors), "
                   f"peak RSS {int(rss) * mib:7.1f} MiB, {seconds} s; top-layer anisotropy {aniso}")

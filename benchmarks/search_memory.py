@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import tempfile
 import time
 
-from _common import HERE, load_sentences
+from _common import load_sentences, run_snippet
 
 EXTRACT = """
 import sys, time
@@ -59,14 +57,6 @@ print(len(store), n_words, len(hits), before, peak, round(dt, 2))
 """
 
 
-def _run(code: str, *args: str) -> list[str]:
-    out = subprocess.run([sys.executable, "-c", code.format(here=str(HERE)), *args], capture_output=True,
-                         text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    if out.returncode:
-        raise SystemExit(out.stderr[-3000:])
-    return out.stdout.split()
-
-
 def _query(n: int, word: str) -> int:
     """Index of the first of the first ``n`` sentences holding ``word`` as a word."""
     for i, t in enumerate(load_sentences(None, n)):
@@ -93,8 +83,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for size in sizes:
             folder = os.path.join(tmp, f"store-{size}")
-            count, seconds = _run(EXTRACT, str(size), folder, args.layers)[-2:]
-            n, n_words, n_hits, before, peak, dt = _run(SEARCH, folder, str(qi), args.word, str(args.k),
+            count, seconds = run_snippet(EXTRACT, str(size), folder, args.layers)[-2:]
+            n, n_words, n_hits, before, peak, dt = run_snippet(SEARCH, folder, str(qi), args.word, str(args.k),
                                                         args.layers)[-6:]
             disk = sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder)) / 2**20
             growth = (int(peak) - int(before)) * mib
