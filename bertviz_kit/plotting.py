@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 
 from .addressing import describe_token, resolve_token
 from .attention import HEAD_STATISTICS, _units, attention_rollout, attention_units, word_attention
@@ -42,6 +43,42 @@ def _new_ax(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
         return ax
     fig, new = plt.subplots(figsize=figsize, layout="constrained")
     return new
+
+
+# Long texts: a figure grows with its rows and columns up to these sizes (inches), then its tick
+# labels are thinned to every k-th so that they never overlap (a 300-token attention map stays a
+# figure a notebook can show, not a 100-megapixel image).
+_MAX_MATRIX_INCHES = 14.0
+_MAX_BARS_INCHES = 16.0
+
+
+def _set_labels(ax: Axes, axis: str, labels: Sequence[str], **text: Any) -> int:
+    """Put ``labels`` on the ``axis`` ticks at 0, 1, ...: all of them where they fit along the
+    Axes at the tick font size, else every k-th (the smallest k that fits). Returns k."""
+    n = len(labels)
+    box = ax.get_window_extent()  # pixels (in a figure or a subfigure)
+    length = (box.width if axis == "x" else box.height) * 72 / ax.figure.dpi  # points
+    size = FontProperties(size=plt.rcParams[f"{axis}tick.labelsize"]).get_size_in_points()
+    room = size * (1.25 if axis == "x" else 1.0)  # x labels are rotated by 45 degrees
+    step = max(1, -(-n // max(1, int(length // room))))
+    ticks = list(range(0, n, step))
+    setter = ax.set_xticks if axis == "x" else ax.set_yticks
+    setter(ticks, [str(labels[i]) for i in ticks], **text)
+    if step > 1 and not (ax.get_xlabel() if axis == "x" else ax.get_ylabel()):
+        (ax.set_xlabel if axis == "x" else ax.set_ylabel)(_thinned(ax, axis).lstrip("; "))
+    return step
+
+
+def _note(thinned: str) -> str:
+    """``" (one label in k)"`` from :func:`_thinned`'s ``"; one label in k"``."""
+    return f" ({thinned[2:]})" if thinned else ""
+
+
+def _thinned(ax: Axes, axis: str) -> str:
+    """``"; one label in k"`` when :func:`_set_labels` thinned the ``axis`` labels, else ``""``."""
+    ticks = ax.get_xticks() if axis == "x" else ax.get_yticks()
+    step = int(round(ticks[1] - ticks[0])) if len(ticks) > 1 else 1
+    return f"; one label in {step}" if step > 1 else ""
 
 
 def _numpy(x: Any, name: str) -> np.ndarray:
@@ -220,11 +257,11 @@ def plot_similarity_heatmap(
         )
     if annotate is None:
         annotate = max(m.shape) <= 12
-    size = max(3.5, 0.45 * max(m.shape) + 2)
+    size = min(_MAX_MATRIX_INCHES, max(3.5, 0.45 * max(m.shape) + 2))
     ax = _new_ax(ax, (size + 1, size))
     im = ax.imshow(m, **{"cmap": cmap, "vmin": vmin, "vmax": vmax, **kwargs})
-    ax.set_xticks(range(len(xl)), xl, rotation=45, ha="right", rotation_mode="anchor")
-    ax.set_yticks(range(len(yl)), yl)
+    _set_labels(ax, "x", xl, rotation=45, ha="right", rotation_mode="anchor")
+    _set_labels(ax, "y", yl)
     if annotate:
         lo, hi = im.get_clim()
         mid = (lo + hi) / 2
@@ -317,10 +354,10 @@ def _query_bars(
 ) -> Axes:
     """One query's row as bars over the kept positions; the query's own bar in orange."""
     kept = [lab for lab, k in zip(labels, keep) if k]
-    ax = _new_ax(ax, (max(5.0, 0.35 * len(kept) + 1.5), 3.8))
+    ax = _new_ax(ax, (min(_MAX_BARS_INCHES, max(5.0, 0.35 * len(kept) + 1.5)), 3.8))
     colors = ["tab:orange" if i == q else "tab:blue" for i in np.flatnonzero(keep)]
     ax.bar(range(len(kept)), values[keep], **{"color": colors, **kwargs})
-    ax.set_xticks(range(len(kept)), kept, rotation=45, ha="right", rotation_mode="anchor")
+    _set_labels(ax, "x", kept, rotation=45, ha="right", rotation_mode="anchor")
     ax.set_xlim(-0.6, len(kept) - 0.4)
     ax.grid(axis="y", alpha=0.3)
     return ax
@@ -405,7 +442,7 @@ def plot_attention(
             q, full, labels, special = t, e.attentions[row, head].float(), list(e.tokens), e.special_mask
         keep = np.ones(len(labels), dtype=bool) if specials == "include" else ~special.numpy()
         ax = _query_bars(ax, labels, full[q].numpy(), keep, q, **kwargs)
-        ax.set_xlabel(f"attended {level} (key)")
+        ax.set_xlabel(f"attended {level} (key{_thinned(ax, 'x')})")
         ax.set_ylabel("attention weight")
         hidden = "" if keep[q] else ", special tokens hidden"
         ax.set_title(f"{prefix} from {_unit_name(e, t, level)}, layer {row + 1}, head {head % n_heads}{hidden}")
@@ -416,8 +453,8 @@ def plot_attention(
         title=f"{prefix}, layer {row + 1}, head {head % n_heads}", colorbar=colorbar,
         colorbar_label="attention weight", ax=ax, **kwargs,
     )
-    ax.set_xlabel(f"attended {level} (key)")
-    ax.set_ylabel(f"attending {level} (query)")
+    ax.set_xlabel(f"attended {level} (key{_thinned(ax, 'x')})")
+    ax.set_ylabel(f"attending {level} (query{_thinned(ax, 'y')})")
     return ax
 
 
@@ -936,12 +973,12 @@ def plot_rollout(
             colorbar_label="rollout weight (each row sums to 1)",
             title=f"attention rollout through {through}", ax=ax, **kwargs,
         )
-        ax.set_xlabel(f"input {what}")
-        ax.set_ylabel(f"position after layer {row + 1}")
+        ax.set_xlabel(f"input {what}{_note(_thinned(ax, 'x'))}")
+        ax.set_ylabel(f"position after layer {row + 1}{_note(_thinned(ax, 'y'))}")
         return ax
     q = _query_index(e, query, occurrence, words, len(labels))
     ax = _query_bars(ax, labels, r[q], keep, q, **kwargs)
-    ax.set_xlabel(f"input {what}")
+    ax.set_xlabel(f"input {what}{_note(_thinned(ax, 'x'))}")
     ax.set_ylabel("rollout weight (the row sums to 1)")
     shown = "orange" if keep[q] else "special tokens hidden"
     first = int(_units(e)[2][q]) if words else q

@@ -229,3 +229,56 @@ def test_one_dimensional_data_is_drawn_in_one_dimension():
     # real 2-D data stays 2-D
     ax = bk.plot_projection(torch.randn(20, 5, generator=g), labels)
     assert ax.get_ylabel().startswith("PC2")
+
+
+# ---------------------------------------------------------------------------
+# Long texts: bounded figures, thinned labels that never overlap
+# ---------------------------------------------------------------------------
+
+
+def _label_boxes_overlap(ax, axis):
+    fig = ax.figure
+    fig.canvas.draw()
+    labels = ax.get_xticklabels() if axis == "x" else ax.get_yticklabels()
+    boxes = [t.get_window_extent() for t in labels if t.get_text()]
+    if axis == "x":  # rotated by 45 degrees: neighbours overlap when their anchors are closer than a line
+        return any(b.x1 - a.x1 < 0.8 * t.get_fontsize() * fig.dpi / 72
+                   for a, b, t in zip(boxes, boxes[1:], labels))
+    return any(a.overlaps(b) for a, b in zip(boxes, boxes[1:]))
+
+
+def test_long_matrix_figure_is_bounded_and_labels_thinned():
+    n = 300
+    labels = [f"w{i}" for i in range(n)]
+    ax = bk.plot_similarity_heatmap(torch.rand(n, n), labels)
+    w, h = ax.figure.get_size_inches()
+    assert w <= 16 and h <= 15  # not 0.45 inch per row: a 300-row figure would be 137 inches
+    shown = [t.get_text() for t in ax.get_yticklabels()]
+    ticks = [int(v) for v in ax.get_yticks()]
+    assert 1 < len(shown) < n and shown == [labels[i] for i in ticks]
+    step = ticks[1] - ticks[0]
+    assert step > 1 and ticks == list(range(0, n, step))
+    assert ax.get_ylabel() == f"one label in {step}"
+    assert not _label_boxes_overlap(ax, "y") and not _label_boxes_overlap(ax, "x")
+
+
+def test_short_matrix_keeps_every_label(tiny_bank):
+    ax = bk.plot_attention(tiny_bank)
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(tiny_bank.tokens)
+    assert ax.get_xlabel() == "attended token (key)" and ax.get_ylabel() == "attending token (query)"
+
+
+def test_long_text_attention_and_rollout_stay_readable(tmp_path):
+    from conftest import make_tiny_model
+
+    long = bk.load(make_tiny_model(tmp_path / "long", max_positions=256), device="cpu")
+    e = long.encode(" ".join(["the bank robber was seen fishing on the river bank"] * 14), attentions=True)
+    assert len(e.tokens) > 140
+    for ax in (bk.plot_attention(e, level="token"), bk.plot_rollout(e)):
+        assert max(ax.figure.get_size_inches()) <= 16
+        assert not _label_boxes_overlap(ax, "y")
+    ax = bk.plot_attention(e, level="token")
+    step = int(ax.get_xticks()[1] - ax.get_xticks()[0])
+    assert step > 1 and ax.get_xlabel() == f"attended token (key; one label in {step})"
+    bars = bk.plot_attention(e, token=5)
+    assert bars.figure.get_size_inches()[0] <= 16 and not _label_boxes_overlap(bars, "x")
