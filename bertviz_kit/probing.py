@@ -180,6 +180,20 @@ def _labels(labels: object, n: int | None, name: str = "labels") -> np.ndarray:
     return y
 
 
+def _probe_inputs(
+    data: object, labels: object, groups: object, pooling: str, specials: str
+) -> tuple[np.ndarray, tuple[int, ...], np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """What every probe starts from: features ``[layers, n, dim]``, their layer ids, the labels
+    (with their classes, class index and class counts; at least two classes) and the groups."""
+    x, layer_ids = _features(data, pooling, specials)
+    n = x.shape[1]
+    y = _labels(labels, n)
+    classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    if len(classes) < 2:
+        raise InvalidParameterError(f"labels must hold at least two classes; got only {classes.tolist()}.")
+    return x, layer_ids, y, classes, inverse, counts, _groups(groups, data, n)
+
+
 def _groups(groups: object, data: object, n: int) -> np.ndarray | None:
     if groups is None:
         return data.sentence.numpy() if isinstance(data, WordFeatures) else None
@@ -420,13 +434,8 @@ def probe_layers(
     2-core machine (about 0.3 s per fit instead of 7-15 s for 3,000 words).
     """
     _check_cv(cv)
-    x, layer_ids = _features(data, pooling, specials)
+    x, layer_ids, y, classes, _, counts, g = _probe_inputs(data, labels, groups, pooling, specials)
     n = x.shape[1]
-    y = _labels(labels, n)
-    classes, counts = np.unique(y, return_counts=True)
-    if len(classes) < 2:
-        raise InvalidParameterError(f"labels must hold at least two classes; got only {classes.tolist()}.")
-    g = _groups(groups, data, n)
     y_control = None
     if control:
         types = _word_types(word_types, data, n)
@@ -645,13 +654,8 @@ def scalar_mix_probe(
     """
     from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit
 
-    x_np, layer_ids = _features(data, pooling, specials)
+    x_np, layer_ids, _, classes, y_np, _, g = _probe_inputs(data, labels, groups, pooling, specials)
     n = x_np.shape[1]
-    y_raw = _labels(labels, n)
-    classes, y_np = np.unique(y_raw, return_inverse=True)
-    if len(classes) < 2:
-        raise InvalidParameterError(f"labels must hold at least two classes; got only {classes.tolist()}.")
-    g = _groups(groups, data, n)
     if g is not None:
         if len(np.unique(g)) < 2:
             raise InvalidParameterError("groups must hold at least two groups to split into train and test.")
