@@ -81,3 +81,22 @@ def minilm() -> bk.Encoder:
 @pytest.fixture(scope="session")
 def bank(minilm) -> bk.Encoding:
     return minilm.encode(BANK_TEXT, attentions=True)
+
+
+def staged_pixels_off(x) -> int:
+    """Pixels where an explorer's canvas after staged redraws differs from a full draw of the same
+    figure (0: no stale pixels). ``x`` has been drawn with ``to_png`` at least once."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from bertviz_kit import widgets
+
+    fig = x._fig
+    staged = np.asarray(fig.canvas.buffer_rgba()).astype(int)
+    for artist in fig.findobj():
+        artist.set_animated(False)
+    with plt.rc_context(widgets._RC):
+        fig.canvas.draw()
+    full = np.asarray(fig.canvas.buffer_rgba()).astype(int)
+    diff = np.abs(staged - full).max(axis=-1)
+    return int((diff > 40).sum())

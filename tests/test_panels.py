@@ -11,9 +11,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from conftest import staged_pixels_off  # noqa: E402
 
 import bertviz_kit as bk  # noqa: E402
-from bertviz_kit import widgets  # noqa: E402
 from bertviz_kit.validation import InvalidParameterError  # noqa: E402
 
 ALL = ("histogram", "heatmap", "curves", "attention", "lens")
@@ -54,19 +54,6 @@ def _count_updates(x):
             return _orig(ax, data, stage)
         p.update = counted
     return counts
-
-
-def _staged_equals_full(x):
-    """The canvas after staged redraws equals a full draw of the same figure (no stale pixels)."""
-    fig = x._fig
-    staged = np.asarray(fig.canvas.buffer_rgba()).astype(int)
-    for artist in fig.findobj():
-        artist.set_animated(False)
-    with plt.rc_context(widgets._RC):
-        fig.canvas.draw()
-    full = np.asarray(fig.canvas.buffer_rgba()).astype(int)
-    diff = np.abs(staged - full).max(axis=-1)
-    return (diff > 40).sum()
 
 
 # -- the protocol and choosing panels ---------------------------------------------------------
@@ -275,7 +262,7 @@ def test_staged_redraw_of_five_panels_equals_a_full_draw(tiny_bank, tiny, change
     for change in changes:
         x.set(**change, redraw=False)
         x.to_png()
-    assert _staged_equals_full(x) == 0
+    assert staged_pixels_off(x) == 0
     fresh = x.render()
     for old, new in zip(x._fig.axes, fresh.axes):
         assert old.get_title() == new.get_title()
@@ -332,7 +319,7 @@ def test_a_custom_panel_is_one_class(tiny_bank):
     for label in (ax.xaxis.label, ax.yaxis.label):
         box = label.get_window_extent(renderer)
         assert label.get_text() and region.x0 <= box.x0 and box.x1 <= region.x1 and 0 < box.y0 and box.y1 <= region.y1
-    assert _staged_equals_full(x) == 0
+    assert staged_pixels_off(x) == 0
     fresh = x.render()
     assert fresh.axes[1].get_title() == "norm of token 10"
     plt.close(fresh)
