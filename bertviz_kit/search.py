@@ -162,10 +162,15 @@ def _query(e: Encoding, word: object, occurrence: object, span: object, layer: i
                   (a, z), e.layer_ids[e_row])
 
 
-def _block_scores(b: Encodings, row: int, q: torch.Tensor, subwords: str) -> torch.Tensor:
+def _block_word_vectors(b: Encodings, row: int, subwords: str) -> torch.Tensor:
+    """Unit-length float32 ``[n_words_in_block, dim]``: every word of a block pooled at stored row ``row``."""
     n_words = int(b.word_starts[-1])
     vecs = _pool_tokens(b.hidden, [row], "sum", b.word_group, n_words, subwords)
-    vecs = torch.nn.functional.normalize(vecs, dim=-1)
+    return torch.nn.functional.normalize(vecs.float(), dim=-1)
+
+
+def _block_scores(b: Encodings, row: int, q: torch.Tensor, subwords: str) -> torch.Tensor:
+    vecs = _block_word_vectors(b, row, subwords)
     return vecs @ q.to(vecs.device)
 
 

@@ -34,11 +34,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from .encoding import IS_ENCODING, Corpus, Encoding, as_corpus
-from .pooling import SUBWORD_MODES, _layer_rows, _pool_tokens
-from .search import ContextMatches, _block_spans, _matches, _query
+from .pooling import SUBWORD_MODES, _layer_rows
+from .search import ContextMatches, _block_spans, _block_word_vectors, _matches, _query
 from .validation import Instance, Interval, InvalidParameterError, NoneOr, Options, check, validate_params
 
 __all__ = ["ContextIndex", "build_context_index", "load_context_index", "INDEX_KINDS"]
@@ -87,10 +86,7 @@ def _store_identity(corpus: Corpus) -> str | None:
 
 
 def _word_vectors(b: Any, row: int, subwords: str) -> np.ndarray:
-    n_words = int(b.word_starts[-1])
-    vecs = _pool_tokens(b.hidden, [row], "sum", b.word_group, n_words, subwords)
-    vecs = torch.nn.functional.normalize(vecs.float(), dim=-1)
-    return np.ascontiguousarray(vecs.cpu().numpy(), dtype=np.float32)
+    return np.ascontiguousarray(_block_word_vectors(b, row, subwords).cpu().numpy(), dtype=np.float32)
 
 
 class ContextIndex:
