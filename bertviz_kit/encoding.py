@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .kernels import PackedLinears, onednn_available, onednn_speedup
+from .kernels import PackedLinears, choose_cpu_linear, onednn_available
 from .validation import Boolean, Instance, Interval, InvalidParameterError, Options, check, stored_layer_ids
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -35,9 +35,6 @@ __all__ = ["Encoding", "Encodings", "Corpus", "Encoder", "as_corpus"]
 logger = logging.getLogger(__name__)
 
 STORAGE_DTYPES = ("float32", "bfloat16", "float16")
-
-# cpu_linear="auto" switches to oneDNN's kernels only for a clear gain (timings are noisy).
-_ONEDNN_MIN_SPEEDUP = 1.1
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -629,7 +626,10 @@ class Encoder:
     cpu_linear : str or None
         Kernels the float32 linear layers run on the CPU during :meth:`encode`:
         ``"onednn"`` (packed oneDNN kernels, see :mod:`bertviz_kit.kernels`) or
-        ``"torch"``; ``None`` on a GPU or for other dtypes.
+        ``"torch"``; ``None`` on a GPU or for other dtypes. ``"auto"`` decides from
+        the CPU and the libraries, not by timing (:func:`bertviz_kit.kernels.choose_cpu_linear`).
+    cpu_linear_reason : str
+        Why those kernels run, e.g. "MKL runs its AVX-512 code on this CPU (...)".
     """
 
     def __init__(self, model: Any, tokenizer: Any, settings: Settings, name: str) -> None:
@@ -648,7 +648,7 @@ class Encoder:
                 f"{name!r} has; use max_length <= {positions} (longer texts are windowed)."
             )
         self.loading_info: dict[str, list[str]] = {}
-        self.cpu_linear = self._pick_cpu_linear(getattr(settings, "cpu_linear", "auto"))
+        self.cpu_linear, self.cpu_linear_reason = self._pick_cpu_linear(getattr(settings, "cpu_linear", "auto"))
         self._packed = PackedLinears(model) if self.cpu_linear == "onednn" else None
         self._uses_token_types = "token_type_ids" in getattr(tokenizer, "model_input_names", [])
         # encode() switches the model's attention implementation and CPU kernels for the time of a
@@ -669,23 +669,23 @@ class Encoder:
         """Where the model's weights are (follows ``model.to(...)``)."""
         return next(self.model.parameters()).device
 
-    def _pick_cpu_linear(self, choice: str) -> str | None:
-        """``"onednn"`` or ``"torch"`` for float32 models on the CPU, ``None`` elsewhere."""
+    def _pick_cpu_linear(self, choice: str) -> tuple[str | None, str]:
+        """``("onednn" | "torch", why)`` for float32 models on the CPU, ``(None, why)`` elsewhere."""
         param = next(self.model.parameters())
         if self.device.type != "cpu" or param.dtype != torch.float32:
-            return None
+            return None, "the float32 CPU kernels are not used (another device or dtype)"
         if choice == "torch":
-            return "torch"
+            return "torch", "asked for (cpu_linear='torch')"
         if not onednn_available():
             if choice == "onednn":
                 raise InvalidParameterError(
                     "cpu_linear='onednn' was asked for, but this PyTorch build has no oneDNN "
                     "packed linear kernels (torch.backends.mkldnn); use cpu_linear='auto' or 'torch'."
                 )
-            return "torch"
-        if choice == "onednn" or onednn_speedup(self.dim) >= _ONEDNN_MIN_SPEEDUP:
-            return "onednn"
-        return "torch"
+            return "torch", "this PyTorch build has no oneDNN packed linear kernels"
+        if choice == "onednn":
+            return "onednn", "asked for (cpu_linear='onednn')"
+        return choose_cpu_linear()
 
     def __repr__(self) -> str:
         return (

@@ -13,19 +13,38 @@ record; everything else takes the module's own ``forward``. The model itself is
 not changed: no parameters, buffers or state-dict keys are added, and packed
 weights are re-packed whenever a weight tensor is replaced or modified in place.
 The results are float32 results (they differ from BLAS's in the last bits, as two
-BLAS libraries do). ``bk.load(cpu_linear="auto")`` (the default) times both kernels
-once per process (:func:`onednn_speedup`) and uses oneDNN where it is faster.
+BLAS libraries do).
+
+``bk.load(cpu_linear="auto")`` (the default) decides from what the CPU and the
+libraries are, never from a timing race, so the same machine and settings always run
+the same kernels (:func:`choose_cpu_linear`): oneDNN where the CPU has AVX-512 and
+MKL does not run its AVX-512 code on it (MKL keeps its AVX-512 code for Intel CPUs;
+on AMD Zen 4/5 it runs AVX2 code at half the width), PyTorch's own kernels everywhere
+else (Intel CPUs, CPUs without AVX-512, where both libraries run the same vector
+width, non-x86 machines, builds without MKL or oneDNN).
 """
 
 from __future__ import annotations
 
 import functools
+import os
+import re
+import sys
+import tempfile
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-__all__ = ["CPU_LINEAR", "PackedLinears", "onednn_available", "onednn_speedup"]
+__all__ = [
+    "CPU_LINEAR",
+    "PackedLinears",
+    "choose_cpu_linear",
+    "cpu_flags",
+    "mkl_code_path",
+    "onednn_available",
+    "onednn_speedup",
+]
 
 CPU_LINEAR = ("auto", "onednn", "torch")
 
@@ -50,14 +69,96 @@ def onednn_available() -> bool:
         return False
 
 
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> frozenset[str]:
+    """The CPU's feature flags as the kernel lists them (empty where there is no such file)."""
+    try:
+        with open(cpuinfo, encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+@functools.lru_cache(maxsize=1)
+def mkl_code_path() -> str | None:
+    """The processor line MKL prints for itself here (which code it dispatches), or None.
+
+    MKL chooses its code path at run time from the CPU: on an Intel CPU with AVX-512 it
+    says so ("... Intel(R) Advanced Vector Extensions 512 (Intel(R) AVX-512) ...");
+    on other CPUs it names a narrower path. The line comes from MKL's verbose mode for
+    one small product, read from the process's standard output. None where PyTorch is
+    built without MKL or the line cannot be read.
+    """
+    if not torch.backends.mkl.is_available():
+        return None
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:
+        return None
+    try:
+        with tempfile.TemporaryFile() as f:
+            os.dup2(f.fileno(), 1)
+            try:
+                with torch.backends.mkl.verbose(torch.backends.mkl.VERBOSE_ON):
+                    a = torch.ones(8, 8)
+                    a @ a
+            finally:
+                os.dup2(saved, 1)
+            f.seek(0)
+            text = f.read().decode("utf-8", errors="replace")
+    except (OSError, RuntimeError):
+        return None
+    finally:
+        os.close(saved)
+    line = next((ln for ln in text.splitlines() if ln.startswith("MKL_VERBOSE") and "processors" in ln), None)
+    if line is None:
+        return None
+    found = re.search(r"architecture (.*?processors)", line)
+    return found.group(1) if found else line.removeprefix("MKL_VERBOSE ").strip()
+
+
+def _mkl_runs_avx512(code_path: str | None) -> bool:
+    return code_path is not None and bool(re.search(r"AVX-?512|Advanced Vector Extensions 512", code_path))
+
+
+@functools.lru_cache(maxsize=1)
+def choose_cpu_linear() -> tuple[str, str]:
+    """The float32 CPU kernels ``cpu_linear="auto"`` runs here, and why.
+
+    Decided from the CPU's flags, PyTorch's build and MKL's own dispatch, never by
+    timing, so it is the same in every process on the same machine.
+
+    Returns
+    -------
+    (str, str)
+        ``("onednn" | "torch", reason)``.
+    """
+    if not onednn_available():
+        return "torch", "this PyTorch build has no oneDNN packed linear kernels"
+    flags = cpu_flags()
+    if "avx512f" not in flags:
+        return "torch", "no AVX-512 on this CPU: MKL and oneDNN run the same vector width"
+    code_path = mkl_code_path()
+    if code_path is None:
+        if torch.backends.mkl.is_available():
+            return "torch", "MKL's code path could not be read; PyTorch's own kernels are the safe default"
+        return "torch", "this PyTorch build has no MKL (its own BLAS is used as is)"
+    if _mkl_runs_avx512(code_path):
+        return "torch", f"MKL runs its AVX-512 code on this CPU ({code_path})"
+    return "onednn", f"this CPU has AVX-512 but MKL runs narrower code on it ({code_path})"
+
+
 @functools.lru_cache(maxsize=8)
 def onednn_speedup(dim: int, rows: int = 512) -> float:
     """How many times faster oneDNN's packed kernel is than ``F.linear`` here.
 
     Timed once per process and width on one feed-forward-shaped product
     (``[rows, dim] @ [dim, 4 dim]``, best of 5 each, ~10-100 ms in all), with
-    PyTorch's current thread count. ``cpu_linear="auto"`` uses oneDNN only where
-    this is clearly above 1.
+    PyTorch's current thread count. A diagnostic for benchmarks: ``cpu_linear="auto"``
+    does not time anything (see :func:`choose_cpu_linear`).
     """
     import time
 

@@ -97,17 +97,66 @@ def test_cpu_linear_choices(tiny_path, monkeypatch, tmp_path):
         bk.load(tiny_path, device="cpu", cpu_linear="onednn")
 
 
-@needs_onednn
-def test_auto_uses_onednn_only_where_it_is_faster(tiny_path, monkeypatch):
-    from bertviz_kit import encoding
+INTEL_AVX512 = ("Intel(R) Advanced Vector Extensions 512 (Intel(R) AVX-512) with support of Intel(R) Deep "
+                "Learning Boost (Intel(R) DL Boost), EVEX-encoded AES and Carry-Less Multiplication (CLMUL) "
+                "enabled processors")
+AVX2 = "Intel(R) Advanced Vector Extensions 2 (Intel(R) AVX2) enabled processors"
 
-    speed = kernels.onednn_speedup(32)
-    assert speed > 0
-    monkeypatch.setattr(encoding, "onednn_speedup", lambda dim: 0.9)
-    assert bk.load(tiny_path, device="cpu").cpu_linear == "torch"
-    assert bk.load(tiny_path, device="cpu", cpu_linear="onednn").cpu_linear == "onednn"
-    monkeypatch.setattr(encoding, "onednn_speedup", lambda dim: 1.5)
-    assert bk.load(tiny_path, device="cpu").cpu_linear == "onednn"
+
+@pytest.mark.parametrize(
+    ("flags", "mkl", "expected", "why"),
+    [
+        ({"avx2", "avx512f"}, INTEL_AVX512, "torch", "MKL runs its AVX-512 code"),  # Intel Xeon
+        ({"avx2", "avx512f", "avx512_bf16"}, AVX2, "onednn", "MKL runs narrower code"),  # AMD Zen 4/5
+        ({"avx2", "avx512f"}, "Intel(R) Architecture processors", "onednn", "MKL runs narrower code"),
+        ({"avx2", "fma"}, "Intel(R) Architecture processors", "torch", "no AVX-512"),  # AMD Zen 3
+        ({"avx2"}, AVX2, "torch", "no AVX-512"),
+        (set(), None, "torch", "no AVX-512"),  # not x86, or no /proc/cpuinfo
+        ({"avx512f"}, None, "torch", "MKL"),  # MKL's line unreadable or no MKL
+    ],
+)
+def test_auto_decides_from_the_cpu_and_the_libraries(monkeypatch, flags, mkl, expected, why):
+    monkeypatch.setattr(kernels, "onednn_available", lambda: True)
+    monkeypatch.setattr(kernels, "cpu_flags", lambda cpuinfo="/proc/cpuinfo": frozenset(flags))
+    monkeypatch.setattr(kernels, "mkl_code_path", lambda: mkl)
+    kernels.choose_cpu_linear.cache_clear()
+    try:
+        choice, reason = kernels.choose_cpu_linear()
+    finally:
+        kernels.choose_cpu_linear.cache_clear()
+    assert choice == expected and why in reason
+
+
+def test_auto_never_times_anything(tiny_path, monkeypatch):
+    """The same machine and settings always run the same kernels: no timing race decides."""
+    def refuse(*a, **k):
+        raise AssertionError("cpu_linear='auto' must not time the kernels")
+
+    monkeypatch.setattr(kernels, "onednn_speedup", refuse)
+    kernels.choose_cpu_linear.cache_clear()
+    enc = bk.load(tiny_path, device="cpu")
+    assert (enc.cpu_linear, enc.cpu_linear_reason) == kernels.choose_cpu_linear()
+    assert {bk.load(tiny_path, device="cpu").cpu_linear for _ in range(3)} == {enc.cpu_linear}
+    assert bk.load(tiny_path, device="cpu", cpu_linear="torch").cpu_linear_reason.startswith("asked for")
+
+
+def test_cpu_flags_reads_the_flags_line(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu avx2 avx512f\n")
+    assert kernels.cpu_flags(str(info)) == {"fpu", "avx2", "avx512f"}
+    assert kernels.cpu_flags(str(tmp_path / "missing")) == frozenset()
+
+
+@pytest.mark.skipif(not torch.backends.mkl.is_available(), reason="this PyTorch build has no MKL")
+def test_mkl_code_path_is_read_here():
+    path = kernels.mkl_code_path()
+    assert path is not None and path.endswith("processors")
+    assert kernels._mkl_runs_avx512(INTEL_AVX512) and not kernels._mkl_runs_avx512(AVX2)
+
+
+@needs_onednn
+def test_onednn_speedup_is_a_positive_ratio():
+    assert kernels.onednn_speedup(32) > 0
 
 
 @needs_onednn
