@@ -13,7 +13,7 @@ plot without running it again::
 
 from __future__ import annotations
 
-from . import datasets
+from . import datasets, exercises
 from .addressing import occurrence_labels
 from .alignment import AlignmentReport, WordFeatures, ud_word_features
 from .attention import (
@@ -98,6 +98,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "datasets",
+    "exercises",
     "Settings",
     "read_settings",
     "Encoder",
