@@ -9,6 +9,7 @@ and a student can call them as often as they like::
     bk.exercises.check_meaning_gap((same, different), es, "bat", MEANING, layer=3)
     # exercise 1: correct (same meaning 0.939, different meanings 0.880, layer 3)
 
+An answer of ``None`` (the student version's placeholder) prints "no answer yet".
 Numbers are compared with a tolerance (``atol``, default 0.005), so answers computed in
 another way (another pooling order, another CPU) still count.
 """
@@ -37,6 +38,11 @@ __all__ = [
 _CORPUS = Instance(Encodings, list, tuple, label="Encodings or a list of Encoding")
 _ENCODING = Instance(Encoding, label="an Encoding")
 _NUMBER = (int, float)
+
+
+def _no_answer(exercise: str, variable: str) -> bool:
+    print(f"{exercise}: no answer yet: set {variable} in the cell above, then run this cell again")
+    return False
 
 
 def _verdict(exercise: str, ok: bool, shown: str, hint: str) -> bool:
@@ -107,6 +113,8 @@ def check_meaning_gap(
     meaning: Sequence[object], layer: int, *, atol: float = 0.005,
 ) -> bool:
     """Check exercise 1's answer ``(same-meaning mean, different-meaning mean)``; see :func:`meaning_gap`."""
+    if answer is None:
+        return _no_answer("exercise 1", "answer1")
     expected = meaning_gap(corpus, word, meaning, layer)
     given = _numbers(answer, 2, "answer")
     ok = all(abs(g - e) <= atol for g, e in zip(given, expected))
@@ -145,6 +153,8 @@ def attention_targets(e: Encoding, word: str, neighbours: str = "exclude") -> li
 
 def check_attention_targets(answer: Sequence[str], e: Encoding, word: str, *, neighbours: str = "exclude") -> bool:
     """Check exercise 2's answer: the token attended to most at every layer; see :func:`attention_targets`."""
+    if answer is None:
+        return _no_answer("exercise 2", "answer2")
     expected = attention_targets(e, word, neighbours)
     given = [str(t) for t in answer] if isinstance(answer, (list, tuple)) else None
     if given is None:
@@ -178,6 +188,8 @@ def check_outlier_dimensions(
     answer: int, corpus: Encodings | Sequence[Encoding], layer: int
 ) -> bool:
     """Check exercise 3's answer: the dimension most often largest at ``layer``; see :func:`outlier_dimensions`."""
+    if answer is None:
+        return _no_answer("exercise 3", "answer3")
     dim, wins, total = outlier_dimensions(corpus, layer)
     if isinstance(answer, bool) or not isinstance(answer, (int, torch.Tensor)):
         raise InvalidParameterError(f"answer must be a dimension index (an int); got {type(answer).__name__}.")
@@ -199,6 +211,8 @@ def widest_gap(corpus: Encodings | Sequence[Encoding], word: str, meaning: Seque
 
 def check_widest_gap(answer: int, corpus: Encodings | Sequence[Encoding], word: str, meaning: Sequence[object]) -> bool:
     """Check exercise 4's answer: the layer with the widest gap; see :func:`widest_gap`."""
+    if answer is None:
+        return _no_answer("exercise 4", "answer4")
     expected = widest_gap(corpus, word, meaning)
     if isinstance(answer, bool) or not isinstance(answer, (int, torch.Tensor)):
         raise InvalidParameterError(f"answer must be a layer number (an int); got {type(answer).__name__}.")

@@ -14,6 +14,8 @@
 # ---
 
 # %% [markdown]
+# [Open in Colab](https://colab.research.google.com/github/bertviz-kit/bertviz-kit/blob/main/notebooks/01_setup_and_loading.ipynb) · [Start here: the route](00_start_here.ipynb)
+#
 # # 01 · Set-up and loading
 #
 # Everything in these notebooks runs offline. The default encoder,
@@ -22,6 +24,20 @@
 # so nothing is downloaded. Any other encoder that transformers' `AutoModel`
 # can load (bert-base-cased, RoBERTa, DistilBERT, ...) works by name or folder
 # once you have it.
+
+# %%
+# Colab or a fresh environment: install the package (CPU torch first, a few hundred MB
+# instead of several GB); where it is installed, this cell does nothing.
+import importlib.util
+import subprocess
+import sys
+
+if importlib.util.find_spec("bertviz_kit") is None:
+    if importlib.util.find_spec("torch") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "torch",
+                        "--index-url", "https://download.pytorch.org/whl/cpu"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "bertviz-kit[widgets] @ git+https://github.com/bertviz-kit/bertviz-kit"], check=True)
 
 # %%
 import tempfile
@@ -88,7 +104,7 @@ evil.write_text("model: !!python/object/apply:os.system ['echo hacked']\n")
 try:
     bk.read_settings(evil)
 except ValueError as err:
-    print("ValueError:", str(err).splitlines()[0][:110])
+    print("ValueError:", str(err).replace(str(folder), "<temporary folder>"))
 
 # %% [markdown]
 # ## Any other encoder
@@ -138,7 +154,7 @@ except OSError as err:
 try:
     bk.load("./models/does-not-exist")
 except FileNotFoundError as err:
-    print("FileNotFoundError:", err)
+    print("FileNotFoundError:", str(err).replace(str(Path.cwd()), "<current folder>"))
 
 # %% [markdown]
 # Loading from a folder works like loading by name; here the bundled model's
@@ -149,4 +165,4 @@ same = bk.load(bk.bundled_model_path(), device="cpu")
 print(same.n_layers, same.dim)
 
 # %% [markdown]
-# Next: [02 · forward pass and the [tokens, layers, features] reshape](02_forward_pass.ipynb).
+# **Route:** Previous: [00 · Start here: a 90-minute class on what is inside BERT](00_start_here.ipynb) · [Start here](00_start_here.ipynb) · Next: [02 · One forward pass, every layer kept](02_forward_pass.ipynb)

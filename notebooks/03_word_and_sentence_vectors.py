@@ -14,12 +14,28 @@
 # ---
 
 # %% [markdown]
+# [Open in Colab](https://colab.research.google.com/github/bertviz-kit/bertviz-kit/blob/main/notebooks/03_word_and_sentence_vectors.ipynb) · [Start here: the route](00_start_here.ipynb)
+#
 # # 03 · Word and sentence vectors
 #
 # Which layers, and which pooling, make the best vector? The tutorial's answer
 # was "it depends on the task". This notebook puts every choice side by side
 # so you can see what each one does. All of them slice the same stored
 # hidden states: the model ran once.
+
+# %%
+# Colab or a fresh environment: install the package (CPU torch first, a few hundred MB
+# instead of several GB); where it is installed, this cell does nothing.
+import importlib.util
+import subprocess
+import sys
+
+if importlib.util.find_spec("bertviz_kit") is None:
+    if importlib.util.find_spec("torch") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "torch",
+                        "--index-url", "https://download.pytorch.org/whl/cpu"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "bertviz-kit[widgets] @ git+https://github.com/bertviz-kit/bertviz-kit"], check=True)
 
 # %%
 import torch
@@ -50,7 +66,7 @@ for layers in ["last", "second_last", "sum_last4", "concat_last4", "mean_last4",
 
 # %%
 loop = torch.stack([token[-4:].sum(dim=0) for token in e.by_token()])
-print(torch.allclose(loop, bk.token_vectors(e, "sum_last4"), atol=1e-5))
+print("the loop equals bk.token_vectors(e, 'sum_last4') within 1e-5:", torch.allclose(loop, bk.token_vectors(e, "sum_last4"), atol=1e-5))
 
 # %% [markdown]
 # A bad choice gets a message that names the parameter, what is allowed and
@@ -71,8 +87,8 @@ except ValueError as err:
 
 # %%
 w = enc.encode("Tokenizers split unbelievably long words into wordpieces.")
-print(w.tokens)
-print(w.words)
+print("tokens:", w.tokens)
+print("words: ", w.words)
 
 # %%
 split = [i for i in range(w.n_words) if w.word_ids.count(i) > 1]
@@ -99,6 +115,7 @@ table = bk.cosine(torch.stack([vectors[m][i] for m in modes]))
 ax = bk.plot_similarity_heatmap(table, modes, title=f"sub-word pooling of {w.words[i]!r}", vmin=0.5)
 
 # %%
+print(f"cosine between the poolings of {w.words[i]!r} (rows and columns: {', '.join(modes)}):")
 print(table.numpy().round(3))
 
 # %% [markdown]
@@ -112,7 +129,7 @@ start = text.index("bank vault")
 phrase = bk.span_vector(e, (start, start + len("bank vault")), layers="last")
 start2 = text.index("river bank")
 phrase2 = bk.span_vector(e, (start2, start2 + len("river bank")), layers="last")
-print(tuple(phrase.shape), "cosine('bank vault', 'river bank') =", round(float(bk.cosine(phrase, phrase2)), 4))
+print("span vector:", tuple(phrase.shape), "| cosine('bank vault', 'river bank') =", round(float(bk.cosine(phrase, phrase2)), 3))
 
 # %% [markdown]
 # ## Sentence vectors
@@ -123,7 +140,7 @@ print(tuple(phrase.shape), "cosine('bank vault', 'river bank') =", round(float(b
 
 # %%
 ref = e.by_token()[1:-1, -1, :].mean(dim=0)
-print(torch.allclose(bk.sentence_vector(e), ref))
+print("bk.sentence_vector(e) equals the hand-made mean within 1e-5:", torch.allclose(bk.sentence_vector(e), ref, atol=1e-5))
 
 # %% [markdown]
 # Every pooling choice, compared on four sentences: two paraphrases about a
@@ -159,4 +176,4 @@ for pooling, specials in choices:
           f"| robbery~recipe {sims[0, 3]:.3f}")
 
 # %% [markdown]
-# Next: [04 · the bank case study](04_bank_case_study.ipynb).
+# **Route:** Previous: [02 · One forward pass, every layer kept](02_forward_pass.ipynb) · [Start here](00_start_here.ipynb) · Next: [04 · Case study: three "bank"s](04_bank_case_study.ipynb)

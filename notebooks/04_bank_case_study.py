@@ -14,6 +14,8 @@
 # ---
 
 # %% [markdown]
+# [Open in Colab](https://colab.research.google.com/github/bertviz-kit/bertviz-kit/blob/main/notebooks/04_bank_case_study.ipynb) · [Start here: the route](00_start_here.ipynb)
+#
 # # 04 · Case study: three "bank"s
 #
 # > After stealing money from the **bank vault**, the **bank robber** was seen
@@ -28,6 +30,20 @@
 # environment variable `BERTVIZ_KIT_MODEL` names (for example the tutorial's
 # bert-base-cased, see the README's "Using the tutorial's model"). The stored
 # outputs are MiniLM's.
+
+# %%
+# Colab or a fresh environment: install the package (CPU torch first, a few hundred MB
+# instead of several GB); where it is installed, this cell does nothing.
+import importlib.util
+import subprocess
+import sys
+
+if importlib.util.find_spec("bertviz_kit") is None:
+    if importlib.util.find_spec("torch") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "torch",
+                        "--index-url", "https://download.pytorch.org/whl/cpu"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "bertviz-kit[widgets] @ git+https://github.com/bertviz-kit/bertviz-kit"], check=True)
 
 # %%
 import bertviz_kit as bk
@@ -134,5 +150,6 @@ ax = bk.plot_similarity_heatmap(bk.cosine(words), [f"{i}:{w}" for i, w in enumer
 #   pairs with each other, or correct for anisotropy (notebook 06).
 # * Where to read vectors from depends on the task: middle layers hold the
 #   most word-sense information here, top layers the most sentence-level meaning.
-#
-# Next: [05 · the interactive explorer](05_explorer.ipynb).
+
+# %% [markdown]
+# **Route:** Previous: [03 · Word and sentence vectors](03_word_and_sentence_vectors.ipynb) · [Start here](00_start_here.ipynb) · Next: [05 · Interactive explorer](05_explorer.ipynb)

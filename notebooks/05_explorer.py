@@ -14,6 +14,8 @@
 # ---
 
 # %% [markdown]
+# [Open in Colab](https://colab.research.google.com/github/bertviz-kit/bertviz-kit/blob/main/notebooks/05_explorer.ipynb) · [Start here: the route](00_start_here.ipynb)
+#
 # # 05 · Interactive explorer
 #
 # Pick a token, a layer, how layers combine and how sub-words pool: the value
@@ -25,6 +27,20 @@
 # what it shows.
 #
 # Run all cells, then use the controls below the next cell.
+
+# %%
+# Colab or a fresh environment: install the package (CPU torch first, a few hundred MB
+# instead of several GB); where it is installed, this cell does nothing.
+import importlib.util
+import subprocess
+import sys
+
+if importlib.util.find_spec("bertviz_kit") is None:
+    if importlib.util.find_spec("torch") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "torch",
+                        "--index-url", "https://download.pytorch.org/whl/cpu"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "bertviz-kit[widgets] @ git+https://github.com/bertviz-kit/bertviz-kit"], check=True)
 
 # %%
 import bertviz_kit as bk
@@ -133,7 +149,10 @@ from pathlib import Path
 folder = Path(tempfile.mkdtemp())
 for name in ("view.png", "view.svg", "view.pdf"):
     path = explorer5.save(folder / name)
-    print(path.name, path.read_bytes()[:5])
+    print(f"{path.name}: starts with {path.read_bytes()[:5]!r} (the {path.suffix[1:].upper()} file signature)")
 
 # %%
 fig = explorer5.render()
+
+# %% [markdown]
+# **Route:** Previous: [04 · Case study: three "bank"s](04_bank_case_study.ipynb) · [Start here](00_start_here.ipynb) · Next: [06 · How contextual are the vectors? Self-similarity, intra-similarity, anisotropy](06_contextuality.ipynb)

@@ -14,6 +14,8 @@
 # ---
 
 # %% [markdown]
+# [Open in Colab](https://colab.research.google.com/github/bertviz-kit/bertviz-kit/blob/main/notebooks/06_contextuality.ipynb) · [Start here: the route](00_start_here.ipynb)
+#
 # # 06 · How contextual are the vectors? Self-similarity, intra-similarity, anisotropy
 #
 # The tutorial showed that the three "bank"s of one sentence get different
@@ -40,7 +42,22 @@
 # prints its attribution and reference).
 
 # %%
+# Colab or a fresh environment: install the package (CPU torch first, a few hundred MB
+# instead of several GB); where it is installed, this cell does nothing.
+import importlib.util
+import subprocess
+import sys
+
+if importlib.util.find_spec("bertviz_kit") is None:
+    if importlib.util.find_spec("torch") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "torch",
+                        "--index-url", "https://download.pytorch.org/whl/cpu"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "bertviz-kit[widgets] @ git+https://github.com/bertviz-kit/bertviz-kit"], check=True)
+
+# %%
 import matplotlib.pyplot as plt
+import torch
 
 import bertviz_kit as bk
 
@@ -49,12 +66,11 @@ enc = bk.load(device="cpu")
 print(len(texts), "sentences, e.g.", repr(texts[3]))
 
 # %% [markdown]
-# One forward pass per batch keeps every layer of every sentence (the bar
-# shows the batches; this is the only time the model runs in this notebook).
+# One forward pass per batch of 32 keeps every layer of every sentence (this is
+# the only time the model runs in this notebook; `progress=True` shows a bar).
 
 # %%
-# NBVAL_IGNORE_OUTPUT
-es = enc.encode(texts, batch_size=32, progress=True)
+es = enc.encode(texts, batch_size=32)
 
 # %% [markdown]
 # `es` is one corpus object, an `Encodings`: every sentence's tokens sit in
@@ -89,7 +105,14 @@ for name, v in [("sampled", base), ("exact", exact), ("centred", centred)]:
 # Two random words have a cosine of about 0.1-0.3 in the middle layers, not 0:
 # the vectors share a common direction. Subtracting the mean vector of the
 # corpus (`center=True`) removes it and brings the baseline to about 0.
-#
+
+# %% tags=["remove-cell"]
+# the text above, checked
+assert float((base - exact).abs().max()) < 0.01
+assert 0.1 <= float(exact[1:6].min()) and float(exact[1:6].max()) <= 0.31
+assert float(centred.abs().max()) < 0.03
+
+# %% [markdown]
 # ## Self-similarity of some words, raw and adjusted
 
 # %%
@@ -108,8 +131,10 @@ ax = bk.plot_layer_similarity(adjusted, title="self-similarity minus anisotropy 
 # %% [markdown]
 # * At layer 0 (the embedding layer) a word's occurrences differ only by
 #   position, so self-similarity is about 0.85-0.95.
-# * It falls in the upper layers: the representations become more
-#   context-specific, as Ethayarajh found for BERT, ELMo and GPT-2.
+# * It falls from layer 0 to layer 3 for every word here, rises again at
+#   layer 5 and is lowest at layer 6: the representations become more
+#   context-specific higher up, as Ethayarajh found for BERT, ELMo and GPT-2,
+#   though not at every step.
 # * Function words are the *most* context-specific: "the" and "and" drop far
 #   below content words such as "film" or "movie" (Ethayarajh's finding too:
 #   stopwords have some of the most context-specific representations).
@@ -118,7 +143,19 @@ ax = bk.plot_layer_similarity(adjusted, title="self-similarity minus anisotropy 
 #   model (it was fine-tuned for sentence similarity, and its output is
 #   mean-pooled): the baseline falls there, so the adjusted self-similarity
 #   of content words rises again.
-#
+
+# %% tags=["remove-cell"]
+# the text above, checked
+self_sim = torch.stack([raw[w] for w in words])  # [words, layers]
+assert 0.85 <= float(self_sim[:, 0].min()) and float(self_sim[:, 0].max()) <= 0.96
+assert bool((self_sim[:, 1:4] < self_sim[:, 0:3]).all())          # falls from layer 0 to 3
+assert bool((self_sim[:, 5] > self_sim[:, 4]).all())               # rises again at layer 5
+assert bool((self_sim.argmin(dim=1) == 6).all())                   # lowest at layer 6
+content, function = ["film", "movie", "funny", "story"], ["the", "and"]
+assert max(float(raw[w][6]) for w in function) < min(float(raw[w][6]) for w in content) - 0.3
+assert all(float(adjusted[w][6]) > float(adjusted[w][5]) for w in content)
+
+# %% [markdown]
 # ## Intra-sentence similarity
 
 # %%
@@ -143,7 +180,14 @@ ax = bk.plot_layer_similarity(curves, title="contextuality on 300 movie-review s
 # makes the words of a sentence share more of their vector. A model trained
 # to produce sentence embeddings by mean pooling is expected to do exactly
 # that at the top.
-#
+
+# %% tags=["remove-cell"]
+# the text above, checked
+assert bool((intra[1:] > intra[:-1]).all())
+assert abs(float(intra[0]) - 0.34) < 0.01 and abs(float(intra[-1]) - 0.62) < 0.01
+assert float(intra[-1] - intra[0]) > float(base[-1] - base[0])
+
+# %% [markdown]
 # ## Mean-centring before the cosine
 #
 # `center=True` subtracts the corpus mean word vector (per layer) before every
@@ -182,13 +226,15 @@ print("agree within 1e-4:", bool(((on_disk - exact).abs() < 1e-4).all()))
 # %% [markdown]
 # ## Take-aways
 #
-# * The same word's vector changes more and more with its context as it
-#   moves up the network; function words change the most.
+# * The same word's vector grows more specific to its context from layer 0
+#   to layer 3, turns back a little at layer 5 and is most context-specific
+#   at the top layer; function words change the most.
 # * Raw cosines are inflated by a common direction (anisotropy): compare them
 #   with `bk.anisotropy`, use `adjusted=True`, or centre the vectors.
 # * Lower layers keep more of the word's identity; upper layers carry more of
 #   the sentence (intra-sentence similarity is highest there). "good" loses
 #   its identity faster than "film": whether it is praise depends on its
 #   context ("not good", "good intentions").
-#
-# Next: [07 · projections](07_projections.ipynb) shows these vectors in 2-D.
+
+# %% [markdown]
+# **Route:** Previous: [05 · Interactive explorer](05_explorer.ipynb) · [Start here](00_start_here.ipynb) · Next: [07 · Projections: many occurrences, many sentences, in 2-D](07_projections.ipynb)

@@ -14,6 +14,8 @@
 # ---
 
 # %% [markdown]
+# [Open in Colab](https://colab.research.google.com/github/bertviz-kit/bertviz-kit/blob/main/notebooks/07_projections.ipynb) · [Start here: the route](00_start_here.ipynb)
+#
 # # 07 · Projections: many occurrences, many sentences, in 2-D
 #
 # A cosine table compares a handful of vectors. To see hundreds, project them
@@ -29,6 +31,20 @@
 # PCA is linear: distances along its axes are real, and the axis labels say how
 # much of the variance each one holds. t-SNE keeps neighbourhoods but distorts
 # distances and cluster sizes; read it for "who is near whom" only.
+
+# %%
+# Colab or a fresh environment: install the package (CPU torch first, a few hundred MB
+# instead of several GB); where it is installed, this cell does nothing.
+import importlib.util
+import subprocess
+import sys
+
+if importlib.util.find_spec("bertviz_kit") is None:
+    if importlib.util.find_spec("torch") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "torch",
+                        "--index-url", "https://download.pytorch.org/whl/cpu"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "bertviz-kit[widgets] @ git+https://github.com/bertviz-kit/bertviz-kit"], check=True)
 
 # %%
 import matplotlib.pyplot as plt
@@ -107,8 +123,7 @@ ax = bk.plot_trajectory(stack, senses, center_layers=True, legend_title="sense",
 snippets, polarity = bk.datasets.sentence_polarity(per_class=150, order="grouped")
 
 # %%
-# NBVAL_IGNORE_OUTPUT
-reviews = enc.encode(snippets, progress=True)
+reviews = enc.encode(snippets)
 
 # %%
 sent = bk.sentence_vectors(reviews, layer=-1)
@@ -151,5 +166,6 @@ ax = bk.plot_projection(vecs, review_polarity, legend_title="review", title="the
 # layer 3), while the review's polarity leaves no visible mark on them: the
 # vector of "film" says more about the phrase around it than about whether
 # the review liked it.
-#
-# Next: [08 · attention](08_attention.ipynb).
+
+# %% [markdown]
+# **Route:** Previous: [06 · How contextual are the vectors? Self-similarity, intra-similarity, anisotropy](06_contextuality.ipynb) · [Start here](00_start_here.ipynb) · Next: [08 · Attention: who looks at whom](08_attention.ipynb)

@@ -14,6 +14,8 @@
 # ---
 
 # %% [markdown]
+# [Open in Colab](https://colab.research.google.com/github/bertviz-kit/bertviz-kit/blob/main/notebooks/08_attention.ipynb) · [Start here: the route](00_start_here.ipynb)
+#
 # # 08 · Attention: who looks at whom
 #
 # Each of the model's 6 layers has 12 attention heads; each head gives every
@@ -21,6 +23,20 @@
 # with `attentions=True` keeps them all, `[layers, heads, tokens, tokens]`.
 # The plots here are plain matplotlib: they render offline, in the notebook
 # and in a saved PNG, with no JavaScript.
+
+# %%
+# Colab or a fresh environment: install the package (CPU torch first, a few hundred MB
+# instead of several GB); where it is installed, this cell does nothing.
+import importlib.util
+import subprocess
+import sys
+
+if importlib.util.find_spec("bertviz_kit") is None:
+    if importlib.util.find_spec("torch") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "torch",
+                        "--index-url", "https://download.pytorch.org/whl/cpu"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "bertviz-kit[widgets] @ git+https://github.com/bertviz-kit/bertviz-kit"], check=True)
 
 # %%
 import matplotlib.pyplot as plt
@@ -136,5 +152,6 @@ for w, label in zip(bk.find(e, "bank"), bk.occurrence_labels(e, "bank")):
 # with it (Jain and Wallace 2019, "Attention is not explanation"): read these
 # maps as hints, and test hypotheses with the vectors themselves (notebooks
 # 04, 06, 09).
-#
-# Next: [09 · probing and a trained head](09_probing_and_head.ipynb).
+
+# %% [markdown]
+# **Route:** Previous: [07 · Projections: many occurrences, many sentences, in 2-D](07_projections.ipynb) · [Start here](00_start_here.ipynb) · Next: [09 · Which layer knows what? Probes, and the custom head trained for a task](09_probing_and_head.ipynb)

@@ -14,6 +14,8 @@
 # ---
 
 # %% [markdown]
+# [Open in Colab](https://colab.research.google.com/github/bertviz-kit/bertviz-kit/blob/main/notebooks/10_attention_analysis.ipynb) · [Start here: the route](00_start_here.ipynb)
+#
 # # 10 · Attention analysis: words, rollout, and what each head does
 #
 # Notebook 08 drew raw attention maps. Here we ask them questions, with three
@@ -28,6 +30,20 @@
 # * **head statistics** (Clark et al. 2019): for every head, how broad its
 #   attention is and how much it gives to `[CLS]`, `[SEP]`, punctuation, the
 #   token itself and its neighbours, averaged over 100 sentences.
+
+# %%
+# Colab or a fresh environment: install the package (CPU torch first, a few hundred MB
+# instead of several GB); where it is installed, this cell does nothing.
+import importlib.util
+import subprocess
+import sys
+
+if importlib.util.find_spec("bertviz_kit") is None:
+    if importlib.util.find_spec("torch") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "torch",
+                        "--index-url", "https://download.pytorch.org/whl/cpu"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "bertviz-kit[widgets] @ git+https://github.com/bertviz-kit/bertviz-kit"], check=True)
 
 # %%
 
@@ -239,3 +255,6 @@ ax = bk.plot_head_statistics(stats, "cls", ax=axes[1])
 #
 # To keep a figure: `ax.figure.savefig("rollout.svg")` (or `.png` with
 # `dpi=200`, or `.pdf`); see the README's "Attention analysis" section.
+
+# %% [markdown]
+# **Route:** Previous: [09 · Which layer knows what? Probes, and the custom head trained for a task](09_probing_and_head.ipynb) · [Start here](00_start_here.ipynb) · Next: [11 · Which layers are alike? Centred kernel alignment (CKA)](11_cka.ipynb)

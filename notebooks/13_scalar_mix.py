@@ -14,6 +14,8 @@
 # ---
 
 # %% [markdown]
+# [Open in Colab](https://colab.research.google.com/github/bertviz-kit/bertviz-kit/blob/main/notebooks/13_scalar_mix.ipynb) · [Start here: the route](00_start_here.ipynb)
+#
 # # 13 · Scalar mix: which layers does a task draw on?
 #
 # Notebook 12 trained one probe per layer. Tenney, Das & Pavlick (2019,
@@ -45,6 +47,20 @@
 # the tokens by character offsets (`bk.ud_word_features`).
 
 # %%
+# Colab or a fresh environment: install the package (CPU torch first, a few hundred MB
+# instead of several GB); where it is installed, this cell does nothing.
+import importlib.util
+import subprocess
+import sys
+
+if importlib.util.find_spec("bertviz_kit") is None:
+    if importlib.util.find_spec("torch") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "torch",
+                        "--index-url", "https://download.pytorch.org/whl/cpu"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "bertviz-kit[widgets] @ git+https://github.com/bertviz-kit/bertviz-kit"], check=True)
+
+# %%
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -53,11 +69,10 @@ import bertviz_kit as bk
 dev = bk.datasets.ud_english_ewt("dev")
 pick = np.sort(np.random.default_rng(0).choice(len(dev), size=300, replace=False))
 sentences = [dev[i] for i in pick]
-enc = bk.load(device="cpu", cpu_linear="torch")  # one fixed kernel: the same floats on every run
+enc = bk.load(device="cpu")
 
 # %%
-# NBVAL_IGNORE_OUTPUT
-feats = bk.ud_word_features(enc, sentences, progress=True)
+feats = bk.ud_word_features(enc, sentences)
 
 # %%
 print(feats)
@@ -72,10 +87,14 @@ tasks = {"UPOS": feats.upos, "relation": feats.deprel_universal}
 # from different sentences (a 75/25 `GroupShuffleSplit`).
 
 # %%
+# NBVAL_IGNORE_OUTPUT
+# Held-out accuracies move in steps of one word in about 900, and the expected layer divides
+# by their small gains: another CPU's last float bits can move a second decimal. The values
+# are checked with tolerances after the next table instead of as text.
 options = {"epochs": 60, "lr": 0.03}  # 60 full-batch Adam steps
 mix = {task: bk.scalar_mix_probe(feats, labels, seed=0, **options) for task, labels in tasks.items()}
 for task, r in mix.items():
-    print(f"{task}: held-out accuracy {r.accuracy:.2f} (majority class {r.chance:.2f}), gamma {r.gamma:.2f}")
+    print(f"{task}: held-out accuracy {r.accuracy:.2f} (majority class {r.chance:.2f}), scale gamma {r.gamma:.2f}")
     print("  weights  ", " ".join(f"L{layer}:{w:.2f}" for layer, w in zip(r.layer_ids, r.weights.tolist())))
     print("  layers 0..l", " ".join(f"{a:.2f}" for a in r.cumulative.tolist()))
     print(f"  centre of gravity {r.center_of_gravity:.2f}, expected layer {r.expected_layer:.2f}")
@@ -92,8 +111,11 @@ ax = bk.plot_cumulative_scoring(mix, ax=axes[1])
 # splits (seeds 0, 1, 2):
 
 # %%
+# NBVAL_IGNORE_OUTPUT
+# (checked with tolerances in the next cell)
+splits = {}
 for seed in (0, 1, 2):
-    runs = mix if seed == 0 else {task: bk.scalar_mix_probe(feats, labels, seed=seed, **options)
+    splits[seed] = runs = mix if seed == 0 else {task: bk.scalar_mix_probe(feats, labels, seed=seed, **options)
                                   for task, labels in tasks.items()}
     print(f"seed {seed}: " + " | ".join(
         f"{task}: centre {r.center_of_gravity:.2f}, expected {r.expected_layer:.2f}, accuracy {r.accuracy:.2f}"
@@ -129,3 +151,21 @@ for seed in (0, 1, 2):
 # here each word alone is labelled with its relation to its (unseen) head,
 # with a linear classifier; and MiniLM is a 6-layer distilled
 # sentence-similarity model, not BERT-large.
+
+# %% tags=["remove-cell"]
+# the text above, checked
+w_upos, w_rel = mix["UPOS"].weights.numpy(), mix["relation"].weights.numpy()
+assert max(w_upos.max(), w_rel.max()) <= 0.30 and set(np.argsort(w_upos)[-2:]) == {2, 3} == set(np.argsort(w_rel)[-2:])
+assert min(w_upos[:2]) > max(w_rel[:2]) and w_rel[2:5].sum() > w_upos[2:5].sum()
+centre = {seed: {t: r.center_of_gravity for t, r in runs.items()} for seed, runs in splits.items()}
+expected = {seed: {t: r.expected_layer for t, r in runs.items()} for seed, runs in splits.items()}
+accuracy = {seed: {t: r.accuracy for t, r in runs.items()} for seed, runs in splits.items()}
+assert all(0.2 <= c["relation"] - c["UPOS"] <= 0.4 for c in centre.values())      # UPOS lower on every split
+assert all(2.45 <= c["UPOS"] <= 2.72 and 2.8 <= c["relation"] <= 3.0 for c in centre.values())
+assert [e["relation"] > e["UPOS"] for e in expected.values()] == [True, False, True]  # agrees on two of three
+for seed, (upos, rel) in {0: (1.19, 2.08), 1: (1.52, 1.16), 2: (1.62, 1.83)}.items():
+    assert abs(expected[seed]["UPOS"] - upos) < 0.15 and abs(expected[seed]["relation"] - rel) < 0.15
+assert all(0.88 <= a["UPOS"] <= 0.91 and 0.67 <= a["relation"] <= 0.73 for a in accuracy.values())
+
+# %% [markdown]
+# **Route:** Previous: [12 · Word-level probes on Universal Dependencies, checked with control tasks](12_ud_probing_control_tasks.ipynb) · [Start here](00_start_here.ipynb) · Next: [14 · Exercises: one word, two meanings](14_exercises.ipynb)

@@ -13,9 +13,9 @@
 #     name: python3
 # ---
 
-# %%
-
 # %% [markdown]
+# [Open in Colab](https://colab.research.google.com/github/bertviz-kit/bertviz-kit/blob/main/notebooks/15_contextuality_suite.ipynb) · [Start here: the route](00_start_here.ipynb)
+#
 # # 15 · How contextual is a word? Maximum explainable variance and static embeddings
 #
 # **How much of a word's contextual vectors could one static vector
@@ -32,6 +32,20 @@
 # package (`bk.datasets.sentence_polarity`).
 
 # %%
+# Colab or a fresh environment: install the package (CPU torch first, a few hundred MB
+# instead of several GB); where it is installed, this cell does nothing.
+import importlib.util
+import subprocess
+import sys
+
+if importlib.util.find_spec("bertviz_kit") is None:
+    if importlib.util.find_spec("torch") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "torch",
+                        "--index-url", "https://download.pytorch.org/whl/cpu"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "bertviz-kit[widgets] @ git+https://github.com/bertviz-kit/bertviz-kit"], check=True)
+
+# %%
 import matplotlib.pyplot as plt
 
 import bertviz_kit as bk
@@ -41,8 +55,7 @@ enc = bk.load(device="cpu")
 print(len(texts), "sentences, e.g.", repr(texts[3]))
 
 # %%
-# NBVAL_IGNORE_OUTPUT
-es = enc.encode(texts, batch_size=32, progress=True)
+es = enc.encode(texts, batch_size=32)
 
 # %%
 n_words = int(es.word_counts().sum())
@@ -141,3 +154,6 @@ ax = bk.plot_similarity_heatmap(sims, vocab, title="static embeddings (layer 3):
 #   subtracts the MEV of random words (`bk.mev_baseline`).
 # * `bk.static_embeddings` returns that vector, one per word, read from the
 #   corpus (or a store) in one pass.
+
+# %% [markdown]
+# **Route:** Previous: [14 · Exercises: one word, two meanings](14_exercises.ipynb) · [Start here](00_start_here.ipynb) · Next: [16 · A lens on every layer, and nearest contexts by layer](16_lens_and_search.ipynb)

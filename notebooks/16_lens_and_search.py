@@ -14,6 +14,8 @@
 # ---
 
 # %% [markdown]
+# [Open in Colab](https://colab.research.google.com/github/bertviz-kit/bertviz-kit/blob/main/notebooks/16_lens_and_search.ipynb) · [Start here: the route](00_start_here.ipynb)
+#
 # # 16 · A lens on every layer, and nearest contexts by layer
 #
 # Two ways to read what a hidden state "means" without training anything:
@@ -28,6 +30,20 @@
 #   closest to a query word.
 
 # %%
+# Colab or a fresh environment: install the package (CPU torch first, a few hundred MB
+# instead of several GB); where it is installed, this cell does nothing.
+import importlib.util
+import subprocess
+import sys
+
+if importlib.util.find_spec("bertviz_kit") is None:
+    if importlib.util.find_spec("torch") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "torch",
+                        "--index-url", "https://download.pytorch.org/whl/cpu"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "bertviz-kit[widgets] @ git+https://github.com/bertviz-kit/bertviz-kit"], check=True)
+
+# %%
 import bertviz_kit as bk
 
 enc = bk.load()
@@ -37,7 +53,7 @@ print(bk.occurrence_labels(e, "bank"))
 # %% [markdown]
 # ## The lens on the river "bank"
 #
-# Row = layer (0 = embeddings), columns = the 10 nearest vocabulary items,
+# Row = layer (0 = embeddings), columns = the 8 nearest vocabulary items,
 # colour = cosine; the right panel gives the rank of "bank" itself.
 
 # %%
@@ -48,11 +64,23 @@ for lid, toks, sc in zip(r.layer_ids, r.tokens, r.scores):
 ax = bk.plot_lens(r)
 
 # %% [markdown]
-# At layer 0 the nearest item is the token itself (the hidden state is its
-# embedding plus position and type vectors); later layers drift towards
-# related words, and the cosines shrink. In this sentence-embedding model the
-# river "bank" still lands closest to money words (*banks*, *banking*): the
-# lens reads the embedding table, whose "bank" row mixes both senses.
+# At every layer the nearest items are "bank" itself and its relatives
+# (*banks*, *banking*, *bankers*): the list barely changes, only the cosines
+# shrink, the nearest one's from 0.96 at layer 0 to 0.40 at the last layer,
+# where *banks* overtakes *bank* (0.38). At layer 0 the hidden state is the token's embedding plus
+# position and type vectors, so the nearest row is its own; higher layers mix
+# in the context, and the state moves away from every row of the table. In
+# this sentence-embedding model the river "bank" never comes near a river
+# word: the lens reads the embedding table, whose "bank" row mixes both senses.
+
+# %% tags=["remove-cell"]
+# the text above, checked
+assert r.rank.tolist()[:-1] == [1] * (len(r.layer_ids) - 1) and r.rank.tolist()[-1] == 2
+assert tuple(r.tokens[-1][:2]) == ("banks", "bank") and abs(float(r.scores[-1, 1]) - 0.38) < 0.01
+top = r.scores[:, 0].tolist()
+assert all(a > b for a, b in zip(top, top[1:])) and abs(top[0] - 0.96) < 0.01 and abs(top[-1] - 0.40) < 0.01
+assert all(sum(t.startswith(("bank", "##bank")) for t in toks[:4]) >= 3 for toks in r.tokens)
+assert not any(t in ("river", "shore", "stream", "water") for toks in r.tokens for t in toks)
 
 # %% [markdown]
 # ## Nearest contexts: layer 1 vs the last layer
@@ -103,6 +131,17 @@ ax = bk.plot_nearest_contexts(hits[-1])
 # the contrast between the layers is mild; compare a BERT-base checkpoint
 # loaded with `bk.load("models/bert-base-uncased")`.
 
+# %% tags=["remove-cell"]
+# the text above, checked
+for found in hits.values():
+    assert len(found) == 8 and all(h.word.lower() == "bank" for h in found)
+    assert found[0].cosine - found[-1].cosine < 0.1
+    assert texts[found[0].text_index] in river
+    assert sum(texts[h.text_index] in river for h in found) == 6
+money_at_1 = [texts[h.text_index] for h in hits[1] if texts[h.text_index] not in river]
+assert all(t.endswith("at the bank.") for t in money_at_1)
+assert not any(texts[h.text_index].endswith("at the bank.") for h in hits[-1] if texts[h.text_index] not in river)
+
 # %% [markdown]
 # ## Many queries: a faiss index
 #
@@ -134,3 +173,6 @@ print("same matches as the streaming search:",
 #   for itself after a few queries; `index.save()` writes it next to a store
 #   and `bk.load_context_index` reads it back, checked against the store.
 #   `benchmarks/search_speed.py` measures both on your machine.
+
+# %% [markdown]
+# **Route:** Previous: [15 · How contextual is a word? Maximum explainable variance and static embeddings](15_contextuality_suite.ipynb) · [Start here](00_start_here.ipynb)

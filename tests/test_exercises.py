@@ -101,3 +101,13 @@ def test_bad_input_is_named(bats, tiny):
         bk.exercises.check_meaning_gap(0.5, bats, "bat", MEANING, 1)
     with pytest.raises(InvalidParameterError, match="an int"):
         bk.exercises.check_widest_gap("3", bats, "bat", MEANING)
+
+
+def test_no_answer_yet_is_said_not_raised(bats, capsys):
+    e = bats[2]
+    assert not bk.exercises.check_meaning_gap(None, bats, "bat", MEANING, layer=1)
+    assert not bk.exercises.check_attention_targets(None, e, "bat")
+    assert not bk.exercises.check_outlier_dimensions(None, bats, layer=1)
+    assert not bk.exercises.check_widest_gap(None, bats, "bat", MEANING)
+    out = capsys.readouterr().out
+    assert [f"exercise {k}: no answer yet: set answer{k}" in out for k in range(1, 5)] == [True] * 4

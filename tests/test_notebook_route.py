@@ -1,0 +1,37 @@
+"""A class starts from a link: every notebook opens in Colab, installs what it needs, leads on."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+
+
+def test_every_notebook_has_its_colab_link_install_cell_and_route_links():
+    run = subprocess.run([sys.executable, str(ROOT / ".ci" / "notebook_route.py"), "--check"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+
+
+def test_route_links_point_at_existing_notebooks():
+    names = {p.with_suffix(".ipynb").name for p in NOTEBOOKS}
+    for py in NOTEBOOKS:
+        for target in re.findall(r"\]\(([0-9][0-9]_[\w-]+\.ipynb)\)", py.read_text()):
+            assert target in names, f"{py.name} links to {target}, which does not exist"
+
+
+def test_the_colab_link_names_the_notebook_itself():
+    for py in NOTEBOOKS:
+        link = re.search(r"\(https://colab\.research\.google\.com/github/[^)]+/blob/main/notebooks/([^)]+)\)",
+                         py.read_text())
+        assert link and link.group(1) == py.with_suffix(".ipynb").name, py.name
+
+
+def test_start_here_lists_every_notebook():
+    start = (ROOT / "notebooks" / "00_start_here.py").read_text()
+    for py in NOTEBOOKS[1:]:
+        assert f"]({py.with_suffix('.ipynb').name})" in start, f"00_start_here does not list {py.name}"
