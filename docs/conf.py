@@ -40,7 +40,7 @@ extensions = [
 # notebooks/*.ipynb pairs are rendered where they are, nothing copied, and a relative link such as
 # ../notebooks/04_bank_case_study.ipynb means the same file here and on the code host.
 root_doc = "docs/index"
-include_patterns = ["docs/**", "notebooks/*.ipynb"]
+include_patterns = ["docs/**", "notebooks/*.ipynb", "CHANGELOG.md"]
 exclude_patterns = [".*", "**/.*", "docs/_build", "docs/_templates", "bertviz_kit", "tests", "benchmarks",
                     "binder", "build", "dist", "out", "artifacts", "models"]
 templates_path = [str(Path(__file__).resolve().parent / "_templates")]  # absolute: autosummary reads it from srcdir
