@@ -115,9 +115,9 @@ for _message in KNOWN_NUMPYDOC_SECTION_ISSUES:
 
 
 def _require_docstring(app, what, name, obj, options, lines):
-    """Every public object and member the reference shows has a docstring (numpydoc's own GL08
-    check is not used: its validator fails on members whose source it cannot read, such as the
-    methods a dataclass or a NamedTuple generates)."""
+    """Every public object and member the reference shows has a docstring, its own or inherited
+    (numpydoc's GL08 check looks only at the member's own: it would also flag the built-in panels'
+    overrides of Panel's methods, which the reference shows with Panel's text)."""
     if what != "module" and not any(line.strip() for line in lines) and name not in KNOWN_MISSING_DOCSTRINGS:
         logger.warning("%s %s has no docstring", what, name, type="bertviz_kit", subtype="docstring")
 
