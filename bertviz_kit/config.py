@@ -91,13 +91,11 @@ class Settings:
         Allow a model folder's own Python code to run. Off by default.
     cpu_linear : str
         Kernels for float32 linear layers on the CPU: ``"auto"`` (default) uses
-        oneDNN's packed kernels when this PyTorch build has them and a one-off
-        timing finds them faster here (about 2x on some CPUs, see
-        :mod:`bertviz_kit.kernels`), ``"onednn"`` requires them, ``"torch"`` keeps
-        PyTorch's own (BLAS) kernels. The default comes from the environment
-        variable ``BERTVIZ_KIT_CPU_LINEAR`` when it is set: ``auto`` decides by
-        timing, so two runs may pick different kernels (results then differ by
-        ~1e-6); pin it where stored outputs must reproduce exactly.
+        oneDNN's packed kernels where the CPU has AVX-512 and MKL does not run its
+        AVX-512 code on it (about 2x on AMD Zen 4/5, see :mod:`bertviz_kit.kernels`),
+        decided from the CPU and the libraries, never by timing; ``"onednn"``
+        requires them, ``"torch"`` keeps PyTorch's own (BLAS) kernels. The default
+        comes from the environment variable ``BERTVIZ_KIT_CPU_LINEAR`` when it is set.
     """
 
     model: str | None = field(default_factory=model_from_env)

@@ -627,7 +627,7 @@ class Encoder:
         Kernels the float32 linear layers run on the CPU during :meth:`encode`:
         ``"onednn"`` (packed oneDNN kernels, see :mod:`bertviz_kit.kernels`) or
         ``"torch"``; ``None`` on a GPU or for other dtypes. ``"auto"`` decides from
-        the CPU and the libraries, not by timing (:func:`bertviz_kit.kernels.choose_cpu_linear`).
+        the CPU and the libraries, not by timing (``bertviz_kit.kernels.choose_cpu_linear``).
     cpu_linear_reason : str
         Why those kernels run, e.g. "MKL runs its AVX-512 code on this CPU (...)".
     """

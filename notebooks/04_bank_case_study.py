@@ -28,7 +28,7 @@
 #
 # `bk.load()` loads the default model: the bundled MiniLM, or the model the
 # environment variable `BERTVIZ_KIT_MODEL` names (for example the tutorial's
-# bert-base-cased, see the README's "Using the tutorial's model"). The stored
+# bert-base-cased, see docs/guide/configuration.md, "The tutorial's model and other encoders"). The stored
 # outputs are MiniLM's.
 
 # %%

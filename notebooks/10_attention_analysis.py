@@ -254,7 +254,7 @@ ax = bk.plot_head_statistics(stats, "cls", ax=axes[1])
 # hypotheses to test with the vectors (notebooks 04, 06, 09).
 #
 # To keep a figure: `ax.figure.savefig("rollout.svg")` (or `.png` with
-# `dpi=200`, or `.pdf`); see the README's "Attention analysis" section.
+# `dpi=200`, or `.pdf`); see docs/guide/attention.md and docs/guide/plotting.md, "Saving figures".
 
 # %% [markdown]
 # **Route:** Previous: [09 · Which layer knows what? Probes, and the custom head trained for a task](09_probing_and_head.ipynb) · [Start here](00_start_here.ipynb) · Next: [11 · Which layers are alike? Centred kernel alignment (CKA)](11_cka.ipynb)

@@ -282,13 +282,13 @@ assert answer4 in (2, 3, 4) and float(gap[answer4]) > float(gap[0]) + 0.03
 #   (Notebook 06: anisotropy, and `adjusted=True`.)
 # * The gap peaks in the middle layers for this model. Would you expect the
 #   same for BERT-base? Set `BERTVIZ_KIT_MODEL` to a downloaded bert-base-cased
-#   (README, "Using the tutorial's model") and run this notebook again.
+#   (docs/guide/configuration.md, "The tutorial's model and other encoders") and run this notebook again.
 # * Attention showed where the word *can* take information from; the vectors
 #   showed what arrived. Which one is the better evidence for "the model
 #   knows the meaning"?
 #
 # To keep a figure for slides: `ax.figure.savefig("bat.png", dpi=200)` or
-# `.svg` (README, "Saving figures").
+# `.svg` (docs/guide/plotting.md, "Saving figures").
 
 # %% [markdown]
 # **Route:** Previous: [13 · Scalar mix: which layers does a task draw on?](13_scalar_mix.ipynb) · [Start here](00_start_here.ipynb) · Next: [15 · How contextual is a word? Maximum explainable variance and static embeddings](15_contextuality_suite.ipynb)

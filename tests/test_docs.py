@@ -102,8 +102,8 @@ def test_make_test_builds_the_docs_and_install_brings_the_tools():
     docs_recipe = re.search(r"^docs:.*?\n((?:\t.*\n)+)", makefile, re.M).group(1)
     assert "check_links.py" in docs_recipe
     assert re.search(r"sphinx .*-W --keep-going -n", docs_recipe)
-    extras = re.search(r'pip install -q -e "\.\[([^\]]*)\]"', makefile).group(1).split(",")
-    assert "docs" in extras
+    installs = [m.split(",") for m in re.findall(r'pip install -q -e "\.\[([^\]]*)\]"', makefile)]
+    assert any("docs" in extras for extras in installs)  # the full install (make demo's is lighter)
     docs_extra = re.search(r"^docs = \[(.*)\]$", (ROOT / "pyproject.toml").read_text(encoding="utf-8"), re.M).group(1)
     tools = {re.split(r"[<>=\[ ]", r.strip().strip('"'))[0].lower() for r in docs_extra.split(",")}
     assert {"sphinx", "myst-nb", "numpydoc", "furo"} <= tools
