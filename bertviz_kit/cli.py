@@ -74,6 +74,27 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def read_lines(path: str | os.PathLike) -> list[str]:
+    """The lines of a UTF-8 text file, split at line feeds only (``\n``, ``\r\n``).
+
+    ``str.splitlines`` would also split at form feeds, file separators, NEL and the Unicode
+    line and paragraph separators, which can sit inside one text (a 5-line file became 9
+    texts). A file that is not UTF-8 is refused with its name, the offending byte and a fix.
+    """
+    data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{str(path)!r} is not UTF-8 text (byte {data[exc.start]:#04x} at position {exc.start}); "
+            f"convert it first, e.g. `iconv -f latin1 -t utf-8 {path} > texts.txt`."
+        ) from None
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the newline that ends the last line starts no new text
+    return [line.removesuffix("\r") for line in lines]
+
+
 def _verify(path: str) -> int:
     import bertviz_kit as bk
 
@@ -109,7 +130,7 @@ def _download(args: argparse.Namespace) -> int:
 def _extract(args: argparse.Namespace, enc) -> int:
     import bertviz_kit as bk
 
-    texts = Path(args.file).read_text(encoding="utf-8").splitlines()
+    texts = read_lines(args.file)
     store = bk.extract(enc, texts, args.out, layers=_layers(args.layers), dtype=args.dtype,
                        batch_size=args.batch_size, shard_size=args.shard_size, progress=True)
     print(store)
@@ -174,7 +195,11 @@ def _demo(args: argparse.Namespace, enc) -> int:
         token = int(token)
     files = []
     fmt, dpi = args.format, args.dpi
-    ax = bk.plot_histogram(e, token=token, layer=args.layer, occurrence=args.occurrence)
+    try:
+        ax = bk.plot_histogram(e, token=token, layer=args.layer, occurrence=args.occurrence)
+    except bk.InvalidParameterError as exc:  # name the option, not the function's parameter
+        option = "--token" if "token" in str(exc) else "--layer" if "layer" in str(exc) else "--occurrence"
+        raise bk.InvalidParameterError(f"{option}: {exc}") from None
     files.append(_save(ax, out / f"histogram.{fmt}", plt, dpi))
     ax = bk.plot_similarity_heatmap(sim, labels, title=f"'{args.word}' occurrences, {layers}")
     files.append(_save(ax, out / f"similarity_heatmap.{fmt}", plt, dpi))
@@ -197,8 +222,12 @@ def _encode(args: argparse.Namespace, enc) -> int:
     import bertviz_kit as bk
 
     texts = list(args.texts)
+    if args.save and Path(args.save).is_dir():
+        print(f"error: --save {args.save!r} is a folder; give a file name, e.g. --save "
+              f"{Path(args.save) / 'vectors.pt'}", file=sys.stderr)
+        return 2
     if args.file:
-        texts += [line.rstrip("\n") for line in Path(args.file).read_text(encoding="utf-8").splitlines()]
+        texts += read_lines(args.file)
     elif not texts:
         texts = [line.rstrip("\n") for line in sys.stdin]
     texts = [t for t in texts if t.strip()]

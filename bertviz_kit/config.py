@@ -164,14 +164,25 @@ def read_settings(path: str | os.PathLike) -> Settings:
     FileNotFoundError
         When ``path`` does not exist.
     ValueError
-        When the file is not valid safe YAML (for example it uses a
-        ``!!python/object`` tag), is not a mapping, or names unknown keys.
+        When the file is not UTF-8, not valid safe YAML (for example it uses a
+        ``!!python/object`` tag), uses aliases, is not a mapping, or names unknown keys.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config file {str(path)!r} does not exist.")
-    text = path.read_text(encoding="utf-8")
     try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidParameterError(
+            f"config file {str(path)!r} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at position "
+            f"{exc.start}); save it as UTF-8."
+        ) from None
+    try:
+        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=yaml.SafeLoader)):
+            raise InvalidParameterError(
+                f"config file {str(path)!r} uses YAML aliases (*name); a settings file needs none, and "
+                f"aliases can expand a small file into a huge one. Write each value out."
+            )
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise InvalidParameterError(

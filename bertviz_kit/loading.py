@@ -12,8 +12,11 @@ default model is the bundled one, or the one the environment variable
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -435,8 +438,23 @@ def _hub_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _sharded_weights_complete(index: Path) -> bool:
+    """Every shard a ``model.safetensors.index.json`` names is there (an interrupted download lacks some)."""
+    try:
+        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+        shards = set(weight_map.values())
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+    return bool(shards) and all(isinstance(s, str) and (index.parent / s).is_file() for s in shards)
+
+
+#: A Hub model name: ``name`` or ``org/name``, each part letters, digits, "-", "_" and "." (not at its ends).
+_HUB_NAME = re.compile(r"(?:[A-Za-z0-9](?:[\w.-]*[A-Za-z0-9])?/)?[A-Za-z0-9](?:[\w.-]*[A-Za-z0-9])?", re.ASCII)
+
+
 def _is_complete(folder: Path) -> bool:
-    has_weights = (folder / "model.safetensors").is_file() or (folder / "model.safetensors.index.json").is_file()
+    index = folder / "model.safetensors.index.json"
+    has_weights = (folder / "model.safetensors").is_file() or (index.is_file() and _sharded_weights_complete(index))
     has_tokenizer = any((folder / f).is_file() for f in ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model",
                                                          "sentencepiece.bpe.model", "tokenizer.model"))
     return (folder / "config.json").is_file() and has_weights and has_tokenizer
@@ -482,9 +500,10 @@ def download(
         No network, ``HF_HUB_OFFLINE`` set, an unknown name, or a model without
         safetensors weights or tokenizer files.
     """
-    if not isinstance(name, str) or not name.strip() or name.count("/") > 1 or name.strip() != name:
+    if not isinstance(name, str) or not _HUB_NAME.fullmatch(name) or ".." in name or "--" in name:
         raise InvalidParameterError(
-            f"name must be a Hugging Face model name such as 'bert-base-cased' or 'org/name'; got {name!r}.")
+            f"name must be a Hugging Face model name such as 'bert-base-cased' or 'org/name' (letters, digits, "
+            f"'-', '_' and '.', not at either end of a part); got {name!r}.")
     if not isinstance(folder, (str, os.PathLike)):
         raise InvalidParameterError(f"folder must be a path; got {type(folder).__name__}.")
     check("revision", revision, NoneOr(Instance(str, label="a branch, tag or commit")))
@@ -499,16 +518,23 @@ def download(
             f"(`make` sets it). Run `HF_HUB_OFFLINE=0 bertviz-kit download {name} --to {folder}` once.")
     import huggingface_hub
 
+    created = not target.exists()
     target.mkdir(parents=True, exist_ok=True)
     try:
-        huggingface_hub.snapshot_download(
-            repo_id=name, revision=revision, local_dir=str(target), allow_patterns=list(DOWNLOAD_PATTERNS))
-    except (OSError, ValueError) as exc:
-        raise OSError(f"could not download {name!r} from the Hugging Face Hub: {exc}") from exc
-    if not (target / "config.json").is_file():
-        raise OSError(f"{name!r} has no config.json on the Hub; is it a transformers model?")
-    if not _is_complete(target):
-        raise OSError(
-            f"{name!r} was fetched into {str(target)!r} but has no .safetensors weights or no tokenizer files "
-            f"there; bertviz_kit does not download pickled weights. Pick a model that ships model.safetensors.")
+        try:
+            huggingface_hub.snapshot_download(
+                repo_id=name, revision=revision, local_dir=str(target), allow_patterns=list(DOWNLOAD_PATTERNS))
+        except (OSError, ValueError) as exc:
+            raise OSError(f"could not download {name!r} from the Hugging Face Hub: {exc}") from exc
+        if not (target / "config.json").is_file():
+            raise OSError(f"{name!r} has no config.json on the Hub; is it a transformers model?")
+        if not _is_complete(target):
+            raise OSError(
+                f"{name!r} was fetched into {str(target)!r} but has no .safetensors weights (or not all of "
+                f"their shards) or no tokenizer files there; bertviz_kit does not download pickled weights. "
+                f"Pick a model that ships model.safetensors.")
+    except OSError:
+        if created:  # leave no half-filled folder behind that a later call could take for a model
+            shutil.rmtree(target, ignore_errors=True)
+        raise
     return str(target)
