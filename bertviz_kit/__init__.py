@@ -43,24 +43,19 @@ from .panels import (
     PanelControl,
     register_panel,
 )
-from .plotting import (
+from .plot.attention import (
     plot_attention,
     plot_attention_grid,
-    plot_cka,
-    plot_cumulative_scoring,
     plot_head_statistics,
     plot_head_statistics_grid,
-    plot_histogram,
-    plot_layer_similarity,
-    plot_lens,
-    plot_nearest_contexts,
-    plot_probe,
-    plot_projection,
     plot_rollout,
-    plot_scalar_mix,
-    plot_similarity_heatmap,
-    plot_trajectory,
 )
+from .plot.cka import plot_cka
+from .plot.lens import plot_lens
+from .plot.probing import plot_cumulative_scoring, plot_probe, plot_scalar_mix
+from .plot.projection import plot_projection, plot_trajectory
+from .plot.search import plot_nearest_contexts
+from .plot.similarity import plot_histogram, plot_layer_similarity, plot_similarity_heatmap
 from .pooling import (
     LAYER_PRESETS,
     POOLING_MODES,

@@ -71,7 +71,8 @@ from matplotlib.patches import Rectangle
 from .addressing import describe_token, describe_word
 from .attention import _units, attention_units, word_attention
 from .lens import LENS_KINDS, LensResult, lens
-from .plotting import plot_histogram, plot_layer_similarity, plot_lens, plot_similarity_heatmap
+from .plot.lens import plot_lens
+from .plot.similarity import plot_histogram, plot_layer_similarity, plot_similarity_heatmap
 from .pooling import SUBWORD_MODES, word_vectors
 from .similarity import _layer_cosine, cosine, layer_word_vectors
 from .validation import Interval, InvalidParameterError, Options, check
