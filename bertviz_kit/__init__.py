@@ -26,7 +26,8 @@ from .attention import (
 from .cka import CKA_ESTIMATORS, CKA_UNITS, cka, layer_cka
 from .config import MODEL_ENV, Settings, read_settings
 from .contextuality import mev, mev_baseline, static_embeddings
-from .encoding import Corpus, Encoder, Encoding, Encodings
+from .encoder import Encoder
+from .encoding import Corpus, Encoding, Encodings
 from .examples import BANK_SENSES, BANK_TEXT
 from .heads import EncoderWithHead
 from .lens import LENS_KINDS, LensResult, lens

@@ -35,7 +35,8 @@ import numpy as np
 import torch
 
 from .datasets import UDSentence
-from .encoding import Corpus, Encoder, Encoding, as_corpus
+from .encoder import Encoder
+from .encoding import Corpus, Encoding, as_corpus
 from .pooling import SUBWORD_MODES, _pool_tokens
 from .validation import (
     Boolean,

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .encoding import Encoder
+from .encoder import Encoder
 from .pooling import _pool_tokens
 from .validation import InvalidParameterError
 

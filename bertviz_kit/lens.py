@@ -35,7 +35,8 @@ from typing import Any
 import torch
 
 from .addressing import describe_token, resolve_token
-from .encoding import IS_ENCODING, Encoder, Encoding
+from .encoder import Encoder
+from .encoding import IS_ENCODING, Encoding
 from .validation import Instance, Interval, InvalidParameterError, NoneOr, Options, check, validate_params
 
 __all__ = ["lens", "LensResult", "LENS_KINDS"]

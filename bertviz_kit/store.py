@@ -36,7 +36,8 @@ from typing import Any
 
 import torch
 
-from .encoding import Corpus, Encoder, Encoding, Encodings
+from .encoder import Encoder
+from .encoding import Corpus, Encoding, Encodings
 from .validation import (
     Boolean,
     Instance,

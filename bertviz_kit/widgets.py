@@ -34,7 +34,8 @@ from matplotlib.figure import Figure, SubFigure
 from matplotlib.transforms import Bbox
 
 from .addressing import describe_token, resolve_token
-from .encoding import IS_ENCODING, Encoder, Encoding
+from .encoder import Encoder
+from .encoding import IS_ENCODING, Encoding
 from .panels import DEFAULT_PANELS, Panel, PanelControl, check_dependencies, merge_controls, resolve_panels
 from .pooling import LAYER_PRESETS, SUBWORD_MODES
 from .validation import Interval, InvalidParameterError, NoneOr, Options, check

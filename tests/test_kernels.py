@@ -89,9 +89,9 @@ def test_cpu_linear_choices(tiny_path, monkeypatch, tmp_path):
     cfg = tmp_path / "config.yml"
     cfg.write_text(f"model: {tiny_path}\ncpu_linear: torch\n")
     assert bk.load(config=cfg).cpu_linear == "torch"
-    from bertviz_kit import encoding
+    from bertviz_kit import encoder
 
-    monkeypatch.setattr(encoding, "onednn_available", lambda: False)
+    monkeypatch.setattr(encoder, "onednn_available", lambda: False)
     assert bk.load(tiny_path, device="cpu").cpu_linear == "torch"  # auto falls back
     with pytest.raises(ValueError, match="no oneDNN packed linear kernels"):
         bk.load(tiny_path, device="cpu", cpu_linear="onednn")
@@ -99,14 +99,14 @@ def test_cpu_linear_choices(tiny_path, monkeypatch, tmp_path):
 
 @needs_onednn
 def test_auto_uses_onednn_only_where_it_is_faster(tiny_path, monkeypatch):
-    from bertviz_kit import encoding
+    from bertviz_kit import encoder
 
     speed = kernels.onednn_speedup(32)
     assert speed > 0
-    monkeypatch.setattr(encoding, "onednn_speedup", lambda dim: 0.9)
+    monkeypatch.setattr(encoder, "onednn_speedup", lambda dim: 0.9)
     assert bk.load(tiny_path, device="cpu").cpu_linear == "torch"
     assert bk.load(tiny_path, device="cpu", cpu_linear="onednn").cpu_linear == "onednn"
-    monkeypatch.setattr(encoding, "onednn_speedup", lambda dim: 1.5)
+    monkeypatch.setattr(encoder, "onednn_speedup", lambda dim: 1.5)
     assert bk.load(tiny_path, device="cpu").cpu_linear == "onednn"
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import bertviz_kit as bk
 from bertviz_kit.config import Settings
-from bertviz_kit.encoding import Encoder, _best_window, _plan_windows
+from bertviz_kit.encoder import Encoder, _best_window, _plan_windows
 
 ATOL = 1e-5
 
