@@ -14,25 +14,25 @@ plot without running it again::
 from __future__ import annotations
 
 from . import datasets
-from .addressing import occurrence_labels
-from .alignment import AlignmentReport, WordFeatures, ud_word_features
-from .attention import (
+from ._validation import InvalidParameterError
+from .analysis.alignment import AlignmentReport, WordFeatures, ud_word_features
+from .analysis.attention import (
     HEAD_STATISTICS,
     attention_rollout,
     attention_units,
     head_statistics,
     word_attention,
 )
-from .cka import CKA_ESTIMATORS, CKA_UNITS, cka, layer_cka
+from .analysis.cka import CKA_ESTIMATORS, CKA_UNITS, cka, layer_cka
+from .analysis.contextuality import mev, mev_baseline, static_embeddings
+from .analysis.heads import EncoderWithHead
+from .analysis.lens import LENS_KINDS, LensResult, lens
+from .analysis.probing import PROBES, ProbeResult, ScalarMixResult, control_labels, probe_layers, scalar_mix_probe
 from .config import MODEL_ENV, Settings, read_settings
-from .contextuality import mev, mev_baseline, static_embeddings
 from .encoder import Encoder
 from .encoding import Corpus, Encoding, Encodings
 from .examples import BANK_SENSES, BANK_TEXT
-from .heads import EncoderWithHead
-from .lens import LENS_KINDS, LensResult, lens
-from .loading import bundled_model_path, download, load
-from .panels import (
+from .explorer.panels import (
     DEFAULT_PANELS,
     PANELS,
     AttentionPanel,
@@ -44,6 +44,9 @@ from .panels import (
     PanelControl,
     register_panel,
 )
+from .explorer.widget import SAVE_FORMATS, Explorer, explore
+from .layers import LAYER_PRESETS, resolve_layers
+from .loading import bundled_model_path, download, load
 from .plot.attention import (
     plot_attention,
     plot_attention_grid,
@@ -57,24 +60,23 @@ from .plot.probing import plot_cumulative_scoring, plot_probe, plot_scalar_mix
 from .plot.projection import plot_projection, plot_trajectory
 from .plot.search import plot_nearest_contexts
 from .plot.similarity import plot_histogram, plot_layer_similarity, plot_similarity_heatmap
-from .pooling import (
-    LAYER_PRESETS,
+from .search.exact import ContextMatch, ContextMatches, nearest_contexts
+from .search.index import INDEX_KINDS, ContextIndex, build_context_index, load_context_index
+from .store import CorruptStoreError, Store, extract, extract_part, open_store
+from .vectors.addressing import occurrence_labels
+from .vectors.pooling import (
     POOLING_MODES,
     SPECIALS_MODES,
     SUBWORD_MODES,
     layer_sentence_vectors,
-    resolve_layers,
     sentence_vector,
     sentence_vectors,
     span_vector,
     token_vectors,
     word_vectors,
 )
-from .probing import PROBES, ProbeResult, ScalarMixResult, control_labels, probe_layers, scalar_mix_probe
-from .projection import PROJECTION_METHODS, project, project_layers
-from .search import ContextMatch, ContextMatches, nearest_contexts
-from .search_index import INDEX_KINDS, ContextIndex, build_context_index, load_context_index
-from .similarity import (
+from .vectors.projection import PROJECTION_METHODS, project, project_layers
+from .vectors.similarity import (
     anisotropy,
     cosine,
     find,
@@ -86,9 +88,6 @@ from .similarity import (
     occurrence_vectors,
     self_similarity,
 )
-from .store import CorruptStoreError, Store, extract, extract_part, open_store
-from .validation import InvalidParameterError
-from .widgets import SAVE_FORMATS, Explorer, explore
 
 __version__ = "0.1.0"
 

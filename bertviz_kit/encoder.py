@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from ._validation import Boolean, Interval, InvalidParameterError, Options, check
 from .encoding import Encoding, Encodings
 from .kernels import PackedLinears, onednn_available, onednn_speedup
-from .validation import Boolean, Interval, InvalidParameterError, Options, check, stored_layer_ids
+from .layers import stored_layer_ids
 
 if TYPE_CHECKING:  # pragma: no cover
     from .config import Settings

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .validation import Instance, InvalidParameterError
+from ._validation import Instance, InvalidParameterError
 
 __all__ = ["Encoding", "Encodings", "Corpus", "as_corpus"]
 

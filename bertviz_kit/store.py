@@ -36,17 +36,10 @@ from typing import Any
 
 import torch
 
+from ._validation import Boolean, Instance, Interval, InvalidParameterError, Options, validate_params
 from .encoder import Encoder
 from .encoding import Corpus, Encoding, Encodings
-from .validation import (
-    Boolean,
-    Instance,
-    Interval,
-    InvalidParameterError,
-    Options,
-    stored_layer_ids,
-    validate_params,
-)
+from .layers import stored_layer_ids
 
 __all__ = ["extract", "extract_part", "open_store", "Store", "STORE_DTYPES", "CorruptStoreError"]
 

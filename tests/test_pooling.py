@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 import bertviz_kit as bk
 from bertviz_kit.encoding import Encoding
-from bertviz_kit.pooling import _pool_tokens
+from bertviz_kit.vectors.pooling import _pool_tokens
 
 
 def test_presets_shapes(tiny_bank):

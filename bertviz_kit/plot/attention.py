@@ -11,11 +11,11 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..addressing import describe_token, resolve_token
-from ..attention import HEAD_STATISTICS, _units, attention_rollout, attention_units, word_attention
+from .._validation import InvalidParameterError, Options, check
+from ..analysis.attention import HEAD_STATISTICS, _units, attention_rollout, attention_units, word_attention
 from ..encoding import IS_ENCODING, Encoding
-from ..pooling import _token_mask
-from ..validation import InvalidParameterError, Options, check
+from ..vectors.addressing import describe_token, resolve_token
+from ..vectors.pooling import _token_mask
 from .axes import MAX_BARS_INCHES, as_array, new_ax, note, set_labels, thinned
 from .similarity import plot_similarity_heatmap
 

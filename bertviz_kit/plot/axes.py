@@ -12,7 +12,7 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.font_manager import FontProperties
 
-from ..validation import InvalidParameterError
+from .._validation import InvalidParameterError
 
 
 def new_ax(ax: Axes | None, figsize: tuple[float, float]) -> Axes:

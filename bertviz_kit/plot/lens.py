@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 
-from ..validation import InvalidParameterError
+from .._validation import InvalidParameterError
 
 
 def plot_lens(result: Any, ax: Axes | None = None, *, cmap: str = "viridis", title: str | None = None,
@@ -34,7 +34,7 @@ def plot_lens(result: Any, ax: Axes | None = None, *, cmap: str = "viridis", tit
     Axes
         The table's axes.
     """
-    from ..lens import LensResult
+    from ..analysis.lens import LensResult
 
     if not isinstance(result, LensResult):
         raise InvalidParameterError(f"result must be a LensResult (from bk.lens); got {type(result).__name__}.")

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from matplotlib.axes import Axes
 
-from ..validation import Boolean, InvalidParameterError, check
+from .._validation import Boolean, InvalidParameterError, check
 from .axes import new_ax, palette
 
 
@@ -42,7 +42,7 @@ def plot_probe(
         Passed to :meth:`matplotlib.axes.Axes.plot` for every curve (the
         control and selectivity curves keep their own line style and colour).
     """
-    from ..probing import ProbeResult
+    from ..analysis.probing import ProbeResult
 
     if isinstance(results, ProbeResult):
         results = {"probe": results}
@@ -91,7 +91,7 @@ def plot_probe(
 
 
 def _mix_results(results: Any, need_cumulative: bool = False) -> dict[str, Any]:
-    from ..probing import ScalarMixResult
+    from ..analysis.probing import ScalarMixResult
 
     if isinstance(results, ScalarMixResult):
         results = {"probe": results}

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 
-from ..validation import InvalidParameterError
+from .._validation import InvalidParameterError
 from .axes import as_array, new_ax, palette
 
 _METHOD_NAMES = {"pca": "PC", "tsne": "t-SNE ", "umap": "UMAP "}
@@ -143,7 +143,7 @@ def plot_projection(
         whose extra keyword arguments go to matplotlib: ``max_iter`` for
         t-SNE, ``n_neighbors`` for UMAP).
     """
-    from ..projection import _project
+    from ..vectors.projection import _project
 
     raw = as_array(vectors, "vectors")
     if raw.ndim == 2 and raw.shape[1] == 1:  # one number per item: nothing to project
@@ -233,7 +233,7 @@ def plot_trajectory(
     **options
         Passed to the projection estimator.
     """
-    from ..projection import _project_layers
+    from ..vectors.projection import _project_layers
 
     points, model = _project_layers(vectors, method, 2, seed, normalize, center_layers, perplexity, options)
     n_layers, n, _ = points.shape

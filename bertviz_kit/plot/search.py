@@ -7,7 +7,7 @@ from typing import Any
 
 from matplotlib.axes import Axes
 
-from ..validation import Boolean, Interval, InvalidParameterError, NoneOr, check
+from .._validation import Boolean, Interval, InvalidParameterError, NoneOr, check
 from .axes import new_ax
 
 _MONO = "DejaVu Sans Mono"  # shipped with matplotlib; every glyph advances 0.602 em
@@ -85,8 +85,8 @@ def plot_nearest_contexts(
     """
     from matplotlib import transforms
 
-    from ..search import ContextMatch
-    from ..validation import Instance
+    from .._validation import Instance
+    from ..search.exact import ContextMatch
 
     check("width", width, Interval(int, 1))
     check("fontsize", fontsize, Interval(float, 0.0, closed="neither"))

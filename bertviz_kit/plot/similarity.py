@@ -9,9 +9,9 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 
-from ..addressing import describe_token, resolve_token
+from .._validation import Interval, InvalidParameterError, NoneOr, Options, check
 from ..encoding import Encoding
-from ..validation import Interval, InvalidParameterError, NoneOr, Options, check
+from ..vectors.addressing import describe_token, resolve_token
 from .axes import MAX_MATRIX_INCHES, as_array, new_ax, set_labels
 
 

@@ -34,19 +34,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .datasets import UDSentence
-from .encoder import Encoder
-from .encoding import Corpus, Encoding, as_corpus
-from .pooling import SUBWORD_MODES, _pool_tokens
-from .validation import (
-    Boolean,
-    Instance,
-    Interval,
-    InvalidParameterError,
-    Options,
-    stored_layer_ids,
-    validate_params,
-)
+from .._validation import Boolean, Instance, Interval, InvalidParameterError, Options, validate_params
+from ..datasets import UDSentence
+from ..encoder import Encoder
+from ..encoding import Corpus, Encoding, as_corpus
+from ..layers import stored_layer_ids
+from ..vectors.pooling import SUBWORD_MODES, _pool_tokens
 
 __all__ = ["AlignmentReport", "WordFeatures", "ud_word_features"]
 

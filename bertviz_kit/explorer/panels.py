@@ -68,18 +68,18 @@ from matplotlib.axes import Axes
 from matplotlib.colors import PowerNorm
 from matplotlib.patches import Rectangle
 
-from .addressing import describe_token, describe_word
-from .attention import _units, attention_units, word_attention
-from .lens import LENS_KINDS, LensResult, lens
-from .plot.lens import plot_lens
-from .plot.similarity import plot_histogram, plot_layer_similarity, plot_similarity_heatmap
-from .pooling import SUBWORD_MODES, word_vectors
-from .similarity import _layer_cosine, cosine, layer_word_vectors
-from .validation import Interval, InvalidParameterError, Options, check
+from .._validation import Interval, InvalidParameterError, Options, check
+from ..analysis.attention import _units, attention_units, word_attention
+from ..analysis.lens import LENS_KINDS, LensResult, lens
+from ..plot.lens import plot_lens
+from ..plot.similarity import plot_histogram, plot_layer_similarity, plot_similarity_heatmap
+from ..vectors.addressing import describe_token, describe_word
+from ..vectors.pooling import SUBWORD_MODES, word_vectors
+from ..vectors.similarity import _layer_cosine, cosine, layer_word_vectors
 
 if TYPE_CHECKING:
-    from .encoding import Encoding
-    from .widgets import Explorer
+    from ..encoding import Encoding
+    from .widget import Explorer
 
 __all__ = [
     "Panel",

@@ -33,12 +33,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.transforms import Bbox
 
-from .addressing import describe_token, resolve_token
-from .encoder import Encoder
-from .encoding import IS_ENCODING, Encoding
+from .._validation import Interval, InvalidParameterError, NoneOr, Options, check
+from ..encoder import Encoder
+from ..encoding import IS_ENCODING, Encoding
+from ..layers import LAYER_PRESETS
+from ..vectors.addressing import describe_token, resolve_token
+from ..vectors.pooling import SUBWORD_MODES
 from .panels import DEFAULT_PANELS, Panel, PanelControl, check_dependencies, merge_controls, resolve_panels
-from .pooling import LAYER_PRESETS, SUBWORD_MODES
-from .validation import Interval, InvalidParameterError, NoneOr, Options, check
 
 __all__ = ["Explorer", "explore", "LAYER_CHOICES", "SAVE_FORMATS"]
 

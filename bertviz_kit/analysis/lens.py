@@ -34,10 +34,10 @@ from typing import Any
 
 import torch
 
-from .addressing import describe_token, resolve_token
-from .encoder import Encoder
-from .encoding import IS_ENCODING, Encoding
-from .validation import Instance, Interval, InvalidParameterError, NoneOr, Options, check, validate_params
+from .._validation import Instance, Interval, InvalidParameterError, NoneOr, Options, check, validate_params
+from ..encoder import Encoder
+from ..encoding import IS_ENCODING, Encoding
+from ..vectors.addressing import describe_token, resolve_token
 
 __all__ = ["lens", "LensResult", "LENS_KINDS"]
 
@@ -109,7 +109,7 @@ def _load_mlm(enc: Encoder) -> tuple[Any, bool]:
         return _MLM_CACHE[enc]
     from transformers import AutoModelForMaskedLM
 
-    from .loading import quiet_transformers
+    from ..loading import quiet_transformers
 
     folder = _folder(enc)
     quiet_transformers()

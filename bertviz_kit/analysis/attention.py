@@ -31,8 +31,8 @@ from functools import lru_cache
 
 import torch
 
-from .encoding import IS_ENCODING, Corpus, Encoding, Encodings
-from .validation import Boolean, InvalidParameterError, Options, check, validate_params
+from .._validation import Boolean, InvalidParameterError, Options, check, validate_params
+from ..encoding import IS_ENCODING, Corpus, Encoding, Encodings
 
 __all__ = [
     "ATTENTION_SPECIALS",

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .validation import InvalidParameterError
+from .._validation import InvalidParameterError
 
 __all__ = ["PROJECTION_METHODS", "project", "project_layers"]
 

@@ -25,10 +25,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .addressing import resolve_word
-from .encoding import IS_ENCODING, Corpus, Encoding, Encodings, as_corpus
-from .pooling import SUBWORD_MODES, _layer_rows, _pool_tokens, _token_major
-from .validation import (
+from .._validation import (
     Instance,
     Interval,
     InvalidParameterError,
@@ -37,6 +34,10 @@ from .validation import (
     check,
     validate_params,
 )
+from ..encoding import IS_ENCODING, Corpus, Encoding, Encodings, as_corpus
+from ..layers import layer_rows
+from ..vectors.addressing import resolve_word
+from ..vectors.pooling import SUBWORD_MODES, _pool_tokens, _token_major
 
 __all__ = ["nearest_contexts", "ContextMatch", "ContextMatches"]
 
@@ -154,7 +155,7 @@ def _query(e: Encoding, word: object, occurrence: object, span: object, layer: i
     """The query's unit vector at ``layer`` and what it is (checks word, span and layer against ``e``)."""
     check("span", span, NoneOr(Instance(tuple, label="a (start, end) tuple")))
     group, words = _query_group(e, word, occurrence, span)
-    (e_row,), _ = _layer_rows(e, layer, None, name="layer")
+    (e_row,), _ = layer_rows(e, layer, None, name="layer")
     q = _pool_tokens(_token_major(e), [e_row], "sum", group, 1, subwords)[0]
     spans = [e.word_spans[w] for w in sorted(words)]
     a, z = spans[0][0], spans[-1][1]
@@ -269,7 +270,7 @@ def nearest_contexts(
         raise InvalidParameterError(
             f"corpus has vectors of width {corpus.dim} and e of width {e.dim}: encode both with the same model.")
     query = _query(e, word, occurrence, span, layer, subwords)
-    (c_row,), _ = _layer_rows(corpus, layer, None, name="layer")
+    (c_row,), _ = layer_rows(corpus, layer, None, name="layer")
 
     best = torch.empty(0)
     best_text = torch.empty(0, dtype=torch.long)

@@ -22,8 +22,8 @@ piece. Titles and labels number words the same way everywhere: ``word 12
 
 from __future__ import annotations
 
-from .encoding import IS_ENCODING, Encoding
-from .validation import Boolean, InvalidParameterError, check, validate_params
+from .._validation import Boolean, InvalidParameterError, check, validate_params
+from ..encoding import IS_ENCODING, Encoding
 
 __all__ = ["occurrence_labels"]
 

@@ -14,17 +14,11 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
+from .._validation import Boolean, Interval, InvalidParameterError, NoneOr, Options, validate_params
+from ..encoding import Corpus, Encoding, Encodings, as_corpus
+from ..layers import COMBINE_MODES, LayerSpec, layer_rows
 from .addressing import resolve_word
-from .encoding import Corpus, Encoding, Encodings, as_corpus
-from .pooling import (
-    _ENCODING,
-    SUBWORD_MODES,
-    LayerSpec,
-    _layer_rows,
-    _pool_tokens,
-    _token_major,
-)
-from .validation import COMBINE_MODES, Boolean, Interval, InvalidParameterError, NoneOr, Options, validate_params
+from .pooling import _ENCODING, SUBWORD_MODES, _pool_tokens, _token_major
 
 __all__ = [
     "cosine",
@@ -278,7 +272,7 @@ def occurrence_vectors(
         When the word occurs in none of the encodings.
     """
     corpus = as_corpus(encodings, _CORPUS)
-    rows, mode = _layer_rows(corpus, layers, combine)
+    rows, mode = layer_rows(corpus, layers, combine)
     return _occurrences(corpus, word, ignore_case, rows, mode, subwords)[0]
 
 

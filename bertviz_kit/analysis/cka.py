@@ -50,9 +50,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .encoding import Corpus, Encoding, Encodings, as_corpus
-from .pooling import SUBWORD_MODES, _pool_tokens
-from .validation import Boolean, Interval, InvalidParameterError, NoneOr, Options, validate_params
+from .._validation import Boolean, Interval, InvalidParameterError, NoneOr, Options, validate_params
+from ..encoding import Corpus, Encoding, Encodings, as_corpus
+from ..vectors.pooling import SUBWORD_MODES, _pool_tokens
 
 __all__ = ["cka", "layer_cka", "CKA_UNITS", "CKA_ESTIMATORS"]
 

@@ -37,10 +37,11 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .encoding import Corpus, Encoding, as_corpus
-from .pooling import SUBWORD_MODES, _pool_tokens
-from .similarity import layer_occurrence_vectors
-from .validation import Boolean, Interval, InvalidParameterError, Options, resolve_layers, validate_params
+from .._validation import Boolean, Interval, InvalidParameterError, Options, validate_params
+from ..encoding import Corpus, Encoding, as_corpus
+from ..layers import resolve_layers
+from ..vectors.pooling import SUBWORD_MODES, _pool_tokens
+from ..vectors.similarity import layer_occurrence_vectors
 
 __all__ = ["mev", "mev_baseline", "static_embeddings"]
 

@@ -35,10 +35,11 @@ from typing import Any
 
 import numpy as np
 
-from .encoding import IS_ENCODING, Corpus, Encoding, as_corpus
-from .pooling import SUBWORD_MODES, _layer_rows
-from .search import ContextMatches, _block_spans, _block_word_vectors, _matches, _query
-from .validation import Instance, Interval, InvalidParameterError, NoneOr, Options, check, validate_params
+from .._validation import Instance, Interval, InvalidParameterError, NoneOr, Options, check, validate_params
+from ..encoding import IS_ENCODING, Corpus, Encoding, as_corpus
+from ..layers import layer_rows
+from ..vectors.pooling import SUBWORD_MODES
+from .exact import ContextMatches, _block_spans, _block_word_vectors, _matches, _query
 
 __all__ = ["ContextIndex", "build_context_index", "load_context_index", "INDEX_KINDS"]
 
@@ -301,7 +302,7 @@ def build_context_index(
     """
     faiss = _faiss()
     corpus = as_corpus(corpus, "corpus")
-    (row,), _ = _layer_rows(corpus, layer, None, name="layer")
+    (row,), _ = layer_rows(corpus, layer, None, name="layer")
     lid = int(corpus.layer_ids[row])
     counts = corpus.word_counts().numpy().astype(np.int64)
     word_starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)

@@ -11,24 +11,14 @@ from collections.abc import Sequence
 
 import torch
 
-from .encoding import IS_ENCODING, Corpus, Encoding, Encodings, as_corpus
-from .validation import (
-    COMBINE_MODES,
-    LAYER_PRESETS,
-    InvalidParameterError,
-    NoneOr,
-    Options,
-    resolve_layers,
-    validate_params,
-)
+from .._validation import InvalidParameterError, NoneOr, Options, validate_params
+from ..encoding import IS_ENCODING, Corpus, Encoding, Encodings, as_corpus
+from ..layers import COMBINE_MODES, LayerSpec, layer_rows
 
 __all__ = [
-    "LAYER_PRESETS",
     "SUBWORD_MODES",
     "POOLING_MODES",
     "SPECIALS_MODES",
-    "COMBINE_MODES",
-    "resolve_layers",
     "select_layers",
     "token_vectors",
     "word_vectors",
@@ -37,8 +27,6 @@ __all__ = [
     "sentence_vectors",
     "layer_sentence_vectors",
 ]
-
-LayerSpec = int | Sequence[int] | str
 
 SUBWORD_MODES = ("first", "last", "mean", "sum", "max")
 POOLING_MODES = ("mean", "cls", "max")
@@ -49,27 +37,6 @@ SPECIALS_MODES = ("exclude", "include")
 _CHUNK_TOKENS = 8192
 
 _ENCODING = IS_ENCODING
-
-
-def _rows(layer_ids: tuple[int, ...], n_layers: int, idx: list[int], layers: LayerSpec) -> list[int]:
-    """Rows of the stored layers (``layer_ids``) that hold the model layers ``idx``."""
-    if layer_ids == tuple(range(n_layers + 1)):
-        return idx
-    where = {lid: r for r, lid in enumerate(layer_ids)}
-    missing = [i for i in idx if i not in where]
-    if missing:
-        raise InvalidParameterError(
-            f"layers={layers!r} needs model layers {missing}, which this encoding did not "
-            f"store; it has layers {layer_ids}."
-        )
-    return [where[i] for i in idx]
-
-
-def _layer_rows(
-    data: Encoding | Corpus, layers: LayerSpec, combine: str | None, name: str = "layers"
-) -> tuple[list[int], str]:
-    idx, mode = resolve_layers(layers, data.n_layers, combine, name=name)
-    return _rows(data.layer_ids, data.n_layers, idx, layers), mode
 
 
 def _combine_tokens(x: torch.Tensor, rows: list[int], mode: str) -> torch.Tensor:
@@ -142,7 +109,7 @@ def select_layers(
 
     ``dim'`` is ``dim`` for sum/mean and ``len(layers) * dim`` for concat.
     """
-    rows, mode = _layer_rows(e, layers, combine, name)
+    rows, mode = layer_rows(e, layers, combine, name)
     x = _combine_tokens(_token_major(e), rows, mode)
     if x.untyped_storage().data_ptr() == e.hidden_states.untyped_storage().data_ptr():  # a view of e
         x = x.clone(memory_format=torch.contiguous_format)
@@ -183,7 +150,7 @@ def word_vectors(
     subwords : {"first", "last", "mean", "sum", "max"}, default "mean"
     combine : {"sum", "mean", "concat"}, optional
     """
-    rows, mode = _layer_rows(e, layers, combine)
+    rows, mode = layer_rows(e, layers, combine)
     return _pool_tokens(_token_major(e), rows, mode, e.word_index, e.n_words, subwords)
 
 
@@ -239,7 +206,7 @@ def span_vector(
             f"span {tuple(span)!r} ({e.text[span[0]:span[1]]!r}) covers no token; "
             f"it holds only whitespace or characters the tokenizer drops."
         )
-    rows, mode = _layer_rows(e, layers, combine)
+    rows, mode = layer_rows(e, layers, combine)
     group = torch.full((e.n_tokens,), -1, dtype=torch.long)
     group[idx] = 0
     return _pool_tokens(_token_major(e), rows, mode, group, 1, subwords)[0]
@@ -283,7 +250,7 @@ def sentence_vector(
     ValueError
         For an empty text with ``specials="exclude"``: there is nothing to pool.
     """
-    rows, mode = _layer_rows(e, layer, combine, "layer")
+    rows, mode = layer_rows(e, layer, combine, "layer")
     return _sentences(_token_major(e), torch.tensor([0, e.n_tokens]), e.word_index, rows, mode,
                       pooling, specials, lambda i: (f"e (text {e.text!r})"))[0]
 
@@ -359,7 +326,7 @@ def _sentence_pass(
     es: object, layer: LayerSpec, pooling: str, specials: str, combine: str | None, index: list[int] | None
 ) -> torch.Tensor:
     corpus = as_corpus(es, "es")
-    rows, mode = _layer_rows(corpus, layer, combine, "layer")
+    rows, mode = layer_rows(corpus, layer, combine, "layer")
     out = []
     for first, b in corpus.blocks():
         def label(i: int, first: int = first, b: Encodings = b) -> str:
