@@ -39,7 +39,7 @@ from ..datasets import UDSentence
 from ..encoder import Encoder
 from ..encoding import Corpus, Encoding, as_corpus
 from ..layers import stored_layer_ids
-from ..vectors.pooling import SUBWORD_MODES, _pool_tokens
+from ..vectors.pooling import SUBWORD_MODES, pool_tokens
 
 __all__ = ["AlignmentReport", "WordFeatures", "ud_word_features"]
 
@@ -370,7 +370,7 @@ def ud_word_features(
             shared[wa:wb] |= torch.bincount(word[shared_pair], minlength=wb - wa) > 0
             token_rows = keep[tok].to(b.hidden.device)
             picked = b.hidden.index_select(0, token_rows)  # [pairs, stored layers, dim]
-            pooled = _pool_tokens(picked, rows, "concat", word.to(b.hidden.device), wb - wa, subwords)
+            pooled = pool_tokens(picked, rows, "concat", word.to(b.hidden.device), wb - wa, subwords)
             out[:, wa:wb] = pooled.reshape(wb - wa, len(rows), dim).permute(1, 0, 2).cpu()
 
     aligned = n_pieces > 0

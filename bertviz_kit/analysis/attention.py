@@ -72,7 +72,7 @@ def _attentions(e: Encoding, name: str = "e") -> torch.Tensor:
     return e.attentions.float()
 
 
-def _units(e: Encoding) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def token_units(e: Encoding) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(unit of each token [T], special flag of each unit [U], first token of each unit [U])``.
 
     A unit is a word (all its pieces) or one special token, numbered in text
@@ -105,7 +105,7 @@ def attention_units(e: Encoding, specials: str = "include") -> tuple[str, ...]:
     tuple of str, length ``n_units`` (``n_words``, plus the special tokens
     with ``specials="include"``)
     """
-    _, unit_special, first = _units(e)
+    _, unit_special, first = token_units(e)
     labels = []
     for u, t in enumerate(first.tolist()):
         if bool(unit_special[u]):
@@ -118,7 +118,7 @@ def attention_units(e: Encoding, specials: str = "include") -> tuple[str, ...]:
 
 def _word_attention(att: torch.Tensor, e: Encoding) -> tuple[torch.Tensor, torch.Tensor]:
     """Token attention ``[..., T, T]`` -> unit attention ``[..., U, U]`` (all units) and the special flags."""
-    unit, unit_special, _ = _units(e)
+    unit, unit_special, _ = token_units(e)
     n = int(unit_special.shape[0])
     unit = unit.to(att.device)
     # attention to a unit: the sum over its pieces (keys) ...

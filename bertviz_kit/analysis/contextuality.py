@@ -40,7 +40,7 @@ import torch
 from .._validation import Boolean, Interval, InvalidParameterError, Options, validate_params
 from ..encoding import Corpus, Encoding, as_corpus
 from ..layers import resolve_layers
-from ..vectors.pooling import SUBWORD_MODES, _pool_tokens
+from ..vectors.pooling import SUBWORD_MODES, pool_tokens
 from ..vectors.similarity import layer_occurrence_vectors
 
 __all__ = ["mev", "mev_baseline", "static_embeddings"]
@@ -247,7 +247,7 @@ def mev_baseline(
             lookup[words[lo:hi] - base] = torch.arange(hi - lo)
             wg = b.word_group
             group = lookup[torch.where(wg >= 0, wg, n_words)]
-            pooled = _pool_tokens(b.hidden, list(range(k)), "concat", group, hi - lo, subwords)
+            pooled = pool_tokens(b.hidden, list(range(k)), "concat", group, hi - lo, subwords)
             parts.append(pooled.reshape(hi - lo, k, corpus.dim).permute(1, 0, 2))
         base += n_words
     return _explained(torch.cat(parts, dim=1), center, "the sampled words").float()
@@ -327,7 +327,7 @@ def static_embeddings(
             lookup[torch.tensor(hits)] = torch.arange(len(hits))
             wg = b.word_group
             group = lookup[torch.where(wg >= 0, wg, lookup.shape[0] - 1)]
-            vecs.append(_pool_tokens(b.hidden, [row], "sum", group, len(hits), subwords))
+            vecs.append(pool_tokens(b.hidden, [row], "sum", group, len(hits), subwords))
             owner += who
     found = set(owner)
     missing = [words[i] for i, key in enumerate(keys) if index[key] not in found]

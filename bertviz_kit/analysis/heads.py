@@ -12,7 +12,7 @@ from torch import nn
 
 from .._validation import InvalidParameterError
 from ..encoder import Encoder
-from ..vectors.pooling import _pool_tokens
+from ..vectors.pooling import pool_tokens
 
 __all__ = ["EncoderWithHead"]
 
@@ -184,7 +184,7 @@ class EncoderWithHead(nn.Module):
             self.encoder.train(was_training)
         keep = es.word_index >= 0  # [CLS]/[SEP] left out; an empty text gives a zero vector
         group = torch.where(keep, es.text_index, torch.full_like(es.text_index, -1))
-        return _pool_tokens(es.hidden, [0], "sum", group, len(es), "mean").cpu()
+        return pool_tokens(es.hidden, [0], "sum", group, len(es), "mean").cpu()
 
     def fit_head(
         self,

@@ -69,13 +69,13 @@ from matplotlib.colors import PowerNorm
 from matplotlib.patches import Rectangle
 
 from .._validation import Interval, InvalidParameterError, Options, check
-from ..analysis.attention import _units, attention_units, word_attention
+from ..analysis.attention import attention_units, token_units, word_attention
 from ..analysis.lens import LENS_KINDS, LensResult, lens
 from ..plot.lens import plot_lens
 from ..plot.similarity import plot_histogram, plot_layer_similarity, plot_similarity_heatmap
 from ..vectors.addressing import describe_token, describe_word
 from ..vectors.pooling import SUBWORD_MODES, word_vectors
-from ..vectors.similarity import _layer_cosine, cosine, layer_word_vectors
+from ..vectors.similarity import cosine, layer_cosine, layer_word_vectors
 
 if TYPE_CHECKING:
     from ..encoding import Encoding
@@ -387,7 +387,7 @@ class CurvesPanel(Panel):
         sim = _word_cosine(x, _spec(x), sub)
         per_layer = _layer_words(x, sub)
         curves = {
-            f"{word}:{e.words[word]} ~ {j}:{e.words[j]}": _layer_cosine(per_layer, word, j)
+            f"{word}:{e.words[word]} ~ {j}:{e.words[j]}": layer_cosine(per_layer, word, j)
             for j in self._partners(e, word, sim[word])
         }
         return {
@@ -475,7 +475,7 @@ class AttentionPanel(Panel):
         level, layer, head, t = s["level"], s["layer"], s["head"], s["token"]
         if level == "word":
             labels = x.memo(("attention_units",), lambda: list(attention_units(e)))
-            query = int(x.memo(("attention_unit_of_token",), lambda: _units(e)[0])[t])
+            query = int(x.memo(("attention_unit_of_token",), lambda: token_units(e)[0])[t])
         else:
             labels, query = list(e.tokens), t
         n = len(labels)

@@ -12,10 +12,10 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .._validation import InvalidParameterError, Options, check
-from ..analysis.attention import HEAD_STATISTICS, _units, attention_rollout, attention_units, word_attention
+from ..analysis.attention import HEAD_STATISTICS, attention_rollout, attention_units, token_units, word_attention
 from ..encoding import IS_ENCODING, Encoding
 from ..vectors.addressing import describe_token, resolve_token
-from ..vectors.pooling import _token_mask
+from ..vectors.pooling import token_mask
 from .axes import MAX_BARS_INCHES, as_array, new_ax, note, set_labels, thinned
 from .similarity import plot_similarity_heatmap
 
@@ -40,7 +40,7 @@ def _attention_maps(e: Encoding, specials: str, level: str) -> tuple[torch.Tenso
 
 
 def _attention_keep(e: Encoding, specials: str) -> tuple[torch.Tensor, list[str]]:
-    keep = _token_mask(e, specials)
+    keep = token_mask(e, specials)
     return keep, [t for t, k in zip(e.tokens, keep.tolist()) if k]
 
 
@@ -131,7 +131,7 @@ def plot_attention(
     if token is not None or word is not None or occurrence is not None:
         t = resolve_token(e, token, word, occurrence)
         if level == "word":
-            unit, special, _ = _units(e)
+            unit, special, _ = token_units(e)
             q, full, labels = int(unit[t]), word_attention(e)[row, head], list(attention_units(e))
         else:
             q, full, labels, special = t, e.attentions[row, head].float(), list(e.tokens), e.special_mask
@@ -240,7 +240,7 @@ def _query_index(e: Encoding, query: int | str, occurrence: int | None, words: b
     """Row of ``query``: an index into the rows (tokens, or units with ``words``), or a string."""
     if isinstance(query, str):
         t = resolve_token(e, query, occurrence=occurrence, name="query")
-        return int(_units(e)[0][t]) if words else t
+        return int(token_units(e)[0][t]) if words else t
     what = "word unit" if words else "token"
     if isinstance(query, bool) or not isinstance(query, int) or not -n <= query < n:
         raise InvalidParameterError(
@@ -301,7 +301,7 @@ def plot_rollout(
     row = _attention_layer(e, layer)
     what = "word" if words else "token"
     labels = list(attention_units(e)) if words else list(e.tokens)
-    special = (_units(e)[1] if words else e.special_mask).numpy()
+    special = (token_units(e)[1] if words else e.special_mask).numpy()
     keep = np.ones(len(labels), dtype=bool) if specials == "include" else ~special
     kept = [lab for lab, k in zip(labels, keep) if k]
     r = rollout[row].numpy()
@@ -322,7 +322,7 @@ def plot_rollout(
     ax.set_xlabel(f"input {what}{note(thinned(ax, 'x'))}")
     ax.set_ylabel("rollout weight (the row sums to 1)")
     shown = "orange" if keep[q] else "special tokens hidden"
-    first = int(_units(e)[2][q]) if words else q
+    first = int(token_units(e)[2][q]) if words else q
     ax.set_title(f"rollout of {_unit_name(e, first, 'word' if words else 'token')} ({shown}) through {through}")
     return ax
 

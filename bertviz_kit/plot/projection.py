@@ -143,7 +143,7 @@ def plot_projection(
         whose extra keyword arguments go to matplotlib: ``max_iter`` for
         t-SNE, ``n_neighbors`` for UMAP).
     """
-    from ..vectors.projection import _project
+    from ..vectors.projection import project_with_model
 
     raw = as_array(vectors, "vectors")
     if raw.ndim == 2 and raw.shape[1] == 1:  # one number per item: nothing to project
@@ -151,7 +151,7 @@ def plot_projection(
         return _strip(ax, x, _check_labels(labels, len(x)), _check_labels(texts, len(x), "texts"),
                       "value", title if title is not None else f"{len(x)} values (1-D data)",
                       cmap, legend_title, marker_size)
-    points, model = _project(vectors, method, 2, seed, normalize, perplexity, options)
+    points, model = project_with_model(vectors, method, 2, seed, normalize, perplexity, options)
     n = points.shape[0]
     labs = _check_labels(labels, n)
     notes = _check_labels(texts, n, "texts")
@@ -233,9 +233,9 @@ def plot_trajectory(
     **options
         Passed to the projection estimator.
     """
-    from ..vectors.projection import _project_layers
+    from ..vectors.projection import project_layers_with_model
 
-    points, model = _project_layers(vectors, method, 2, seed, normalize, center_layers, perplexity, options)
+    points, model = project_layers_with_model(vectors, method, 2, seed, normalize, center_layers, perplexity, options)
     n_layers, n, _ = points.shape
     ids = list(range(n_layers)) if layer_ids is None else list(layer_ids)
     if len(ids) != n_layers:

@@ -55,7 +55,7 @@ def _combine_tokens(x: torch.Tensor, rows: list[int], mode: str) -> torch.Tensor
     return sel.reshape(sel.shape[0], sel.shape[1] * sel.shape[2]).float()
 
 
-def _pool_tokens(
+def pool_tokens(
     hidden: torch.Tensor, rows: list[int], mode: str, group: torch.Tensor, n_groups: int, how: str
 ) -> torch.Tensor:
     """Pool the tokens of ``hidden`` ``[T, k, D]`` into ``n_groups`` by ``group`` ``[T]``
@@ -96,7 +96,7 @@ def _pool_tokens(
     return out
 
 
-def _token_major(e: Encoding) -> torch.Tensor:
+def token_major(e: Encoding) -> torch.Tensor:
     """``e.hidden_states`` as ``[n_tokens, n_stored_layers, dim]`` (a view)."""
     return e.hidden_states.transpose(0, 1)
 
@@ -110,7 +110,7 @@ def select_layers(
     ``dim'`` is ``dim`` for sum/mean and ``len(layers) * dim`` for concat.
     """
     rows, mode = layer_rows(e, layers, combine, name)
-    x = _combine_tokens(_token_major(e), rows, mode)
+    x = _combine_tokens(token_major(e), rows, mode)
     if x.untyped_storage().data_ptr() == e.hidden_states.untyped_storage().data_ptr():  # a view of e
         x = x.clone(memory_format=torch.contiguous_format)
     return x
@@ -151,7 +151,7 @@ def word_vectors(
     combine : {"sum", "mean", "concat"}, optional
     """
     rows, mode = layer_rows(e, layers, combine)
-    return _pool_tokens(_token_major(e), rows, mode, e.word_index, e.n_words, subwords)
+    return pool_tokens(token_major(e), rows, mode, e.word_index, e.n_words, subwords)
 
 
 def _check_span(e: Encoding, span: object) -> tuple[int, int]:
@@ -209,10 +209,10 @@ def span_vector(
     rows, mode = layer_rows(e, layers, combine)
     group = torch.full((e.n_tokens,), -1, dtype=torch.long)
     group[idx] = 0
-    return _pool_tokens(_token_major(e), rows, mode, group, 1, subwords)[0]
+    return pool_tokens(token_major(e), rows, mode, group, 1, subwords)[0]
 
 
-def _token_mask(e: Encoding, specials: str) -> torch.Tensor:
+def token_mask(e: Encoding, specials: str) -> torch.Tensor:
     if specials == "include":
         return torch.ones(e.n_tokens, dtype=torch.bool)
     return ~e.special_mask
@@ -251,7 +251,7 @@ def sentence_vector(
         For an empty text with ``specials="exclude"``: there is nothing to pool.
     """
     rows, mode = layer_rows(e, layer, combine, "layer")
-    return _sentences(_token_major(e), torch.tensor([0, e.n_tokens]), e.word_index, rows, mode,
+    return _sentences(token_major(e), torch.tensor([0, e.n_tokens]), e.word_index, rows, mode,
                       pooling, specials, lambda i: (f"e (text {e.text!r})"))[0]
 
 
@@ -281,7 +281,7 @@ def _sentences(
                 f"use specials='include' or pooling='cls', or drop empty texts."
             )
         text_index = torch.where(real, text_index, -1)
-    return _pool_tokens(hidden, rows, mode, text_index, n, pooling)
+    return pool_tokens(hidden, rows, mode, text_index, n, pooling)
 
 
 @validate_params(_SENTENCE_RULES)

@@ -141,10 +141,10 @@ def project(
     -------
     numpy.ndarray, shape ``[n, n_components]``
     """
-    return _project(vectors, method, n_components, seed, normalize, perplexity, options)[0]
+    return project_with_model(vectors, method, n_components, seed, normalize, perplexity, options)[0]
 
 
-def _project(
+def project_with_model(
     vectors: object, method: str, n_components: int, seed: int, normalize: bool,
     perplexity: float | None, options: dict[str, Any],
 ) -> tuple[np.ndarray, Any]:
@@ -198,10 +198,13 @@ def project_layers(
     -------
     numpy.ndarray, shape ``[n_layers, n, n_components]``
     """
-    return _project_layers(vectors, method, n_components, seed, normalize, center_layers, perplexity, options)[0]
+    points, _ = project_layers_with_model(
+        vectors, method, n_components, seed, normalize, center_layers, perplexity, options
+    )
+    return points
 
 
-def _project_layers(
+def project_layers_with_model(
     vectors: object, method: str, n_components: int, seed: int, normalize: bool,
     center_layers: bool, perplexity: float | None, options: dict[str, Any],
 ) -> tuple[np.ndarray, Any]:
