@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from . import datasets
 from ._validation import InvalidParameterError
+from ._version import __version__ as __version__
 from .analysis.alignment import AlignmentReport, WordFeatures, ud_word_features
 from .analysis.attention import (
     HEAD_STATISTICS,
@@ -32,18 +33,8 @@ from .config import MODEL_ENV, Settings, read_settings
 from .encoder import Encoder
 from .encoding import Corpus, Encoding, Encodings
 from .examples import BANK_SENSES, BANK_TEXT
-from .explorer.panels import (
-    DEFAULT_PANELS,
-    PANELS,
-    AttentionPanel,
-    CurvesPanel,
-    HeatmapPanel,
-    HistogramPanel,
-    LensPanel,
-    Panel,
-    PanelControl,
-    register_panel,
-)
+from .explorer.panels import AttentionPanel, CurvesPanel, HeatmapPanel, HistogramPanel, LensPanel
+from .explorer.protocol import DEFAULT_PANELS, PANELS, Panel, PanelControl, register_panel
 from .explorer.widget import SAVE_FORMATS, Explorer, explore
 from .layers import LAYER_PRESETS, resolve_layers
 from .loading import bundled_model_path, download, load
@@ -88,8 +79,6 @@ from .vectors.similarity import (
     occurrence_vectors,
     self_similarity,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "datasets",

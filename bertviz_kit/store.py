@@ -118,7 +118,7 @@ def _provenance(encoder: Encoder) -> dict[str, Any]:
     import tokenizers
     import transformers
 
-    from . import __version__
+    from ._version import __version__
 
     tok = hashlib.sha256(encoder.tokenizer.backend_tokenizer.to_str().encode()).hexdigest()
     return {

@@ -23,7 +23,7 @@ in :attr:`WordFeatures.alignment`.
 The work is one vectorised pass per corpus block: the tokens and words of a
 whole block are put on one character axis, and each word finds its first and
 last overlapping token with ``searchsorted``; the (token, word) pairs are
-pooled with :func:`bertviz_kit.pooling._pool_tokens`.
+pooled with :func:`bertviz_kit.vectors.pooling.pool_tokens`.
 """
 
 from __future__ import annotations

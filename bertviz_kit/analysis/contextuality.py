@@ -3,7 +3,7 @@
 Ethayarajh (2019, "How Contextual are Contextualized Word Representations?
 Comparing the Geometry of BERT, ELMo, and GPT-2 Embeddings") measures
 contextuality in three ways. Self-similarity, intra-sentence similarity and
-the anisotropy baseline live in :mod:`bertviz_kit.similarity`
+the anisotropy baseline live in :mod:`bertviz_kit.vectors.similarity`
 (:func:`~bertviz_kit.self_similarity`, :func:`~bertviz_kit.intra_similarity`,
 :func:`~bertviz_kit.anisotropy`); this module adds the third measure and what
 it yields:

@@ -20,7 +20,7 @@ weights, otherwise ``"embeddings"``.
 
 The encoder is passed as ``enc=``: the encoding holds hidden states only, the
 vocabulary, the embedding matrix and the head live with the encoder that made
-it. A word is read through :mod:`bertviz_kit.addressing` (a word string with
+it. A word is read through :mod:`bertviz_kit.vectors.addressing` (a word string with
 ``occurrence=``, or ``word=`` / ``token=`` indices); for a word split into
 several pieces the lens looks at its **first piece** (the rank of the "true
 token" is then the rank of that piece).

@@ -4,11 +4,11 @@ The controls only slice the stored tensors and redraw; the model never runs
 inside a callback. (With an ``encoder`` given, a text box re-encodes a new
 sentence when you press Enter; that is the only model call.)
 
-The figure is made of panels (:mod:`bertviz_kit.panels`): the value histogram,
+The figure is made of panels (:mod:`bertviz_kit.explorer.panels`): the value histogram,
 the word cosine heatmap and the per-layer curves by default; word attention
 and the lens on request (``panels=("histogram", "heatmap", "curves",
-"attention", "lens")``), and any :class:`~bertviz_kit.panels.Panel` you
-write. Adding a panel is one class: see :mod:`bertviz_kit.panels`.
+"attention", "lens")``), and any :class:`~bertviz_kit.Panel` you
+write. Adding a panel is one class: see :mod:`bertviz_kit.explorer.protocol`.
 
 ipywidgets is optional: ``pip install "bertviz-kit[widgets]"``.
 """
@@ -39,7 +39,8 @@ from ..encoding import IS_ENCODING, Encoding
 from ..layers import LAYER_PRESETS
 from ..vectors.addressing import describe_token, resolve_token
 from ..vectors.pooling import SUBWORD_MODES
-from .panels import DEFAULT_PANELS, Panel, PanelControl, check_dependencies, merge_controls, resolve_panels
+from . import panels as builtin_panels  # noqa: F401  (registers the built-in panels)
+from .protocol import DEFAULT_PANELS, Panel, PanelControl, check_dependencies, merge_controls, resolve_panels
 
 __all__ = ["Explorer", "explore", "LAYER_CHOICES", "SAVE_FORMATS"]
 
@@ -116,7 +117,7 @@ class Explorer:
         names from :data:`bertviz_kit.PANELS` (``"histogram"``,
         ``"heatmap"``, ``"curves"``, ``"attention"``, ``"lens"``) or
         :class:`~bertviz_kit.Panel` instances (``bk.LensPanel(k=8)``, or your
-        own: see :mod:`bertviz_kit.panels`).
+        own: see :mod:`bertviz_kit.explorer.protocol`).
     token : int or str, optional
         Token selected at start: a token index, or a word string
         (case-insensitive, whole words; its first piece). Default: the first

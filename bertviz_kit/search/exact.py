@@ -14,7 +14,7 @@ has all its word vectors in memory at once. The query occurrence itself is
 left out where the corpus holds it (same text, same word).
 
 For many queries against one large corpus, :func:`bertviz_kit.build_context_index`
-(``bertviz_kit.search_index``, needs the ``[search]`` extra) pools every word once
+(``bertviz_kit.search.index``, needs the ``[search]`` extra) pools every word once
 into a faiss index and answers each query from it with the same results.
 """
 
