@@ -36,6 +36,7 @@ from .examples import BANK_SENSES, BANK_TEXT
 from .explorer.panels import AttentionPanel, CurvesPanel, HeatmapPanel, HistogramPanel, LensPanel
 from .explorer.protocol import DEFAULT_PANELS, PANELS, Panel, PanelControl, register_panel
 from .explorer.widget import SAVE_FORMATS, Explorer, explore
+from .extraction import extract, extract_part
 from .layers import LAYER_PRESETS, resolve_layers
 from .loading import bundled_model_path, download, load
 from .plot.attention import (
@@ -53,7 +54,7 @@ from .plot.search import plot_nearest_contexts
 from .plot.similarity import plot_histogram, plot_layer_similarity, plot_similarity_heatmap
 from .search.exact import ContextMatch, ContextMatches, nearest_contexts
 from .search.index import INDEX_KINDS, ContextIndex, build_context_index, load_context_index
-from .store import CorruptStoreError, Store, extract, extract_part, open_store
+from .store import CorruptStoreError, Store, open_store
 from .vectors.addressing import occurrence_labels
 from .vectors.pooling import (
     POOLING_MODES,

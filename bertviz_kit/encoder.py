@@ -18,13 +18,13 @@ import contextlib
 import logging
 import threading
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from ._validation import Boolean, Interval, InvalidParameterError, Options, check
+from .batching import Batch, Plan
 from .encoding import Encoding, Encodings
 from .kernels import PackedLinears, onednn_available, onednn_speedup
 from .layers import stored_layer_ids
@@ -52,38 +52,6 @@ def _renumber(word_ids: Sequence[int | None]) -> tuple[int | None, ...]:
         else:
             out.append(mapping.setdefault(w, len(mapping)))
     return tuple(out)
-
-
-def _plan_windows(n_content: int, width: int, stride: int) -> list[tuple[int, int]]:
-    """Content-token ranges of the windows that cover ``n_content`` tokens."""
-    if n_content <= width:
-        return [(0, n_content)]
-    overlap = min(stride, width // 2)
-    step = width - overlap
-    starts = list(range(0, n_content - width, step))
-    starts.append(n_content - width)  # the last window ends with the text
-    return [(s, s + width) for s in starts]
-
-
-def _window_spans(
-    p: int, n: int, ranges: Sequence[tuple[int, int]]
-) -> tuple[tuple[int, int], ...]:
-    """Token ranges (indices into the whole text's tokens) each window covered."""
-    if len(ranges) == 1:
-        return ((0, n),)
-    return tuple((p + a, p + b) for a, b in ranges)
-
-
-def _best_window(
-    n_content: int, ranges: Sequence[tuple[int, int]]
-) -> torch.Tensor:
-    """For each content token, the window in which it has the most context."""
-    pos = torch.arange(n_content)
-    starts = torch.tensor([a for a, _ in ranges]).unsqueeze(1)
-    ends = torch.tensor([b for _, b in ranges]).unsqueeze(1)
-    context = torch.minimum(pos - starts, ends - 1 - pos).float()
-    context[(pos < starts) | (pos >= ends)] = float("-inf")
-    return context.argmax(dim=0)
 
 
 class Encoder:
@@ -311,7 +279,7 @@ class Encoder:
         starts = torch.cat([torch.zeros(1, dtype=torch.long), lengths.cumsum(0)])
         text_index = torch.repeat_interleave(torch.arange(n), lengths)
         word_index = _renumber_flat(raw_words, text_index, starts, rust)
-        plan = _Plan(self, ids, special, starts, lengths, text_index, attentions)
+        plan = Plan(self.max_length, self.settings.stride, ids, special, starts, lengths, text_index, attentions)
         hidden, att = self._forward(plan, batch_size, attentions, progress, layer_ids, dtype, device)
         if dtype == torch.float16 and not bool(torch.isfinite(hidden).all()):
             raise InvalidParameterError(
@@ -349,7 +317,7 @@ class Encoder:
 
     def _forward(
         self,
-        plan: _Plan,
+        plan: Plan,
         batch_size: int,
         attentions: bool,
         progress: bool,
@@ -368,75 +336,113 @@ class Encoder:
         pad = 0 if pad is None else pad
         compute = self.device
         on_gpu = compute.type == "cuda"
-        to_host = on_gpu and device.type != compute.type
         hidden = torch.empty((plan.n_tokens, len(layer_ids), self.dim), dtype=dtype, device=device)
         att_out: list[torch.Tensor | None] | None = [None] * plan.n_texts if attentions else None
         last_only = layer_ids == [self.n_layers]
-        sink = _HostSink(hidden) if to_host else None
-        model = self.model
-        with self._lock:  # one call at a time per encoder (see __init__)
-            restore = None
-            if attentions and getattr(model.config, "_attn_implementation", "eager") != "eager":
-                restore = model.config._attn_implementation
-                model.set_attn_implementation("eager")
-            try:
-                with torch.inference_mode(), self._packed or contextlib.nullcontext():
-                    for b in batches:
-                        ids = plan.ids[b.src.clamp_min(0)]
-                        ids[b.src < 0] = pad
-                        mask = (b.src >= 0).long()
-                        if on_gpu:  # page-locked host memory lets the copy overlap with work
-                            ids, mask = ids.pin_memory(), mask.pin_memory()
-                        inputs = {
-                            "input_ids": ids.to(compute, non_blocking=on_gpu),
-                            "attention_mask": mask.to(compute, non_blocking=on_gpu),
-                        }
-                        if self._uses_token_types:
-                            inputs["token_type_ids"] = torch.zeros_like(inputs["input_ids"])
-                        out = model(
-                            **inputs, output_hidden_states=not last_only, output_attentions=attentions,
-                            return_dict=True,
-                        )
-                        if last_only:
-                            layers = [out.last_hidden_state]
-                        else:
-                            if not out.hidden_states:
-                                raise ValueError(
-                                    f"model {self.name!r} returned no hidden states; bertviz_kit needs an "
-                                    f"encoder that supports output_hidden_states=True."
-                                )
-                            layers = [out.hidden_states[k] for k in layer_ids]
-                        keep = b.keep.to(compute, non_blocking=on_gpu)
-                        if sink is not None:  # GPU -> host: one compact [tokens, layers, dim] copy per batch
-                            rows = torch.stack(layers, dim=2).flatten(0, 1).index_select(0, keep).to(dtype)
-                            sink.put(rows, b.dest)
-                        elif on_gpu:  # kept on the GPU: gather and scatter there, layer by layer
-                            dest = b.dest.to(device, non_blocking=True)
-                            for j, x in enumerate(layers):
-                                rows = x.flatten(0, 1).index_select(0, keep)
-                                hidden[:, j].index_copy_(0, dest, rows.to(dtype))
-                        else:  # on the CPU: slice copies straight from the model's outputs (several
-                            # times faster than index_select + index_copy_ here, and no temporaries)
-                            flat = [x.flatten(0, 1) for x in layers]
-                            for _, n, s, d in b.runs:
-                                dst = hidden[d : d + n]
-                                for j, x in enumerate(flat):
-                                    dst[:, j].copy_(x[s : s + n])
-                        if attentions:
-                            if not out.attentions:
-                                raise ValueError(
-                                    f"model {self.name!r} returned no attention weights; load it "
-                                    f"with bk.load(..., attentions=True)."
-                                )
-                            att = torch.stack(out.attentions).to(device=device, dtype=dtype)  # [L, B, H, T, T]
-                            for r, (t, k) in enumerate(zip(b.texts, b.lengths.tolist())):
-                                att_out[t] = att[:, r, :, :k, :k].clone()  # type: ignore[index]
+        sink = _HostSink(hidden) if on_gpu and device.type != compute.type else None
+        # one call at a time per encoder (see __init__)
+        with self._lock, _eager_attention(self.model, attentions):
+            with torch.inference_mode(), self._packed or contextlib.nullcontext():
+                for b in batches:
+                    out = self.model(
+                        **self._batch_inputs(plan, b, pad, compute), output_hidden_states=not last_only,
+                        output_attentions=attentions, return_dict=True,
+                    )
+                    layers = self._batch_layers(out, layer_ids, last_only)
+                    keep = b.keep.to(compute, non_blocking=on_gpu)
                     if sink is not None:
-                        sink.flush()
-            finally:
-                if restore is not None:
-                    model.set_attn_implementation(restore)
+                        _copy_to_host(sink, layers, keep, b.dest, dtype)
+                    elif on_gpu:
+                        _copy_on_gpu(hidden, layers, keep, b.dest, dtype)
+                    else:
+                        _copy_on_cpu(hidden, layers, b.runs)
+                    if attentions:
+                        self._keep_attentions(out, b, att_out, device, dtype)  # type: ignore[arg-type]
+                if sink is not None:
+                    sink.flush()
         return hidden, att_out  # type: ignore[return-value]
+
+    def _batch_inputs(self, plan: Plan, b: Batch, pad: int, compute: torch.device) -> dict[str, torch.Tensor]:
+        """The model's inputs for batch ``b``, on the ``compute`` device."""
+        on_gpu = compute.type == "cuda"
+        ids = plan.ids[b.src.clamp_min(0)]
+        ids[b.src < 0] = pad
+        mask = (b.src >= 0).long()
+        if on_gpu:  # page-locked host memory lets the copy overlap with work
+            ids, mask = ids.pin_memory(), mask.pin_memory()
+        inputs = {
+            "input_ids": ids.to(compute, non_blocking=on_gpu),
+            "attention_mask": mask.to(compute, non_blocking=on_gpu),
+        }
+        if self._uses_token_types:
+            inputs["token_type_ids"] = torch.zeros_like(inputs["input_ids"])
+        return inputs
+
+    def _batch_layers(self, out: Any, layer_ids: list[int], last_only: bool) -> list[torch.Tensor]:
+        """The kept layers of one batch's model output, each ``[batch, length, dim]``."""
+        if last_only:
+            return [out.last_hidden_state]
+        if not out.hidden_states:
+            raise ValueError(
+                f"model {self.name!r} returned no hidden states; bertviz_kit needs an "
+                f"encoder that supports output_hidden_states=True."
+            )
+        return [out.hidden_states[k] for k in layer_ids]
+
+    def _keep_attentions(
+        self, out: Any, b: Batch, att_out: list[torch.Tensor | None], device: torch.device, dtype: torch.dtype
+    ) -> None:
+        """Each text's ``[L, H, T, T]`` attention weights of batch ``b``, into ``att_out``."""
+        if not out.attentions:
+            raise ValueError(
+                f"model {self.name!r} returned no attention weights; load it "
+                f"with bk.load(..., attentions=True)."
+            )
+        att = torch.stack(out.attentions).to(device=device, dtype=dtype)  # [L, B, H, T, T]
+        for r, (t, k) in enumerate(zip(b.texts, b.lengths.tolist())):
+            att_out[t] = att[:, r, :, :k, :k].clone()
+
+
+@contextlib.contextmanager
+def _eager_attention(model: Any, attentions: bool) -> Iterator[None]:
+    """Attention weights need the eager implementation: switch to it for the call, then back."""
+    restore = None
+    if attentions and getattr(model.config, "_attn_implementation", "eager") != "eager":
+        restore = model.config._attn_implementation
+        model.set_attn_implementation("eager")
+    try:
+        yield
+    finally:
+        if restore is not None:
+            model.set_attn_implementation(restore)
+
+
+# The three copy paths from a batch's model output into the flat [tokens, layers, dim] store.
+
+def _copy_to_host(sink: _HostSink, layers: list[torch.Tensor], keep: torch.Tensor, dest: torch.Tensor,
+                  dtype: torch.dtype) -> None:
+    """GPU -> host: one compact ``[tokens, layers, dim]`` copy per batch, scattered by the sink."""
+    rows = torch.stack(layers, dim=2).flatten(0, 1).index_select(0, keep).to(dtype)
+    sink.put(rows, dest)
+
+
+def _copy_on_gpu(hidden: torch.Tensor, layers: list[torch.Tensor], keep: torch.Tensor, dest: torch.Tensor,
+                 dtype: torch.dtype) -> None:
+    """Kept on the GPU: gather and scatter there, layer by layer."""
+    dest = dest.to(hidden.device, non_blocking=True)
+    for j, x in enumerate(layers):
+        rows = x.flatten(0, 1).index_select(0, keep)
+        hidden[:, j].index_copy_(0, dest, rows.to(dtype))
+
+
+def _copy_on_cpu(hidden: torch.Tensor, layers: list[torch.Tensor], runs: list[tuple[int, int, int, int]]) -> None:
+    """On the CPU: slice copies straight from the model's outputs (several times faster than
+    ``index_select`` + ``index_copy_`` here, and no temporaries)."""
+    flat = [x.flatten(0, 1) for x in layers]
+    for _, n, s, d in runs:
+        dst = hidden[d : d + n]
+        for j, x in enumerate(flat):
+            dst[:, j].copy_(x[s : s + n])
 
 
 class _HostSink:
@@ -478,130 +484,6 @@ class _HostSink:
             event.synchronize()
             self.hidden.index_copy_(0, dest, view)  # row k of the batch goes to token dest[k]
             self.pending = None
-
-
-@dataclass
-class _Batch:
-    src: torch.Tensor  # [B, W] flat token index feeding each input position, -1 = padding
-    keep: torch.Tensor  # [n] positions in the flattened [B * W] output that are stored
-    dest: torch.Tensor  # [n] flat token index each kept output goes to
-    texts: list[int]  # text of each row (for attentions)
-    lengths: torch.Tensor  # [B] real tokens per row
-    # (offset into keep, length, source start in [B * W], destination start): stretches where both
-    # the kept outputs and their destinations are consecutive (a whole text is one), copied as slices
-    runs: list[tuple[int, int, int, int]]
-
-
-def _runs(keep: torch.Tensor, dest: torch.Tensor) -> list[tuple[int, int, int, int]]:
-    n = keep.shape[0]
-    if n == 0:
-        return []
-    brk = torch.ones(n, dtype=torch.bool)
-    brk[1:] = (keep[1:] != keep[:-1] + 1) | (dest[1:] != dest[:-1] + 1)
-    first = torch.nonzero(brk).squeeze(1)
-    length = torch.diff(first, append=torch.tensor([n]))
-    return list(zip(first.tolist(), length.tolist(), keep[first].tolist(), dest[first].tolist()))
-
-
-class _Plan:
-    """Forward windows of every text, sorted by length, and where each output token goes."""
-
-    def __init__(
-        self,
-        encoder: Encoder,
-        ids: torch.Tensor,
-        special: torch.Tensor,
-        starts: torch.Tensor,
-        lengths: torch.Tensor,
-        text_index: torch.Tensor,
-        attentions: bool,
-    ) -> None:
-        self.ids = ids
-        self.starts = starts
-        self.n_tokens = int(ids.shape[0])
-        self.n_texts = int(lengths.shape[0])
-        self.windows: dict[int, tuple[tuple[int, int], ...]] = {}
-        limit = encoder.max_length
-        long = torch.nonzero(lengths > limit).squeeze(1).tolist()
-        # one row per forward window: (length, text, src index tensor or None for a whole text)
-        self.rows_len = lengths.clone()
-        self.rows_text = torch.arange(self.n_texts)
-        self.extra: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}  # row -> src, keep, dest
-        if not long:
-            return
-        if attentions:
-            i = long[0]
-            raise InvalidParameterError(
-                f"attentions=True needs each text to fit in one window of max_length={limit} tokens; "
-                f"texts[{i}] has {int(lengths[i])} tokens. Encode it without attentions, or split the text."
-            )
-        row_len, row_text = [], []
-        whole = torch.ones(self.n_texts, dtype=torch.bool)
-        whole[long] = False
-        for i in long:
-            a0, n = int(starts[i]), int(lengths[i])
-            sp = special[a0 : a0 + n]
-            content = torch.nonzero(~sp).squeeze(1)
-            p, q = int(content[0]), int(content[-1]) + 1
-            width = limit - p - (n - q)
-            if width < 1:
-                raise InvalidParameterError(
-                    f"max_length={limit} leaves no room for text between the {p + n - q} special "
-                    f"tokens; use a larger max_length."
-                )
-            ranges = _plan_windows(q - p, width, encoder.settings.stride)
-            self.windows[i] = _window_spans(p, n, ranges)
-            best = _best_window(q - p, ranges)
-            for w, (a, b) in enumerate(ranges):
-                local = torch.cat([torch.arange(p), torch.arange(p + a, p + b), torch.arange(q, n)])
-                out = torch.zeros(local.shape[0], dtype=torch.bool)
-                if w == 0:
-                    out[:p] = True
-                if w == len(ranges) - 1:
-                    out[p + (b - a) :] = True
-                out[p : p + (b - a)] = best[a:b] == w
-                self.extra[len(row_len)] = (local + a0, torch.nonzero(out).squeeze(1), local[out] + a0)
-                row_len.append(local.shape[0])
-                row_text.append(i)
-        base = int(whole.sum())
-        self.extra = {base + k: v for k, v in self.extra.items()}
-        self.rows_len = torch.cat([lengths[whole], torch.tensor(row_len, dtype=torch.long)])
-        self.rows_text = torch.cat([torch.arange(self.n_texts)[whole], torch.tensor(row_text, dtype=torch.long)])
-
-    def batches(self, batch_size: int) -> list[_Batch]:
-        order = torch.argsort(self.rows_len, descending=True, stable=True)
-        out = []
-        for s in range(0, order.shape[0], batch_size):
-            rows = order[s : s + batch_size]
-            lens = self.rows_len[rows]
-            width = int(lens.max())
-            pos = torch.arange(width)
-            texts = self.rows_text[rows]
-            extra = [int(r) in self.extra for r in rows] if self.extra else []
-            if not any(extra):
-                first = self.starts[texts]
-                valid = pos < lens.unsqueeze(1)
-                src = torch.where(valid, first.unsqueeze(1) + pos, torch.full((1,), -1))
-                keep = torch.nonzero(valid.flatten()).squeeze(1)
-                dest = src.flatten()[keep]
-            else:
-                src = torch.full((rows.shape[0], width), -1, dtype=torch.long)
-                keeps, dests = [], []
-                for r, row in enumerate(rows.tolist()):
-                    if row in self.extra:
-                        s_idx, k_idx, d_idx = self.extra[row]
-                    else:
-                        t = int(self.rows_text[row])
-                        a0 = int(self.starts[t])
-                        s_idx = torch.arange(a0, a0 + int(self.rows_len[row]))
-                        k_idx, d_idx = torch.arange(s_idx.shape[0]), s_idx
-                    src[r, : s_idx.shape[0]] = s_idx
-                    keeps.append(k_idx + r * width)
-                    dests.append(d_idx)
-                keep, dest = torch.cat(keeps), torch.cat(dests)
-            out.append(_Batch(src=src, keep=keep, dest=dest, texts=texts.tolist(), lengths=lens,
-                              runs=_runs(keep, dest)))
-        return out
 
 
 def _renumber_flat(

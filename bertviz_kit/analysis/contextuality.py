@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from .._validation import Boolean, Interval, InvalidParameterError, Options, validate_params
-from ..encoding import Corpus, Encoding, as_corpus
+from ..encoding import Corpus, Encoding, Encodings, as_corpus
 from ..layers import resolve_layers
 from ..vectors.pooling import SUBWORD_MODES, pool_tokens
 from ..vectors.similarity import layer_occurrence_vectors
@@ -297,31 +297,14 @@ def static_embeddings(
         When a word occurs in none of the texts (the message names it).
     """
     corpus = as_corpus(corpus, "corpus")
-    if isinstance(words, str) or not isinstance(words, Sequence) or not words:
-        raise InvalidParameterError(
-            f"words must be a non-empty list of str (e.g. [{words!r}] for one word); got {words!r}.")
-    keys = []
-    for i, w in enumerate(words):
-        if not isinstance(w, str) or not w.strip():
-            raise InvalidParameterError(f"words[{i}] must be a non-empty string; got {w!r}.")
-        keys.append(w.strip().casefold() if ignore_case else w.strip())
+    keys = _word_keys(words, ignore_case)
     row = _stored_row(corpus, layer)
     index = {}
     for i, key in enumerate(keys):
         index.setdefault(key, i)
     vecs, owner = [], []
     for _, b in corpus.blocks():
-        hits, who = [], []
-        for t, text in enumerate(b.texts):
-            folded = text.casefold() if ignore_case else text
-            if not any(key in folded for key in index):
-                continue
-            first = int(b.word_starts[t])
-            for j, w in enumerate(b.words(t)):
-                k = index.get(w.casefold() if ignore_case else w)
-                if k is not None:
-                    hits.append(first + j)
-                    who.append(k)
+        hits, who = _block_hits(b, index, ignore_case)
         if hits:
             lookup = torch.full((int(b.word_starts[-1]) + 1,), -1, dtype=torch.long)
             lookup[torch.tensor(hits)] = torch.arange(len(hits))
@@ -339,18 +322,51 @@ def static_embeddings(
     who_t = torch.tensor(owner, device=x.device)
     out = x.new_empty((len(words), x.shape[1]))
     for i, key in enumerate(keys):
-        occ = x[who_t == index[key]]
-        mean = occ.mean(0)
-        m = occ - mean if center else occ
-        if not bool((m != 0).any()):
-            what = "no spread around its mean (one occurrence, or identical ones)" if center else "only zero vectors"
-            raise InvalidParameterError(
-                f"word {words[i]!r} has {what} at layer {layer}: its principal component is undefined.")
-        v = torch.linalg.svd(m, full_matrices=False).Vh[0]
-        if float(v @ mean) < 0:
-            v = -v
-        out[i] = v / v.norm().clamp_min(1e-300)
+        out[i] = _first_component(x[who_t == index[key]], center, words[i], layer)
     return out.float()
+
+
+def _word_keys(words: object, ignore_case: bool) -> list[str]:
+    """The words as lookup keys (stripped, case-folded with ``ignore_case``), checked."""
+    if isinstance(words, str) or not isinstance(words, Sequence) or not words:
+        raise InvalidParameterError(
+            f"words must be a non-empty list of str (e.g. [{words!r}] for one word); got {words!r}.")
+    keys = []
+    for i, w in enumerate(words):
+        if not isinstance(w, str) or not w.strip():
+            raise InvalidParameterError(f"words[{i}] must be a non-empty string; got {w!r}.")
+        keys.append(w.strip().casefold() if ignore_case else w.strip())
+    return keys
+
+
+def _block_hits(b: Encodings, index: dict[str, int], ignore_case: bool) -> tuple[list[int], list[int]]:
+    """Occurrences of the indexed words in block ``b``: their word indices in the block, and which word each is."""
+    hits, who = [], []
+    for t, text in enumerate(b.texts):
+        folded = text.casefold() if ignore_case else text
+        if not any(key in folded for key in index):
+            continue
+        first = int(b.word_starts[t])
+        for j, w in enumerate(b.words(t)):
+            k = index.get(w.casefold() if ignore_case else w)
+            if k is not None:
+                hits.append(first + j)
+                who.append(k)
+    return hits, who
+
+
+def _first_component(occ: torch.Tensor, center: bool, word: str, layer: object) -> torch.Tensor:
+    """Unit first principal direction of one word's occurrences ``occ``, pointing the way of their mean."""
+    mean = occ.mean(0)
+    m = occ - mean if center else occ
+    if not bool((m != 0).any()):
+        what = "no spread around its mean (one occurrence, or identical ones)" if center else "only zero vectors"
+        raise InvalidParameterError(
+            f"word {word!r} has {what} at layer {layer}: its principal component is undefined.")
+    v = torch.linalg.svd(m, full_matrices=False).Vh[0]
+    if float(v @ mean) < 0:
+        v = -v
+    return v / v.norm().clamp_min(1e-300)
 
 
 def _stored_row(corpus: Corpus, layer: object) -> int:

@@ -212,25 +212,11 @@ class Explorer:
         ``options`` are the shown panels' settings (``head=3`` for the
         attention panel).
         """
-        e = self.e
-        for key, value in options.items():
-            if key not in self._controls:
-                raise InvalidParameterError(
-                    f"{key} is not a setting of this explorer; its panels' settings are "
-                    f"{tuple(self._controls)} (and token, word, occurrence, layer, layers, subwords).")
-            if value is not None:
-                self._controls[key].check(key, value)
+        self._check_options(options)
         if token is not None or word is not None or occurrence is not None:
-            t = resolve_token(e, token, word, occurrence)
-            if e.word_ids[t] is None:
-                raise InvalidParameterError(
-                    f"token {t} ({e.tokens[t]}) is a special token; pick a word (or a word's token).")
-            self.state["token"] = t
+            self._set_token(token, word, occurrence)
         if layer is not None:
-            lo, hi = -(e.n_layers + 1), e.n_layers
-            if isinstance(layer, bool) or not isinstance(layer, int) or not lo <= layer <= hi:
-                raise InvalidParameterError(f"layer must be an int in [{lo}, {hi}]; got {layer!r}.")
-            self.state["layer"] = layer % (e.n_layers + 1)
+            self._set_layer(layer)
         if layers is not None:
             check("layers", layers, Options(LAYER_CHOICES))
             self.state["layers"] = layers
@@ -244,6 +230,31 @@ class Explorer:
             self._sync_controls()
         if redraw and self._ui_ready():
             self._redraw()
+
+    def _check_options(self, options: dict[str, Any]) -> None:
+        """Each of ``options`` is a shown panel's setting, with one of its values (or None)."""
+        for key, value in options.items():
+            if key not in self._controls:
+                raise InvalidParameterError(
+                    f"{key} is not a setting of this explorer; its panels' settings are "
+                    f"{tuple(self._controls)} (and token, word, occurrence, layer, layers, subwords).")
+            if value is not None:
+                self._controls[key].check(key, value)
+
+    def _set_token(self, token: int | str | None, word: int | str | None, occurrence: int | None) -> None:
+        e = self.e
+        t = resolve_token(e, token, word, occurrence)
+        if e.word_ids[t] is None:
+            raise InvalidParameterError(
+                f"token {t} ({e.tokens[t]}) is a special token; pick a word (or a word's token).")
+        self.state["token"] = t
+
+    def _set_layer(self, layer: int) -> None:
+        e = self.e
+        lo, hi = -(e.n_layers + 1), e.n_layers
+        if isinstance(layer, bool) or not isinstance(layer, int) or not lo <= layer <= hi:
+            raise InvalidParameterError(f"layer must be an int in [{lo}, {hi}]; got {layer!r}.")
+        self.state["layer"] = layer % (e.n_layers + 1)
 
     # -- panel data ---------------------------------------------------------
     def _fresh_caches(self) -> None:
