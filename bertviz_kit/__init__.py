@@ -20,8 +20,10 @@ from .analysis.alignment import AlignmentReport, WordFeatures, ud_word_features
 from .analysis.attention import (
     HEAD_STATISTICS,
     attention_rollout,
-    attention_units,
     head_statistics,
+    plot_attention,
+    plot_attention_grid,
+    plot_rollout,
     word_attention,
 )
 from .analysis.cka import CKA_ESTIMATORS, CKA_UNITS, cka, layer_cka
@@ -39,23 +41,16 @@ from .explorer.widget import SAVE_FORMATS, Explorer, explore
 from .extraction import extract, extract_part
 from .layers import LAYER_PRESETS, resolve_layers
 from .loading import bundled_model_path, download, load
-from .plot.attention import (
-    plot_attention,
-    plot_attention_grid,
-    plot_head_statistics,
-    plot_head_statistics_grid,
-    plot_rollout,
-)
 from .plot.cka import plot_cka
+from .plot.heads import plot_head_statistics, plot_head_statistics_grid
 from .plot.lens import plot_lens
 from .plot.probing import plot_cumulative_scoring, plot_probe, plot_scalar_mix
-from .plot.projection import plot_projection, plot_trajectory
 from .plot.search import plot_nearest_contexts
 from .plot.similarity import plot_histogram, plot_layer_similarity, plot_similarity_heatmap
 from .search.exact import ContextMatch, ContextMatches, nearest_contexts
 from .search.index import INDEX_KINDS, ContextIndex, build_context_index, load_context_index
 from .store import CorruptStoreError, Store, open_store
-from .vectors.addressing import occurrence_labels
+from .vectors.addressing import attention_units, occurrence_labels
 from .vectors.pooling import (
     POOLING_MODES,
     SPECIALS_MODES,
@@ -67,7 +62,7 @@ from .vectors.pooling import (
     token_vectors,
     word_vectors,
 )
-from .vectors.projection import PROJECTION_METHODS, project, project_layers
+from .vectors.projection import PROJECTION_METHODS, plot_projection, plot_trajectory, project, project_layers
 from .vectors.similarity import (
     anisotropy,
     cosine,

@@ -208,7 +208,6 @@ def test_no_function_is_over_80_lines(package):
     assert long_functions(package) == []
 
 
-@pytest.mark.xfail(strict=True, reason="plot/attention.py and plot/projection.py still compute their results")
 def test_plot_modules_compute_no_analysis_result(package):
     assert plot_computations(package) == []
 

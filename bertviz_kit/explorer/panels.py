@@ -17,11 +17,11 @@ from matplotlib.colors import PowerNorm
 from matplotlib.patches import Rectangle
 
 from .._validation import Interval, InvalidParameterError, Options, check
-from ..analysis.attention import attention_units, token_units, word_attention
+from ..analysis.attention import word_attention
 from ..analysis.lens import LENS_KINDS, LensResult, lens
 from ..plot.lens import plot_lens
 from ..plot.similarity import plot_histogram, plot_layer_similarity, plot_similarity_heatmap
-from ..vectors.addressing import describe_token, describe_word
+from ..vectors.addressing import attention_units, describe_token, describe_word, token_units
 from ..vectors.pooling import SUBWORD_MODES, word_vectors
 from ..vectors.similarity import cosine, layer_cosine, layer_word_vectors
 from .protocol import ExplorerView, Panel, PanelControl, register_panel

@@ -1,8 +1,15 @@
-"""Attention maps (one layer and head, or all of them), rollout and head statistics."""
+"""Attention maps (one layer and head, or all of them) and attention rollout, drawn from their results.
+
+The drawers take what they draw: ``e.attentions`` (in the Encoding), the word-level attention of
+:func:`bertviz_kit.word_attention` and the rollout of :func:`bertviz_kit.attention_rollout`. The
+public :func:`bertviz_kit.plot_attention`, :func:`bertviz_kit.plot_attention_grid` and
+:func:`bertviz_kit.plot_rollout` (in :mod:`bertviz_kit.analysis.attention`) compute those results
+and call these.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -12,17 +19,17 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .._validation import InvalidParameterError, Options, check
-from ..analysis.attention import HEAD_STATISTICS, attention_rollout, attention_units, token_units, word_attention
 from ..encoding import IS_ENCODING, Encoding
-from ..vectors.addressing import describe_token, resolve_token
+from ..vectors.addressing import attention_units, describe_token, resolve_token, token_units
 from ..vectors.pooling import token_mask
-from .axes import MAX_BARS_INCHES, as_array, new_ax, note, set_labels, thinned
+from .axes import MAX_BARS_INCHES, new_ax, note, set_labels, thinned
 from .similarity import plot_similarity_heatmap
 
 ATTENTION_LEVELS = ("token", "word")
 
 
-def _check_attention(e: Encoding, specials: str, level: str = "token") -> None:
+def check_attention(e: Encoding, specials: str, level: str = "token") -> None:
+    """``e`` has attentions; ``specials`` and ``level`` are known choices."""
     check("e", e, IS_ENCODING)
     if e.attentions is None:
         raise InvalidParameterError("e has no attentions; encode with encoder.encode(text, attentions=True).")
@@ -31,12 +38,29 @@ def _check_attention(e: Encoding, specials: str, level: str = "token") -> None:
     check("level", level, Options(ATTENTION_LEVELS))
 
 
-def _attention_maps(e: Encoding, specials: str, level: str) -> tuple[torch.Tensor, list[str]]:
+def _attention_maps(
+    e: Encoding, specials: str, level: str, word_maps: torch.Tensor | None
+) -> tuple[torch.Tensor, list[str]]:
     """``[n_layers, n_heads, n, n]`` attention of the kept tokens or words, and their labels."""
     if level == "word":
-        return word_attention(e, specials), list(attention_units(e, specials))
+        maps = _word_maps(e, word_maps)
+        if specials == "exclude":  # as bk.word_attention(e, "exclude"): rows and columns dropped
+            keep = ~token_units(e)[1]
+            maps = maps[..., keep, :][..., keep]
+        return maps, list(attention_units(e, specials))
     keep, tokens = _attention_keep(e, specials)
     return e.attentions[:, :, keep][:, :, :, keep], tokens
+
+
+def _word_maps(e: Encoding, word_maps: torch.Tensor | None) -> torch.Tensor:
+    """``word_maps``, checked to be the word-level attention of ``e`` (specials included)."""
+    n_units = int(token_units(e)[1].shape[0])
+    shape = (*e.attentions.shape[:2], n_units, n_units)
+    if not isinstance(word_maps, torch.Tensor) or tuple(word_maps.shape) != shape:
+        got = tuple(word_maps.shape) if isinstance(word_maps, torch.Tensor) else type(word_maps).__name__
+        raise InvalidParameterError(
+            f"word_maps must be bk.word_attention(e), a tensor of shape {shape}, for level='word'; got {got}.")
+    return word_maps
 
 
 def _attention_keep(e: Encoding, specials: str) -> tuple[torch.Tensor, list[str]]:
@@ -65,11 +89,12 @@ def _unit_name(e: Encoding, t: int, level: str) -> str:
     return describe_token(e, t)
 
 
-def plot_attention(
+def draw_attention(
     e: Encoding,
     layer: int = -1,
     head: int = 0,
     *,
+    word_maps: torch.Tensor | None = None,
     token: int | str | None = None,
     word: int | str | None = None,
     occurrence: int | None = None,
@@ -80,45 +105,11 @@ def plot_attention(
     ax: Axes | None = None,
     **kwargs: Any,
 ) -> Axes:
-    """Attention weights of one layer and head as a tokens x tokens (or words x words) heatmap.
+    """Draw :func:`bertviz_kit.plot_attention` (same parameters) with the word-level attention given.
 
-    Rows are the attending (query) tokens, columns the attended (key) tokens.
-    Needs ``encode(..., attentions=True)``. For every layer and head at once
-    see :func:`plot_attention_grid`. With ``token`` or ``word``, only that
-    query's row is drawn, as bars: where that token (word) looks.
-
-    Parameters
-    ----------
-    e : Encoding
-    layer : int
-        Transformer layer, 1..n_layers (negative counts from the top).
-    head : int
-        Attention head, 0..n_heads-1 (negative counts from the end).
-    specials : {"include", "exclude"}
-        Show or hide the [CLS]/[SEP] rows and columns. (Weights are not
-        renormalized: hiding them shows how much attention is left for words.)
-    level : {"token", "word"}, default "token"
-        ``"word"``: attention between whole words, from
-        :func:`bertviz_kit.word_attention` (attention to a split word summed
-        over its pieces, attention from it averaged over them; rows labelled
-        by :func:`bertviz_kit.attention_units`).
-    token : int or str, optional
-        Draw only this query: a token index, a word string (case-insensitive,
-        whole words) or a special token's text (``"[CLS]"``).
-    word : int or str, optional
-        Instead of ``token``: a word index (into ``e.words``) or a word string.
-    occurrence : int, optional
-        Which occurrence of a word string (0 = the first, default; -1 = the last).
-    cmap : str, default "Blues"
-        Heatmap colours; the colour scale runs from 0 to the map's largest weight.
-    colorbar : bool, default True
-        Heatmap only; labelled "attention weight".
-    ax : Axes, optional
-    **kwargs
-        Passed to :meth:`matplotlib.axes.Axes.imshow` (heatmap) or
-        :meth:`matplotlib.axes.Axes.bar` (one query).
+    ``word_maps`` is ``bk.word_attention(e)`` (specials included), needed for ``level="word"``.
     """
-    _check_attention(e, specials, level)
+    check_attention(e, specials, level)
     n_layers, n_heads = e.attentions.shape[:2]
     if isinstance(layer, bool) or not isinstance(layer, int) or not (
         -n_layers <= layer <= n_layers and layer != 0
@@ -132,7 +123,7 @@ def plot_attention(
         t = resolve_token(e, token, word, occurrence)
         if level == "word":
             unit, special, _ = token_units(e)
-            q, full, labels = int(unit[t]), word_attention(e)[row, head], list(attention_units(e))
+            q, full, labels = int(unit[t]), _word_maps(e, word_maps)[row, head], list(attention_units(e))
         else:
             q, full, labels, special = t, e.attentions[row, head].float(), list(e.tokens), e.special_mask
         keep = np.ones(len(labels), dtype=bool) if specials == "include" else ~special.numpy()
@@ -142,7 +133,7 @@ def plot_attention(
         hidden = "" if keep[q] else ", special tokens hidden"
         ax.set_title(f"{prefix} from {_unit_name(e, t, level)}, layer {row + 1}, head {head % n_heads}{hidden}")
         return ax
-    maps, labels = _attention_maps(e, specials, level)
+    maps, labels = _attention_maps(e, specials, level, word_maps)
     ax = plot_similarity_heatmap(
         maps[row, head], labels, annotate=False, cmap=cmap, vmin=0.0, vmax=None,
         title=f"{prefix}, layer {row + 1}, head {head % n_heads}", colorbar=colorbar,
@@ -153,9 +144,10 @@ def plot_attention(
     return ax
 
 
-def plot_attention_grid(
+def draw_attention_grid(
     e: Encoding,
     *,
+    word_maps: torch.Tensor | None = None,
     specials: str = "include",
     level: str = "token",
     cmap: str = "Blues",
@@ -164,34 +156,11 @@ def plot_attention_grid(
     fig: Figure | None = None,
     **kwargs: Any,
 ) -> np.ndarray:
-    """Every layer x head attention map in one grid: rows are layers, columns heads.
+    """Draw :func:`bertviz_kit.plot_attention_grid` (same parameters) with the word-level attention given.
 
-    Small multiples for spotting patterns (heads that attend to [CLS] or
-    [SEP], to the next or previous token, or broadly). Each panel has its own
-    colour scale from 0 to its maximum (the colour bar says so); token labels
-    are left out (use :func:`plot_attention` to read one map).
-
-    Parameters
-    ----------
-    e : Encoding
-        Encoded with ``attentions=True``.
-    specials : {"include", "exclude"}
-    level : {"token", "word"}, default "token"
-        ``"word"``: word-level attention (see :func:`plot_attention`).
-    cell_size : float
-        Inches per panel.
-    colorbar : bool, default True
-        One colour bar for the grid, from 0 to each panel's own maximum.
-    fig : Figure, optional
-        Drawn on (cleared first) instead of a new figure.
-    **kwargs
-        Passed to :meth:`matplotlib.axes.Axes.imshow` for every panel.
-
-    Returns
-    -------
-    numpy.ndarray of Axes, shape ``[n_layers, n_heads]``
+    ``word_maps`` is ``bk.word_attention(e)`` (specials included), needed for ``level="word"``.
     """
-    _check_attention(e, specials, level)
+    check_attention(e, specials, level)
     if not isinstance(cell_size, (int, float)) or isinstance(cell_size, bool) or cell_size <= 0:
         raise InvalidParameterError(f"cell_size must be a positive number; got {cell_size!r}.")
     n_layers, n_heads = e.attentions.shape[:2]
@@ -200,7 +169,7 @@ def plot_attention_grid(
     else:
         fig.clear()
     axes = fig.subplots(n_layers, n_heads, squeeze=False)
-    att, _ = _attention_maps(e, specials, level)
+    att, _ = _attention_maps(e, specials, level, word_maps)
     for (r, c), ax in np.ndenumerate(axes):
         ax.imshow(att[r, c].float().numpy(), **{"cmap": cmap, "vmin": 0.0, **kwargs})
         ax.set_xticks([])
@@ -221,9 +190,6 @@ def plot_attention_grid(
     fig.suptitle(f"{prefix}, all layers x heads ({specials} [CLS]/[SEP])")
     return axes
 
-
-
-_SHARE_STATISTICS = ("cls", "sep", "punct", "self", "previous", "next")
 
 
 def _attention_layer(e: Encoding, layer: int) -> int:
@@ -250,8 +216,9 @@ def _query_index(e: Encoding, query: int | str, occurrence: int | None, words: b
     return query % n
 
 
-def plot_rollout(
+def draw_rollout(
     e: Encoding,
+    rollout: torch.Tensor,
     layer: int = -1,
     *,
     words: bool = False,
@@ -263,42 +230,11 @@ def plot_rollout(
     ax: Axes | None = None,
     **kwargs: Any,
 ) -> Axes:
-    """Attention rollout (Abnar and Zuidema 2020) after one layer: a heatmap, or one query's bars.
-
-    See :func:`bertviz_kit.attention_rollout`. Row ``i`` of the heatmap is
-    position ``i`` after ``layer``; the columns are the input tokens (or
-    words) it mixes, each row summing to 1.
-
-    Parameters
-    ----------
-    e : Encoding
-        Encoded with ``attentions=True``.
-    layer : int, default -1
-        The rollout through transformer layers ``1 .. layer`` (1..n_layers,
-        negative counts from the top; -1 is the full rollout).
-    words : bool, default False
-        Roll out word-level attention (:func:`bertviz_kit.word_attention`).
-    query : int or str, optional
-        Draw only this position's row as bars: a row index (a token, or with
-        ``words=True`` a unit of :func:`bertviz_kit.attention_units`), or a
-        string: a word (case-insensitive, whole words) or a special token's
-        text (``"[CLS]"``). ``None`` draws the whole matrix.
-    occurrence : int, optional
-        Which occurrence of a word string (0 = the first, default; -1 = the last).
-    specials : {"include", "exclude"}, default "include"
-        Hide the [CLS]/[SEP] rows and columns from the picture (the rollout
-        itself always includes them; nothing is renormalised).
-    cmap : str, default "Blues"
-    colorbar : bool, default True
-        Heatmap only.
-    ax : Axes, optional
-    **kwargs
-        Passed to :meth:`matplotlib.axes.Axes.imshow` (heatmap) or
-        :meth:`matplotlib.axes.Axes.bar` (one query).
-    """
+    """Draw :func:`bertviz_kit.plot_rollout` (same parameters) from ``rollout``, the result of
+    ``bk.attention_rollout(e, words=words)``."""
     check("specials", specials, Options(("include", "exclude")))
-    rollout = attention_rollout(e, words=words)
     row = _attention_layer(e, layer)
+    rollout = _check_rollout(e, rollout, words)
     what = "word" if words else "token"
     labels = list(attention_units(e)) if words else list(e.tokens)
     special = (token_units(e)[1] if words else e.special_mask).numpy()
@@ -327,139 +263,12 @@ def plot_rollout(
     return ax
 
 
-def _check_stats(stats: Any, statistic: str) -> np.ndarray:
-    if not isinstance(stats, Mapping) or not stats:
+def _check_rollout(e: Encoding, rollout: Any, words: bool) -> torch.Tensor:
+    """``rollout``, checked to be ``bk.attention_rollout(e, words=words)``'s shape."""
+    n = int(token_units(e)[1].shape[0]) if words else e.n_tokens
+    shape = (e.attentions.shape[0], n, n)
+    if not isinstance(rollout, torch.Tensor) or tuple(rollout.shape) != shape:
+        got = tuple(rollout.shape) if isinstance(rollout, torch.Tensor) else type(rollout).__name__
         raise InvalidParameterError(
-            "stats must be the mapping statistic -> [n_layers, n_heads] tensor from bk.head_statistics; "
-            f"got {type(stats).__name__}."
-        )
-    check("statistic", statistic, Options(tuple(stats)))
-    m = as_array(stats[statistic], f"stats[{statistic!r}]")
-    if m.ndim != 2:
-        raise InvalidParameterError(f"stats[{statistic!r}] must be 2-D [n_layers, n_heads]; got shape {m.shape}.")
-    return m
-
-
-def plot_head_statistics(
-    stats: Mapping[str, torch.Tensor],
-    statistic: str = "entropy",
-    *,
-    annotate: bool | None = None,
-    cmap: str | None = None,
-    vmin: float | None = None,
-    vmax: float | None = None,
-    title: str | None = None,
-    colorbar: bool = True,
-    ax: Axes | None = None,
-    **kwargs: Any,
-) -> Axes:
-    """One head statistic as a layers x heads heatmap, with a labelled colour bar.
-
-    Parameters
-    ----------
-    stats : mapping str -> tensor ``[n_layers, n_heads]``
-        From :func:`bertviz_kit.head_statistics`.
-    statistic : str, default "entropy"
-        A key of ``stats`` (see :data:`bertviz_kit.HEAD_STATISTICS`).
-    annotate : bool, optional
-        Write each value in its cell; default when there are at most 160 heads.
-    cmap : str, optional
-        Default "viridis" (entropy, distance) or "Blues" (shares of attention).
-    vmin, vmax : float, optional
-        Colour range; shares of attention default to 0..1 so that panels compare.
-    title : str, optional
-    colorbar : bool, default True
-    ax : Axes, optional
-    **kwargs
-        Passed to :meth:`matplotlib.axes.Axes.imshow`.
-    """
-    m = _check_stats(stats, statistic)
-    share = statistic in _SHARE_STATISTICS
-    if share:
-        vmin = 0.0 if vmin is None else vmin
-        vmax = 1.0 if vmax is None else vmax
-    cmap = cmap if cmap is not None else ("Blues" if share else "viridis")
-    n_layers, n_heads = m.shape
-    if annotate is None:
-        annotate = m.size <= 160
-    ax = new_ax(ax, (max(4.0, 0.55 * n_heads + 1.8), max(3.0, 0.5 * n_layers + 1.2)))
-    im = ax.imshow(m, **{"cmap": cmap, "vmin": vmin, "vmax": vmax, "aspect": "auto", **kwargs})
-    ax.set_xticks(range(n_heads), [str(h) for h in range(n_heads)])
-    ax.set_yticks(range(n_layers), [str(layer + 1) for layer in range(n_layers)])
-    ax.set_xlabel("head")
-    ax.set_ylabel("layer")
-    label = HEAD_STATISTICS.get(statistic, statistic)
-    if annotate:
-        lo, hi = im.get_clim()
-        mid = (lo + hi) / 2
-        light = share  # "Blues" is light at the bottom, "viridis" dark
-        for (r, c), v in np.ndenumerate(m):
-            dark_cell = (v > mid) if light else (v < mid)
-            ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=7,
-                    color="white" if dark_cell else "black")
-    if colorbar:
-        bar = ax.figure.colorbar(im, ax=ax, shrink=0.9)
-        bar.set_label(label)
-    ax.set_title(title if title is not None else label)
-    return ax
-
-
-def plot_head_statistics_grid(
-    stats: Mapping[str, torch.Tensor],
-    statistics: Sequence[str] | None = None,
-    *,
-    ncols: int = 4,
-    panel_size: tuple[float, float] = (3.6, 2.4),
-    fig: Figure | None = None,
-    **kwargs: Any,
-) -> np.ndarray:
-    """Several head statistics side by side, one layers x heads panel each.
-
-    Parameters
-    ----------
-    stats : mapping str -> tensor ``[n_layers, n_heads]``
-        From :func:`bertviz_kit.head_statistics`.
-    statistics : sequence of str, optional
-        Which keys, in order (default: all of ``stats``).
-    ncols : int, default 4
-    panel_size : (float, float)
-        Inches per panel.
-    fig : Figure, optional
-        Drawn on (cleared first) instead of a new figure.
-    **kwargs
-        Passed to :func:`plot_head_statistics` for every panel (and from there to ``imshow``).
-
-    Returns
-    -------
-    numpy.ndarray of Axes, shape ``[rows, ncols]`` (unused panels switched off)
-    """
-    if not isinstance(stats, Mapping) or not stats:
-        raise InvalidParameterError(
-            "stats must be the mapping statistic -> [n_layers, n_heads] tensor from bk.head_statistics; "
-            f"got {type(stats).__name__}."
-        )
-    names = list(stats) if statistics is None else list(statistics)
-    if isinstance(statistics, str) or not names:
-        raise InvalidParameterError(
-            f"statistics must be a non-empty list of keys of stats {tuple(stats)}; got {statistics!r}.")
-    for name in names:
-        check("statistics", name, Options(tuple(stats)))
-    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
-        raise InvalidParameterError(f"ncols must be an int >= 1; got {ncols!r}.")
-    ncols = min(ncols, len(names))
-    nrows = -(-len(names) // ncols)
-    if fig is None:
-        fig = plt.figure(figsize=(panel_size[0] * ncols, panel_size[1] * nrows + 0.5), layout="constrained")
-    else:
-        fig.clear()
-    axes = fig.subplots(nrows, ncols, squeeze=False)
-    for ax, name in zip(axes.flat, names):
-        plot_head_statistics(stats, name, **{"annotate": False, **kwargs, "ax": ax})
-        ax.title.set_fontsize(9)
-        ax.images[-1].colorbar.ax.yaxis.label.set_fontsize(8)
-    for ax in axes.flat[len(names):]:
-        ax.set_axis_off()
-    fig.suptitle("head statistics (rows: layers, columns: heads)")
-    return axes
-
-
+            f"rollout must be bk.attention_rollout(e, words={words}), a tensor of shape {shape}; got {got}.")
+    return rollout

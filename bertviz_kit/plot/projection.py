@@ -93,65 +93,45 @@ def _strip(
     return ax
 
 
-def plot_projection(
-    vectors: torch.Tensor | np.ndarray,
+def one_column(vectors: torch.Tensor | np.ndarray) -> np.ndarray | None:
+    """The values of ``vectors`` when it is ``[n, 1]`` (one number per item: nothing to project), else None."""
+    raw = as_array(vectors, "vectors")
+    return raw[:, 0] if raw.ndim == 2 and raw.shape[1] == 1 else None
+
+
+def draw_values(
+    x: np.ndarray,
     labels: Sequence[object] | None = None,
     *,
-    method: str = "pca",
-    seed: int = 0,
-    normalize: bool = False,
     texts: Sequence[str] | None = None,
-    perplexity: float | None = None,
     cmap: str = "viridis",
     legend_title: str | None = None,
     title: str | None = None,
     marker_size: float = 30.0,
     ax: Axes | None = None,
-    **options: Any,
 ) -> Axes:
-    """Scatter of vectors projected to 2-D (PCA, t-SNE or UMAP), coloured by a label.
+    """One number per item as a strip of points, one row per category (1-D data, nothing projected)."""
+    return _strip(ax, x, _check_labels(labels, len(x)), _check_labels(texts, len(x), "texts"),
+                  "value", title if title is not None else f"{len(x)} values (1-D data)",
+                  cmap, legend_title, marker_size)
 
-    1-D data is drawn as 1-D: vectors of width 1, and vectors whose second
-    principal axis holds under 0.1% of the variance (they lie on a line, as
-    two logits of a two-class head do), become a strip of points along one
-    axis, one row per category.
 
-    Parameters
-    ----------
-    vectors : tensor/array ``[n, dim]``
-        Occurrences of a word (:func:`bertviz_kit.occurrence_vectors`) or
-        sentence vectors (:func:`bertviz_kit.sentence_vectors`) at one layer.
-    labels : sequence of length ``n``, optional
-        Colour of each point: categories (sense, sentence, polarity; a legend)
-        or more than 10 distinct numbers (a colour bar).
-    method : {"pca", "tsne", "umap"}, default "pca"
-        See :func:`bertviz_kit.project`.
-    seed : int, default 0
-    normalize : bool, default False
-        Unit-length vectors first (cosine geometry).
-    texts : sequence of str, length ``n``, optional
-        A short text written beside each point (keep ``n`` small).
-    perplexity : float, optional
-        t-SNE only.
-    cmap : str, default "viridis"
-        Colour map for numeric labels.
-    legend_title, title : str, optional
-    marker_size : float, default 30
-    ax : Axes, optional
-    **options
-        Passed to the projection estimator (unlike the other plot functions,
-        whose extra keyword arguments go to matplotlib: ``max_iter`` for
-        t-SNE, ``n_neighbors`` for UMAP).
-    """
-    from ..vectors.projection import project_with_model
-
-    raw = as_array(vectors, "vectors")
-    if raw.ndim == 2 and raw.shape[1] == 1:  # one number per item: nothing to project
-        x = raw[:, 0]
-        return _strip(ax, x, _check_labels(labels, len(x)), _check_labels(texts, len(x), "texts"),
-                      "value", title if title is not None else f"{len(x)} values (1-D data)",
-                      cmap, legend_title, marker_size)
-    points, model = project_with_model(vectors, method, 2, seed, normalize, perplexity, options)
+def draw_projection(
+    points: np.ndarray,
+    model: Any,
+    labels: Sequence[object] | None = None,
+    *,
+    method: str = "pca",
+    texts: Sequence[str] | None = None,
+    cmap: str = "viridis",
+    legend_title: str | None = None,
+    title: str | None = None,
+    marker_size: float = 30.0,
+    ax: Axes | None = None,
+) -> Axes:
+    """Draw :func:`bertviz_kit.plot_projection` from projected ``points`` ``[n, 2]`` and the fitted
+    ``model`` (its explained variance labels PCA axes), as ``bertviz_kit.vectors.projection``'s
+    ``project_with_model`` returns them."""
     n = points.shape[0]
     labs = _check_labels(labels, n)
     notes = _check_labels(texts, n, "texts")
@@ -189,53 +169,22 @@ def plot_projection(
     return ax
 
 
-def plot_trajectory(
-    vectors: torch.Tensor | np.ndarray,
+
+
+def draw_trajectory(
+    points: np.ndarray,
+    model: Any,
     labels: Sequence[object] | None = None,
     *,
     method: str = "pca",
-    seed: int = 0,
-    normalize: bool = True,
     center_layers: bool = False,
     layer_ids: Sequence[int] | None = None,
-    perplexity: float | None = None,
     legend_title: str | None = None,
     title: str | None = None,
     ax: Axes | None = None,
-    **options: Any,
 ) -> Axes:
-    """Follow items through the network: one shared 2-D basis for every layer, a path per item.
-
-    Each item (an occurrence of a word, a sentence) is a line from its
-    embedding-layer position (small circle) to its top-layer position (large
-    marker); every layer's centre is labelled ``Lk`` (not with
-    ``center_layers=True``, where all centres are the origin).
-
-    Parameters
-    ----------
-    vectors : tensor/array ``[n_layers, n, dim]``
-        For example :func:`bertviz_kit.layer_occurrence_vectors`.
-    labels : sequence of length ``n``, optional
-        Category of each item (colour and legend).
-    method : {"pca", "tsne", "umap"}, default "pca"
-    seed : int, default 0
-    normalize : bool, default True
-        Unit-length vectors first (norms grow from layer to layer).
-    center_layers : bool, default False
-        Subtract each layer's mean first: shows how items spread apart
-        rather than how the layer moves as a whole.
-    layer_ids : sequence of int, optional
-        The layer of each row (default ``0, 1, ...``).
-    perplexity : float, optional
-        t-SNE only.
-    legend_title, title : str, optional
-    ax : Axes, optional
-    **options
-        Passed to the projection estimator.
-    """
-    from ..vectors.projection import project_layers_with_model
-
-    points, model = project_layers_with_model(vectors, method, 2, seed, normalize, center_layers, perplexity, options)
+    """Draw :func:`bertviz_kit.plot_trajectory` from projected ``points`` ``[n_layers, n, 2]`` and the
+    fitted ``model``, as ``bertviz_kit.vectors.projection``'s ``project_layers_with_model`` returns them."""
     n_layers, n, _ = points.shape
     ids = list(range(n_layers)) if layer_ids is None else list(layer_ids)
     if len(ids) != n_layers:
@@ -273,6 +222,3 @@ def plot_trajectory(
                  f"{n} items across layers {ids[0]}-{ids[-1]} (o = first layer, diamond = last{where})",
                  fontsize=10)
     return ax
-
-
-
