@@ -1,9 +1,12 @@
 """The one layer convention: what ``layer`` and ``layers`` mean everywhere.
 
 **0 is the embedding output**, ``1..n`` the transformer layers, and negative
-numbers count from the top (``-1`` is the last layer). A ``layers`` parameter is
-a spec: one int, a list of ints or a preset name from :data:`LAYER_PRESETS`;
-every ``layer`` / ``layers`` parameter goes through :func:`resolve_layers`.
+numbers count from the top (``-1`` is the last layer). A ``layer`` parameter is
+one such int (:func:`resolve_layer`, :func:`stored_row`; attention has no
+embeddings layer, so there it is ``1..n`` or ``-n..-1``); a ``layers`` parameter
+is a spec: one int, a list of ints or a preset name from :data:`LAYER_PRESETS`
+(:func:`resolve_layers`, :func:`layer_rows`). Every public function resolves its
+layers here, so a bad value gets the same message everywhere.
 """
 
 from __future__ import annotations
@@ -12,11 +15,21 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._validation import InvalidParameterError, Options, check, show_value
+from .encoding import Corpus
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .encoding import Corpus, Encoding
+    from .encoding import Encoding
 
-__all__ = ["LAYER_PRESETS", "COMBINE_MODES", "LayerSpec", "resolve_layers", "stored_layer_ids", "layer_rows"]
+__all__ = [
+    "LAYER_PRESETS",
+    "COMBINE_MODES",
+    "LayerSpec",
+    "resolve_layer",
+    "resolve_layers",
+    "stored_row",
+    "stored_layer_ids",
+    "layer_rows",
+]
 
 LayerSpec = int | Sequence[int] | str
 
@@ -117,3 +130,34 @@ def layer_rows(
     """Rows of ``data``'s stored layers for a layer spec, and the combine mode."""
     idx, mode = resolve_layers(layers, data.n_layers, combine, name=name)
     return stored_rows(data.layer_ids, data.n_layers, idx, layers), mode
+
+
+def resolve_layer(layer: Any, n_layers: int, *, name: str = "layer", embeddings: bool = True) -> int:
+    """One layer as its model layer index (0 = embeddings, 1..n_layers).
+
+    ``layer`` is an int in ``[-(n_layers + 1), n_layers]`` (negative counts from the top: -1 is the
+    last layer). With ``embeddings=False`` (attention: the embeddings have none) it is an int in
+    ``[1, n_layers]`` or ``[-n_layers, -1]``.
+    """
+    if embeddings:
+        lo, hi = -(n_layers + 1), n_layers
+        allowed = f"an int in [{lo}, {hi}] (0 = embeddings, negatives count from the top)"
+        ok = lo <= layer <= hi if isinstance(layer, int) and not isinstance(layer, bool) else False
+    else:
+        allowed = f"an int in [1, {n_layers}] or [-{n_layers}, -1] (transformer layers, negatives count from the top)"
+        ok = (-n_layers <= layer <= n_layers and layer != 0) if isinstance(layer, int) and \
+            not isinstance(layer, bool) else False
+    if not ok:
+        raise InvalidParameterError(f"{name} must be {allowed}; got {show_value(layer)}.")
+    return layer % (n_layers + 1)
+
+
+def stored_row(data: Encoding | Corpus, layer: Any, *, name: str = "layer") -> int:
+    """Row of ``data``'s stored layers (``data.layer_ids``) that holds the one layer ``layer``."""
+    lid = resolve_layer(layer, data.n_layers, name=name)
+    layer_ids = tuple(data.layer_ids)
+    if lid not in layer_ids:
+        kind = "corpus" if isinstance(data, Corpus) else "encoding"
+        raise InvalidParameterError(
+            f"{name}={layer!r} needs model layer {lid}, which this {kind} did not store; it has layers {layer_ids}.")
+    return layer_ids.index(lid)

@@ -39,7 +39,7 @@ import torch
 
 from .._validation import Boolean, Interval, InvalidParameterError, Options, validate_params
 from ..encoding import Corpus, Encoding, Encodings, as_corpus
-from ..layers import resolve_layers
+from ..layers import stored_row
 from ..vectors.pooling import SUBWORD_MODES, pool_tokens
 from ..vectors.similarity import layer_occurrence_vectors
 
@@ -298,7 +298,7 @@ def static_embeddings(
     """
     corpus = as_corpus(corpus, "corpus")
     keys = _word_keys(words, ignore_case)
-    row = _stored_row(corpus, layer)
+    row = stored_row(corpus, layer)
     index = {}
     for i, key in enumerate(keys):
         index.setdefault(key, i)
@@ -367,17 +367,3 @@ def _first_component(occ: torch.Tensor, center: bool, word: str, layer: object) 
     if float(v @ mean) < 0:
         v = -v
     return v / v.norm().clamp_min(1e-300)
-
-
-def _stored_row(corpus: Corpus, layer: object) -> int:
-    """Row of the stored layers holding the single model layer ``layer``."""
-    if isinstance(layer, (list, tuple, str)):
-        raise InvalidParameterError(
-            f"layer must be one int in [{-(corpus.n_layers + 1)}, {corpus.n_layers}] (0 = embeddings); "
-            f"got {layer!r}.")
-    (lid,), _ = resolve_layers(layer, corpus.n_layers, name="layer")
-    if lid not in corpus.layer_ids:
-        raise InvalidParameterError(
-            f"layer={layer!r} needs model layer {lid}, which this corpus did not store; it has layers "
-            f"{tuple(corpus.layer_ids)}.")
-    return list(corpus.layer_ids).index(lid)

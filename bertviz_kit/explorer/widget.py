@@ -36,7 +36,7 @@ from matplotlib.transforms import Bbox
 from .._validation import Interval, InvalidParameterError, NoneOr, Options, check
 from ..encoder import Encoder
 from ..encoding import IS_ENCODING, Encoding
-from ..layers import LAYER_PRESETS
+from ..layers import LAYER_PRESETS, resolve_layer
 from ..vectors.addressing import describe_token, resolve_token
 from ..vectors.pooling import SUBWORD_MODES
 from . import panels as builtin_panels  # noqa: F401  (registers the built-in panels)
@@ -250,11 +250,7 @@ class Explorer:
         self.state["token"] = t
 
     def _set_layer(self, layer: int) -> None:
-        e = self.e
-        lo, hi = -(e.n_layers + 1), e.n_layers
-        if isinstance(layer, bool) or not isinstance(layer, int) or not lo <= layer <= hi:
-            raise InvalidParameterError(f"layer must be an int in [{lo}, {hi}]; got {layer!r}.")
-        self.state["layer"] = layer % (e.n_layers + 1)
+        self.state["layer"] = resolve_layer(layer, self.e.n_layers)
 
     # -- panel data ---------------------------------------------------------
     def _fresh_caches(self) -> None:

@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 
 from .._validation import InvalidParameterError, Options, check
 from ..encoding import IS_ENCODING, Encoding
+from ..layers import resolve_layer
 from ..vectors.addressing import attention_units, describe_token, resolve_token, token_units
 from ..vectors.pooling import token_mask
 from .axes import MAX_BARS_INCHES, new_ax, note, set_labels, thinned
@@ -111,13 +112,9 @@ def draw_attention(
     """
     check_attention(e, specials, level)
     n_layers, n_heads = e.attentions.shape[:2]
-    if isinstance(layer, bool) or not isinstance(layer, int) or not (
-        -n_layers <= layer <= n_layers and layer != 0
-    ):
-        raise InvalidParameterError(f"layer must be an int in [1, {n_layers}] or [-{n_layers}, -1]; got {layer!r}.")
+    row = resolve_layer(layer, n_layers, embeddings=False) - 1
     if isinstance(head, bool) or not isinstance(head, int) or not -n_heads <= head < n_heads:
         raise InvalidParameterError(f"head must be an int in [0, {n_heads - 1}]; got {head!r}.")
-    row = layer - 1 if layer > 0 else n_layers + layer
     prefix = "word attention" if level == "word" else "attention"
     if token is not None or word is not None or occurrence is not None:
         t = resolve_token(e, token, word, occurrence)
@@ -192,16 +189,6 @@ def draw_attention_grid(
 
 
 
-def _attention_layer(e: Encoding, layer: int) -> int:
-    """Row of a transformer layer (1..n_layers, negatives from the top) in the attention axis."""
-    n_layers = e.attentions.shape[0]
-    if isinstance(layer, bool) or not isinstance(layer, int) or not (
-        -n_layers <= layer <= n_layers and layer != 0
-    ):
-        raise InvalidParameterError(f"layer must be an int in [1, {n_layers}] or [-{n_layers}, -1]; got {layer!r}.")
-    return layer - 1 if layer > 0 else n_layers + layer
-
-
 def _query_index(e: Encoding, query: int | str, occurrence: int | None, words: bool, n: int) -> int:
     """Row of ``query``: an index into the rows (tokens, or units with ``words``), or a string."""
     if isinstance(query, str):
@@ -233,7 +220,7 @@ def draw_rollout(
     """Draw :func:`bertviz_kit.plot_rollout` (same parameters) from ``rollout``, the result of
     ``bk.attention_rollout(e, words=words)``."""
     check("specials", specials, Options(("include", "exclude")))
-    row = _attention_layer(e, layer)
+    row = resolve_layer(layer, e.attentions.shape[0], embeddings=False) - 1
     rollout = _check_rollout(e, rollout, words)
     what = "word" if words else "token"
     labels = list(attention_units(e)) if words else list(e.tokens)

@@ -11,19 +11,9 @@ from matplotlib.axes import Axes
 
 from .._validation import Interval, InvalidParameterError, NoneOr, Options, check
 from ..encoding import Encoding
+from ..layers import stored_row
 from ..vectors.addressing import describe_token, resolve_token
 from .axes import MAX_MATRIX_INCHES, as_array, new_ax, set_labels
-
-
-def _layer_row(e: Encoding, layer: int) -> int:
-    lo, hi = -(e.n_layers + 1), e.n_layers
-    if isinstance(layer, bool) or not isinstance(layer, int) or not lo <= layer <= hi:
-        raise InvalidParameterError(f"layer must be an int in [{lo}, {hi}]; got {layer!r}.")
-    lid = layer % (e.n_layers + 1)
-    if lid not in e.layer_ids:
-        raise InvalidParameterError(f"layer {layer} was not stored; this encoding has layers {e.layer_ids}.")
-    return e.layer_ids.index(lid)
-
 
 
 def plot_histogram(
@@ -76,7 +66,7 @@ def plot_histogram(
         raise InvalidParameterError(f"bins must be an int >= 1 or increasing bin edges (at least 2); got {bins!r}.")
     if isinstance(data, Encoding):
         t = resolve_token(data, token, word, occurrence, default=0)
-        row = _layer_row(data, layer)
+        row = stored_row(data, layer)
         values = as_array(data.hidden_states[row, t], "data")
         default = f"{describe_token(data, t)}, layer {data.layer_ids[row]}"
     else:

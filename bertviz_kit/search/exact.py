@@ -35,7 +35,7 @@ from .._validation import (
     validate_params,
 )
 from ..encoding import IS_ENCODING, Corpus, Encoding, Encodings, as_corpus
-from ..layers import layer_rows
+from ..layers import stored_row
 from ..vectors.addressing import resolve_word
 from ..vectors.pooling import SUBWORD_MODES, pool_tokens, token_major
 
@@ -155,7 +155,7 @@ def resolve_query(e: Encoding, word: object, occurrence: object, span: object, l
     """The query's unit vector at ``layer`` and what it is (checks word, span and layer against ``e``)."""
     check("span", span, NoneOr(Instance(tuple, label="a (start, end) tuple")))
     group, words = _query_group(e, word, occurrence, span)
-    (e_row,), _ = layer_rows(e, layer, None, name="layer")
+    e_row = stored_row(e, layer)
     q = pool_tokens(token_major(e), [e_row], "sum", group, 1, subwords)[0]
     spans = [e.word_spans[w] for w in sorted(words)]
     a, z = spans[0][0], spans[-1][1]
@@ -202,7 +202,6 @@ def context_matches(query: Query, subwords: str, cosines: list[float], text_inde
 @validate_params({
     "corpus": Instance(Corpus, list, tuple, label="an Encodings, a Store or a list of Encoding"),
     "e": IS_ENCODING,
-    "layer": Interval(int),
     "k": Interval(int, 1),
     "occurrence": NoneOr(Interval(int)),
     "subwords": Options(SUBWORD_MODES),
@@ -270,7 +269,7 @@ def nearest_contexts(
         raise InvalidParameterError(
             f"corpus has vectors of width {corpus.dim} and e of width {e.dim}: encode both with the same model.")
     query = resolve_query(e, word, occurrence, span, layer, subwords)
-    (c_row,), _ = layer_rows(corpus, layer, None, name="layer")
+    c_row = stored_row(corpus, layer)
 
     best = torch.empty(0)
     best_text = torch.empty(0, dtype=torch.long)

@@ -37,7 +37,7 @@ import numpy as np
 
 from .._validation import Instance, Interval, InvalidParameterError, NoneOr, Options, check, validate_params
 from ..encoding import IS_ENCODING, Corpus, Encoding, as_corpus
-from ..layers import layer_rows
+from ..layers import stored_row
 from ..vectors.pooling import SUBWORD_MODES
 from .exact import ContextMatches, block_spans, block_word_vectors, context_matches, resolve_query
 
@@ -240,7 +240,6 @@ def _check_kind_options(kind: str, nlist: int | None, nprobe: int | None, n_word
 
 @validate_params({
     "corpus": Instance(Corpus, list, tuple, label="an Encodings, a Store or a list of Encoding"),
-    "layer": Interval(int),
     "subwords": Options(SUBWORD_MODES),
     "kind": Options(INDEX_KINDS),
     "nlist": NoneOr(Interval(int, 1)),
@@ -302,7 +301,7 @@ def build_context_index(
     """
     faiss = _faiss()
     corpus = as_corpus(corpus, "corpus")
-    (row,), _ = layer_rows(corpus, layer, None, name="layer")
+    row = stored_row(corpus, layer)
     lid = int(corpus.layer_ids[row])
     counts = corpus.word_counts().numpy().astype(np.int64)
     word_starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
