@@ -140,14 +140,16 @@ def test_bad_inputs(tiny, tiny_bank, minilm):
         bk.lens(tiny_bank, "bank", enc=tiny, occurrence=5)
 
 
-def test_plot_lens(tiny, tiny_bank):
+def test_plot_lens(tiny, tiny_bank, tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
     r = bk.lens(tiny_bank, "bank", k=4, enc=tiny)
     ax = bk.plot_lens(r)
     assert ax.get_xlabel() and ax.get_ylabel() and len(ax.figure.axes) >= 2
-    ax.figure.savefig("/tmp/x/lens_tiny.png")
+    out = tmp_path / "lens_tiny.png"
+    ax.figure.savefig(out)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_embedding_path_follows_a_changed_embedding_matrix(tiny_path, tiny_bank):
