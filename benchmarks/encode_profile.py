@@ -67,7 +67,7 @@ def main() -> None:
 
     import bertviz_kit as bk
     from bertviz_kit.config import Settings
-    from bertviz_kit.encoding import Encoder
+    from bertviz_kit.encoder import Encoder
 
     enc = bk.load(device="cpu")
     texts = load_sentences(None, args.profile_n)

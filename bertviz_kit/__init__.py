@@ -14,71 +14,56 @@ plot without running it again::
 from __future__ import annotations
 
 from . import datasets, exercises
-from .addressing import occurrence_labels
-from .alignment import AlignmentReport, WordFeatures, ud_word_features
-from .attention import (
+from ._validation import InvalidParameterError
+from ._version import __version__ as __version__
+from .analysis.alignment import AlignmentReport, WordFeatures, ud_word_features
+from .analysis.attention import (
     HEAD_STATISTICS,
     attention_rollout,
-    attention_units,
     head_statistics,
-    word_attention,
-)
-from .cka import CKA_ESTIMATORS, CKA_UNITS, cka, layer_cka
-from .config import MODEL_ENV, Settings, read_settings
-from .contextuality import mev, mev_baseline, static_embeddings
-from .encoding import Corpus, Encoder, Encoding, Encodings
-from .examples import BANK_SENSES, BANK_TEXT
-from .heads import EncoderWithHead
-from .lens import LENS_KINDS, LensResult, lens
-from .loading import bundled_model_path, download, load
-from .panels import (
-    DEFAULT_PANELS,
-    PANELS,
-    AttentionPanel,
-    CurvesPanel,
-    HeatmapPanel,
-    HistogramPanel,
-    LensPanel,
-    Panel,
-    PanelControl,
-    register_panel,
-)
-from .plotting import (
     plot_attention,
     plot_attention_grid,
-    plot_cka,
-    plot_cumulative_scoring,
-    plot_head_statistics,
-    plot_head_statistics_grid,
-    plot_histogram,
-    plot_layer_similarity,
-    plot_lens,
-    plot_nearest_contexts,
-    plot_probe,
-    plot_projection,
     plot_rollout,
-    plot_scalar_mix,
-    plot_similarity_heatmap,
-    plot_trajectory,
+    word_attention,
 )
-from .pooling import (
-    LAYER_PRESETS,
+from .analysis.cka import CKA_ESTIMATORS, CKA_UNITS, cka, layer_cka
+from .analysis.contextuality import mev, mev_baseline, static_embeddings
+from .analysis.heads import EncoderWithHead
+from .analysis.lens import LENS_KINDS, LensResult, lens
+from .analysis.probing import PROBES, ProbeResult, ScalarMixResult, control_labels, probe_layers, scalar_mix_probe
+from .config import MODEL_ENV, Settings, read_settings
+from .encoder import Encoder
+from .encoding import Corpus, Encoding, Encodings
+from .examples import BANK_SENSES, BANK_TEXT
+from .explorer.panels import AttentionPanel, CurvesPanel, HeatmapPanel, HistogramPanel, LensPanel
+from .explorer.protocol import DEFAULT_PANELS, PANELS, Panel, PanelControl, register_panel
+from .explorer.widget import SAVE_FORMATS, Explorer, explore
+from .extraction import extract, extract_part
+from .layers import LAYER_PRESETS, resolve_layers
+from .loading import bundled_model_path, download, load
+from .plot.cka import plot_cka
+from .plot.heads import plot_head_statistics, plot_head_statistics_grid
+from .plot.lens import plot_lens
+from .plot.probing import plot_cumulative_scoring, plot_probe, plot_scalar_mix
+from .plot.search import plot_nearest_contexts
+from .plot.similarity import plot_histogram, plot_layer_similarity, plot_similarity_heatmap
+from .search.exact import ContextMatch, ContextMatches, nearest_contexts
+from .search.index import INDEX_KINDS, ContextIndex, build_context_index, load_context_index
+from .store import CorruptStoreError, Store, open_store
+from .vectors.addressing import attention_units, occurrence_labels
+from .vectors.pooling import (
     POOLING_MODES,
     SPECIALS_MODES,
     SUBWORD_MODES,
     layer_sentence_vectors,
-    resolve_layers,
     sentence_vector,
     sentence_vectors,
     span_vector,
     token_vectors,
     word_vectors,
 )
-from .probing import PROBES, ProbeResult, ScalarMixResult, control_labels, probe_layers, scalar_mix_probe
-from .projection import PROJECTION_METHODS, project, project_layers
-from .search import ContextMatch, ContextMatches, nearest_contexts
-from .search_index import INDEX_KINDS, ContextIndex, build_context_index, load_context_index
-from .similarity import (
+from .vectors.projection import PROJECTION_METHODS, plot_projection, plot_trajectory, project, project_layers
+from .vectors.similarity import (
     anisotropy,
     cosine,
     find,
@@ -90,11 +75,6 @@ from .similarity import (
     occurrence_vectors,
     self_similarity,
 )
-from .store import CorruptStoreError, Store, extract, extract_part, open_store
-from .validation import InvalidParameterError
-from .widgets import SAVE_FORMATS, Explorer, explore
-
-__version__ = "0.1.0"
 
 __all__ = [
     "datasets",

@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
+from ._validation import InvalidParameterError
 from .kernels import CPU_LINEAR
-from .validation import InvalidParameterError
 
 __all__ = ["Settings", "read_settings", "DTYPES", "DEVICES", "MODEL_ENV", "model_from_env"]
 

@@ -20,9 +20,9 @@ from collections.abc import Sequence
 
 import torch
 
+from ._validation import Instance, InvalidParameterError, Options, validate_params
 from .encoding import Encoding, Encodings
-from .similarity import find, layer_occurrence_vectors
-from .validation import Instance, InvalidParameterError, Options, validate_params
+from .vectors.similarity import find, layer_occurrence_vectors
 
 __all__ = [
     "meaning_gap",

@@ -22,9 +22,9 @@ from typing import Any
 
 import torch
 
+from ._validation import Boolean, Instance, InvalidParameterError, NoneOr, check
 from .config import MODEL_ENV, Settings, model_from_env, read_settings
-from .encoding import Encoder
-from .validation import Boolean, Instance, InvalidParameterError, NoneOr, check
+from .encoder import Encoder
 
 __all__ = ["load", "download", "bundled_model_path", "resolve_device", "quiet_transformers", "DOWNLOAD_PATTERNS"]
 

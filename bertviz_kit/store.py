@@ -1,12 +1,8 @@
-"""Corpus-scale extraction: stream hidden states to disk in shards, read them back at random.
+"""Corpus-scale stores on disk: the format, and reading them back at random.
 
-``extract`` encodes texts shard by shard and writes each shard as one
-``.safetensors`` file (tokens, ids, word ids, offsets and the chosen layers),
-then records it in ``manifest.json``. Memory stays bounded by one shard, not
-the corpus. Writes are atomic (temporary file + ``os.replace``) and a shard
-counts only once the manifest names it, so a killed run never leaves a
-half-written shard that is read as complete; running ``extract`` again with
-the same arguments resumes after the last complete shard.
+A store is a folder of shards, each one ``.safetensors`` file (tokens, ids, word
+ids, offsets and the chosen layers), listed in ``manifest.json`` with its size
+and SHA-256; :func:`bertviz_kit.extract` writes it (:mod:`bertviz_kit.extraction`).
 
 ``open_store`` opens it as a :class:`~bertviz_kit.encoding.Corpus`, the
 interface of :class:`~bertviz_kit.encoding.Encodings`: ``len(store)``,
@@ -18,36 +14,24 @@ shard by shard.
 from __future__ import annotations
 
 import bisect
-import contextlib
-import functools
 import hashlib
 import itertools
 import json
 import mmap
 import os
-import socket
 import struct
-import time
 import uuid
-import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .encoding import Corpus, Encoder, Encoding, Encodings
-from .validation import (
-    Boolean,
-    Instance,
-    Interval,
-    InvalidParameterError,
-    Options,
-    stored_layer_ids,
-    validate_params,
-)
+from ._validation import InvalidParameterError
+from .encoder import Encoder
+from .encoding import Corpus, Encoding, Encodings
 
-__all__ = ["extract", "extract_part", "open_store", "Store", "STORE_DTYPES", "CorruptStoreError"]
+__all__ = ["open_store", "Store", "STORE_DTYPES", "CorruptStoreError"]
 
 FORMAT = "bertviz_kit.store"
 VERSION = 2  # 2: shard sizes and SHA-256 checksums, provenance (version 1 stores still open)
@@ -55,7 +39,7 @@ MANIFEST = "manifest.json"
 STORE_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 
 
-def _fingerprint(texts: Sequence[str]) -> str:
+def fingerprint(texts: Sequence[str]) -> str:
     h = hashlib.sha256()
     for t in texts:
         h.update(t.encode("utf-8", "surrogatepass"))
@@ -63,7 +47,7 @@ def _fingerprint(texts: Sequence[str]) -> str:
     return h.hexdigest()
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")  # unique per writer
     with open(tmp, "wb") as f:
         f.write(data)
@@ -84,7 +68,7 @@ def _file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _shard_problem(root: Path, record: dict[str, Any], full: bool) -> str | None:
+def shard_problem(root: Path, record: dict[str, Any], full: bool) -> str | None:
     """Why the shard ``record`` names is unusable (``None`` when it is fine). Cheap checks
     (present, size) always; the SHA-256 of the whole file when ``full``."""
     file = root / record["file"]
@@ -118,13 +102,13 @@ def _weights_fingerprint(encoder: Encoder) -> str:
     return digest
 
 
-def _provenance(encoder: Encoder) -> dict[str, Any]:
+def provenance_of(encoder: Encoder) -> dict[str, Any]:
     """Everything about the encoder that changes the stored numbers, and the library versions."""
     import safetensors
     import tokenizers
     import transformers
 
-    from . import __version__
+    from ._version import __version__
 
     tok = hashlib.sha256(encoder.tokenizer.backend_tokenizer.to_str().encode()).hexdigest()
     return {
@@ -142,40 +126,12 @@ def _provenance(encoder: Encoder) -> dict[str, Any]:
     }
 
 
-def _manifest_key(header: dict[str, Any], provenance: dict[str, Any]) -> str:
+def manifest_key(header: dict[str, Any], provenance: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps([header, provenance], sort_keys=True).encode()).hexdigest()
 
 
-@contextlib.contextmanager
-def _writer_lock(root: Path, wait: bool) -> Iterator[None]:
-    """One writer per store folder (``filelock``); the holder is named when a second one is refused."""
-    from filelock import FileLock, Timeout
 
-    lock = FileLock(str(root / ".lock"))
-    owner = root / ".lock.owner"
-    try:
-        lock.acquire(timeout=-1 if wait else 0)
-    except Timeout:
-        try:
-            who = json.loads(owner.read_text(encoding="utf-8"))
-            holder = f"process {who['pid']} on {who['host']} since {who['since']}"
-        except (OSError, ValueError, KeyError):
-            holder = "another process"
-        raise RuntimeError(
-            f"{holder} is writing to the store {str(root)!r}; wait for it to finish, or pass "
-            f"wait=True to wait for the lock."
-        ) from None
-    try:
-        owner.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                     "since": time.strftime("%Y-%m-%d %H:%M:%S")}), encoding="utf-8")
-        yield
-    finally:
-        with contextlib.suppress(OSError):
-            owner.unlink()
-        lock.release()
-
-
-def _read_manifest(root: Path) -> dict[str, Any]:
+def read_manifest(root: Path) -> dict[str, Any]:
     """The manifest, or :class:`CorruptStoreError` saying how to rebuild it."""
     path = root / MANIFEST
     try:
@@ -202,7 +158,7 @@ def _read_manifest(root: Path) -> dict[str, Any]:
     return manifest
 
 
-def _rebuild_manifest(root: Path, base: dict[str, Any], key: str, texts: Sequence[str]) -> dict[str, Any]:
+def rebuild_manifest(root: Path, base: dict[str, Any], key: str, texts: Sequence[str]) -> dict[str, Any]:
     """A manifest from the shard files that belong to this extraction, in order, up to the
     first one that is missing or does not match (later texts are encoded again)."""
     shards = []
@@ -232,7 +188,7 @@ def _rebuild_manifest(root: Path, base: dict[str, Any], key: str, texts: Sequenc
     return {**base, "shards": shards}
 
 
-def _shard_tensors(es: Encodings) -> dict[str, torch.Tensor]:
+def shard_tensors(es: Encodings) -> dict[str, torch.Tensor]:
     return {
         "hidden": es.hidden,  # [tokens, k, dim] in the store's dtype
         "input_ids": es.input_ids.to(torch.int32),
@@ -241,150 +197,6 @@ def _shard_tensors(es: Encodings) -> dict[str, torch.Tensor]:
         "lengths": es.lengths.to(torch.int64),
     }
 
-
-@validate_params({
-    "encoder": Instance(Encoder, label="an Encoder (bk.load)"),
-    "dtype": Options(tuple(STORE_DTYPES)),
-    "batch_size": Interval(int, 1),
-    "shard_size": Interval(int, 1),
-    "progress": Boolean(),
-    "wait": Boolean(),
-})
-def extract(
-    encoder: Encoder,
-    texts: Sequence[str],
-    path: str | os.PathLike,
-    *,
-    layers: Any = None,
-    dtype: str = "float16",
-    batch_size: int = 32,
-    shard_size: int = 256,
-    progress: bool = True,
-    wait: bool = False,
-) -> Store:
-    """Encode ``texts`` and write tokens and the chosen layers to ``path`` in shards.
-
-    Parameters
-    ----------
-    encoder : Encoder
-    texts : sequence of str
-    path : folder
-        Created if missing. Rerunning with the same encoder, texts and options
-        resumes after the last complete shard, first re-encoding any shard that
-        is missing, truncated or fails its SHA-256 check (with a warning naming
-        them); an unreadable manifest is rebuilt from the shards that are still
-        valid. A folder holding another extraction (other texts, layers, dtype,
-        model weights, tokenizer, max_length, stride, kernels or library
-        versions) is refused with the differing keys named.
-    layers : None, "all", int, list of int or preset name
-        Model layers to keep (default all). A preset keeps the layers it
-        names (``"sum_last4"`` keeps the last four, uncombined).
-    dtype : {"float16", "bfloat16", "float32"}, default "float16"
-        Precision on disk (records are views in this dtype; pooling computes in float32).
-    batch_size : int
-        Texts per forward batch.
-    shard_size : int
-        Texts per shard file; memory use is bounded by one shard.
-    progress : bool
-        Show a progress bar (tqdm.auto).
-    wait : bool, default False
-        One process writes to a store folder at a time (a file lock). With
-        ``wait=False`` a second writer fails at once with an error naming the
-        process that holds the lock; ``wait=True`` waits for it.
-
-    Returns
-    -------
-    Store
-    """
-    from safetensors.torch import save
-
-    if isinstance(texts, str) or not isinstance(texts, Sequence):
-        raise InvalidParameterError(f"texts must be a sequence of str; got {type(texts).__name__}.")
-    for i, t in enumerate(texts):
-        if not isinstance(t, str):
-            raise InvalidParameterError(f"texts[{i}] must be a str; got {type(t).__name__}.")
-    layer_ids = stored_layer_ids(layers, encoder.n_layers)
-    root = Path(path)
-    if root.exists() and not root.is_dir():
-        raise InvalidParameterError(f"path {str(root)!r} is a file; give a folder for the store.")
-    root.mkdir(parents=True, exist_ok=True)
-    header = {
-        "format": FORMAT, "version": VERSION, "model": encoder.name, "n_layers": encoder.n_layers,
-        "dim": encoder.dim, "layer_ids": layer_ids, "dtype": dtype, "n_texts": len(texts),
-        "shard_size": shard_size, "fingerprint": _fingerprint(texts),
-    }
-    provenance = _provenance(encoder)
-    key = _manifest_key(header, provenance)
-    manifest_path = root / MANIFEST
-    with _writer_lock(root, wait):
-        if manifest_path.exists():
-            try:
-                manifest = _read_manifest(root)
-            except CorruptStoreError as err:
-                manifest = _rebuild_manifest(root, {**header, "provenance": provenance}, key, texts)
-                warnings.warn(f"{err.args[0].split(';')[0]}; rebuilt it from {len(manifest['shards'])} valid "
-                              f"shard(s), the rest is encoded again.", UserWarning, stacklevel=3)
-                _write_atomic(manifest_path, json.dumps(manifest, indent=1).encode())
-            old = {k: manifest.get(k) for k in header}
-            old_prov = manifest.get("provenance", {})
-            changed = sorted(k for k in header if old[k] != header[k])
-            changed += sorted(f"provenance.{k}" for k in provenance if old_prov.get(k) != provenance[k])
-            if changed:
-                raise InvalidParameterError(
-                    f"path {str(root)!r} holds another extraction (differs in {', '.join(changed)}); "
-                    f"use a new folder, or delete this one to start over."
-                )
-        else:
-            manifest = {**header, "provenance": provenance, "shards": []}
-            _write_atomic(manifest_path, json.dumps(manifest, indent=1).encode())
-
-        def write_shard(k: int, start: int, chunk: list[str]) -> dict[str, Any]:
-            # The shard's layers are encoded straight into one [tokens, layers, dim] tensor of the
-            # store's dtype: that tensor is what gets written (no per-text copies).
-            es = encoder.encode(chunk, batch_size=batch_size, layers=layer_ids, dtype=dtype)
-            meta = {
-                "texts": json.dumps(chunk, ensure_ascii=False),
-                "tokens": json.dumps([list(es.tokens(i)) for i in range(len(es))], ensure_ascii=False),
-                "windows": json.dumps([list(map(list, es.windows(i))) for i in range(len(es))]),
-                "manifest_key": key,
-            }
-            data = save(_shard_tensors(es), metadata=meta)
-            name = f"shard-{k:05d}.safetensors"
-            _write_atomic(root / name, data)
-            return {"file": name, "start": start, "count": len(chunk), "bytes": len(data),
-                    "sha256": hashlib.sha256(data).hexdigest(), "kernels": encoder.cpu_linear or "device"}
-
-        bad = [(k, why) for k, rec in enumerate(manifest["shards"])
-               if (why := _shard_problem(root, rec, full=True)) is not None]
-        if bad:
-            warnings.warn(
-                f"store {str(root)!r}: re-encoding {len(bad)} damaged shard(s): "
-                + "; ".join(f"{manifest['shards'][k]['file']} {why}" for k, why in bad),
-                UserWarning, stacklevel=3,
-            )
-            for k, _ in bad:
-                rec = manifest["shards"][k]
-                chunk = list(texts[rec["start"] : rec["start"] + rec["count"]])
-                manifest["shards"][k] = write_shard(k, rec["start"], chunk)
-                _write_atomic(manifest_path, json.dumps(manifest, indent=1).encode())
-        done = sum(s["count"] for s in manifest["shards"])
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=len(texts), initial=done, desc="extracting", unit="text")
-        try:
-            while done < len(texts):
-                chunk = list(texts[done : done + shard_size])
-                manifest["shards"].append(write_shard(len(manifest["shards"]), done, chunk))
-                _write_atomic(manifest_path, json.dumps(manifest, indent=1).encode())
-                done += len(chunk)  # this shard's memory is free before the next one is encoded
-                if bar is not None:
-                    bar.update(len(chunk))
-        finally:
-            if bar is not None:
-                bar.close()
-    return Store(root)
 
 
 _SAFETENSORS_DTYPES = {
@@ -479,11 +291,11 @@ class Store(Corpus):
         self.verify_on_read = verify
         manifests = []
         for root in self.parts:
-            m = _read_manifest(root)
+            m = read_manifest(root)
             if m.get("format") != FORMAT:
                 raise CorruptStoreError(f"{str(root / MANIFEST)!r} is not a bertviz_kit store manifest.")
             damaged = [f"{r['file']} {why}" for r in m["shards"]
-                       if (why := _shard_problem(root, r, full=False)) is not None]
+                       if (why := shard_problem(root, r, full=False)) is not None]
             if damaged:
                 raise CorruptStoreError(
                     f"store {str(root)!r} has damaged shards ({'; '.join(damaged)}); rerun bk.extract with "
@@ -557,7 +369,7 @@ class Store(Corpus):
         """
         problems = []
         for k, (file, record) in enumerate(self._shards):
-            why = _shard_problem(file.parent, record, full=True)
+            why = shard_problem(file.parent, record, full=True)
             if why is None:
                 self._verified.add(k)
             else:
@@ -570,7 +382,7 @@ class Store(Corpus):
             return self._cache[1]
         file, record = self._shards[k]
         if self.verify_on_read and k not in self._verified:
-            why = _shard_problem(file.parent, record, full=True)  # once per shard and store object
+            why = shard_problem(file.parent, record, full=True)  # once per shard and store object
             if why is not None:
                 raise CorruptStoreError(
                     f"shard {str(file)!r} is damaged ({why}); rerun bk.extract with the same encoder, "
@@ -639,51 +451,6 @@ class Store(Corpus):
             real = wid >= 0
             out.append(counts.scatter_reduce_(0, text[real], wid[real] + 1, reduce="amax"))
         return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
-
-
-@functools.lru_cache(maxsize=2)
-def _process_encoder(model: str | None, options: tuple[tuple[str, Any], ...]) -> Encoder:
-    from .loading import load
-
-    return load(model, **dict(options))
-
-
-def extract_part(
-    path: str | os.PathLike,
-    texts: Sequence[str],
-    *,
-    model: str | None = None,
-    load_options: dict[str, Any] | None = None,
-    **extract_options: Any,
-) -> str:
-    """One part of a distributed extraction: ``extract`` ``texts`` into the folder ``path``.
-
-    Meant to be mapped over chunks of a corpus by any engine (a Dask bag or
-    ``client.map``, Ray, ``multiprocessing``): everything it needs travels as plain
-    arguments, and the encoder (``bk.load(model, **load_options)``) is loaded once
-    per worker process and reused for every part that process runs. Each part
-    resumes on its own when mapped again. Open the parent folder of the parts
-    with :func:`open_store` to read them as one store.
-
-    Parameters
-    ----------
-    path : folder of this part (e.g. ``corpus/part-00003``)
-    texts : sequence of str
-    model : str, optional
-        Name or folder of the model (default: the bundled model).
-    load_options : dict, optional
-        Keyword arguments for :func:`bertviz_kit.load` (``device``, ``dtype``, ...).
-    **extract_options
-        Keyword arguments for :func:`extract` (``layers``, ``dtype``, ``shard_size``, ...).
-
-    Returns
-    -------
-    str
-        ``path``, as a string (cheap to send back to the client).
-    """
-    options = tuple(sorted((load_options or {}).items()))
-    encoder = _process_encoder(None if model is None else str(model), options)
-    return str(extract(encoder, texts, path, **{"progress": False, **extract_options}).path)
 
 
 def open_store(path: str | os.PathLike | Sequence[str | os.PathLike], *, verify: bool = True) -> Store:

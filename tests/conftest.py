@@ -89,13 +89,13 @@ def staged_pixels_off(x) -> int:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from bertviz_kit import widgets
+    from bertviz_kit.explorer import widget
 
     fig = x._fig
     staged = np.asarray(fig.canvas.buffer_rgba()).astype(int)
     for artist in fig.findobj():
         artist.set_animated(False)
-    with plt.rc_context(widgets._RC):
+    with plt.rc_context(widget._RC):
         fig.canvas.draw()
     full = np.asarray(fig.canvas.buffer_rgba()).astype(int)
     diff = np.abs(staged - full).max(axis=-1)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 import bertviz_kit as bk
-from bertviz_kit.addressing import describe_token, resolve_token, resolve_word
+from bertviz_kit.vectors.addressing import describe_token, resolve_token, resolve_word
 
 
 def test_occurrence_labels_of_the_bank_sentence(tiny_bank, bank):

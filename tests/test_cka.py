@@ -256,7 +256,7 @@ def test_minibatch_cka_averages_unbiased_hsic_over_minibatches(tiny, varied, mon
 
 def test_minibatch_paths_agree():
     """A small minibatch ends with Gram matrices, a large one with feature sums: same estimates."""
-    from bertviz_kit.cka import _gram_hsic, _Sums
+    from bertviz_kit.analysis.cka import _gram_hsic, _Sums
 
     x, y = _related(0, 30, 3 * 5, 2 * 7, 1.0)
     x, y = torch.tensor(x + 20.0, dtype=torch.float64), torch.tensor(y, dtype=torch.float64)

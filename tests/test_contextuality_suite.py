@@ -193,7 +193,7 @@ def test_static_embeddings_errors(tiny, es):
         bk.static_embeddings(es, ["bank", 3])
     with pytest.raises(ValueError, match=r"layer must be an int in \[-4, 3\]"):
         bk.static_embeddings(es, ["bank"], layer=9)
-    with pytest.raises(ValueError, match="layer must be one int"):
+    with pytest.raises(ValueError, match=r"layer must be an int in \[-4, 3\] \(0 = embeddings"):
         bk.static_embeddings(es, ["bank"], layer="sum_last4")
     last = tiny.encode(TEXTS, layers=[0, -1])
     with pytest.raises(ValueError, match=r"needs model layer 1, which this corpus did not store"):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import bertviz_kit as bk
-from bertviz_kit.validation import InvalidParameterError
+from bertviz_kit._validation import InvalidParameterError
 
 SENTENCES = [
     "A bat flew out of the cave at dusk.",

@@ -17,8 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bertviz_kit as bk
+from bertviz_kit._validation import InvalidParameterError
 from bertviz_kit.cli import main, read_lines
-from bertviz_kit.validation import InvalidParameterError
 
 # every character str.splitlines() treats as a line boundary, besides "\n" and "\r"
 SEPARATORS = ["\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]

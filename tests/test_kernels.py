@@ -89,9 +89,9 @@ def test_cpu_linear_choices(tiny_path, monkeypatch, tmp_path):
     cfg = tmp_path / "config.yml"
     cfg.write_text(f"model: {tiny_path}\ncpu_linear: torch\n")
     assert bk.load(config=cfg).cpu_linear == "torch"
-    from bertviz_kit import encoding
+    from bertviz_kit import encoder
 
-    monkeypatch.setattr(encoding, "onednn_available", lambda: False)
+    monkeypatch.setattr(encoder, "onednn_available", lambda: False)
     assert bk.load(tiny_path, device="cpu").cpu_linear == "torch"  # auto falls back
     with pytest.raises(ValueError, match="no oneDNN packed linear kernels"):
         bk.load(tiny_path, device="cpu", cpu_linear="onednn")

@@ -10,7 +10,7 @@ import torch
 from conftest import BANK_TEXT, tiny_vocab
 
 import bertviz_kit as bk
-from bertviz_kit.validation import InvalidParameterError
+from bertviz_kit import InvalidParameterError
 
 
 def _make_tiny_mlm(folder) -> str:

@@ -14,7 +14,7 @@ import torch  # noqa: E402
 from conftest import staged_pixels_off  # noqa: E402
 
 import bertviz_kit as bk  # noqa: E402
-from bertviz_kit.validation import InvalidParameterError  # noqa: E402
+from bertviz_kit import InvalidParameterError  # noqa: E402
 
 ALL = ("histogram", "heatmap", "curves", "attention", "lens")
 
@@ -238,7 +238,7 @@ def test_a_change_recomputes_only_the_panels_that_depend_on_it(tiny_bank, tiny):
 
 
 def test_lens_results_are_kept_per_token(tiny_bank, tiny, monkeypatch):
-    import bertviz_kit.panels as panels
+    import bertviz_kit.explorer.panels as panels
 
     calls = []
     real = panels.lens

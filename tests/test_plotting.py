@@ -43,7 +43,7 @@ def test_histogram_on_given_axes_and_vector(tiny_bank):
      ({"word": "bank", "occurrence": 3}, r"occurrence must be an int in \[-3, 2\]: 'bank' occurs 3 times "
                                           r"\('bank vault', 'bank robber', 'river bank'\); got 3"),
      ({"token": 6, "word": 5}, "give token= or word=, not both"),
-     ({"layer": 7}, r"layer must be an int in \[-4, 3\]; got 7"),
+     ({"layer": 7}, r"layer must be an int in \[-4, 3\] \(0 = embeddings, negatives count from the top\); got 7"),
      ({"bins": 0}, "bins must be an int >= 1 or increasing bin edges"),
      ({"bins": [1.0, 0.5]}, "bins must be an int >= 1 or increasing bin edges")],
 )

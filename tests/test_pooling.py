@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 import bertviz_kit as bk
 from bertviz_kit.encoding import Encoding
-from bertviz_kit.pooling import _pool_tokens
+from bertviz_kit.vectors.pooling import pool_tokens
 
 
 def test_presets_shapes(tiny_bank):
@@ -157,7 +157,7 @@ def test_pool_groups_matches_slow_reference(sizes, n_special, mode, seed):
     group = torch.cat([torch.full((s,), i) for i, s in enumerate(sizes)])
     group = torch.cat([torch.full((n_special,), -1), group, torch.full((n_special,), -1)])
     x = torch.randn(len(group), 5, generator=g)
-    fast = _pool_tokens(x.unsqueeze(1), [0], "sum", group, len(sizes), mode)
+    fast = pool_tokens(x.unsqueeze(1), [0], "sum", group, len(sizes), mode)
     keep = group >= 0
     slow = _slow_pool(x[keep], group[keep], len(sizes), mode)
     assert torch.allclose(fast, slow, atol=1e-5)

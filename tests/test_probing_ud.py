@@ -13,8 +13,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 import bertviz_kit as bk  # noqa: E402
+from bertviz_kit.analysis.probing import _folds  # noqa: E402
 from bertviz_kit.datasets import UDSentence  # noqa: E402
-from bertviz_kit.probing import _folds  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ import torch
 from conftest import BANK_TEXT
 
 import bertviz_kit as bk
-from bertviz_kit.validation import InvalidParameterError
+from bertviz_kit import InvalidParameterError
 
 TEXTS = [
     BANK_TEXT,

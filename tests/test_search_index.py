@@ -10,7 +10,7 @@ import pytest
 from conftest import BANK_TEXT
 
 import bertviz_kit as bk
-from bertviz_kit.validation import InvalidParameterError
+from bertviz_kit import InvalidParameterError
 
 TEXTS = [
     BANK_TEXT,

@@ -52,10 +52,10 @@ def test_rerun_resumes_and_refuses_other_texts(tiny, tmp_path):
 
 
 def test_half_written_shard_is_not_read(tiny, tmp_path, monkeypatch):
-    import bertviz_kit.store as store_mod
+    import bertviz_kit.extraction as store_mod
 
     target = tmp_path / "s"
-    real = store_mod._write_atomic
+    real = store_mod.write_atomic
     calls = {"n": 0}
 
     def crash_on_second_shard(path, data):
@@ -65,10 +65,10 @@ def test_half_written_shard_is_not_read(tiny, tmp_path, monkeypatch):
         calls["n"] += 1
         real(path, data)
 
-    monkeypatch.setattr(store_mod, "_write_atomic", crash_on_second_shard)
+    monkeypatch.setattr(store_mod, "write_atomic", crash_on_second_shard)
     with pytest.raises(KeyboardInterrupt):
         bk.extract(tiny, TEXTS, target, shard_size=5, progress=False)
-    monkeypatch.setattr(store_mod, "_write_atomic", real)
+    monkeypatch.setattr(store_mod, "write_atomic", real)
     partial = bk.open_store(target)
     assert len(partial) == 5 and not partial.complete
     full = bk.extract(tiny, TEXTS, target, shard_size=5, progress=False)

@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bertviz_kit as bk
+from bertviz_kit.batching import _best_window, _plan_windows
 from bertviz_kit.config import Settings
-from bertviz_kit.encoding import Encoder, _best_window, _plan_windows
+from bertviz_kit.encoder import Encoder
 
 ATOL = 1e-5
 

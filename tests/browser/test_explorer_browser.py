@@ -16,7 +16,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from .browser_servers import REPO, jupyterlab_server, voila_server
 
 NOTEBOOK = REPO / "notebooks" / "05_explorer.ipynb"
-LAYER = "layer"  # descriptions of the explorer's controls (bertviz_kit/widgets.py)
+LAYER = "layer"  # descriptions of the explorer's controls (bertviz_kit/explorer/widget.py)
 TOKEN = "word"  # the word menu: one entry per word token, numbered by word
 RUN_TIMEOUT_MS = 180_000
 REDRAW_TIMEOUT_MS = 60_000

@@ -22,10 +22,12 @@ piece. Titles and labels number words the same way everywhere: ``word 12
 
 from __future__ import annotations
 
-from .encoding import IS_ENCODING, Encoding
-from .validation import Boolean, InvalidParameterError, check, validate_params
+import torch
 
-__all__ = ["occurrence_labels"]
+from .._validation import Boolean, InvalidParameterError, Options, check, validate_params
+from ..encoding import IS_ENCODING, Encoding
+
+__all__ = ["occurrence_labels", "attention_units"]
 
 #: Words listed in "does not occur" messages before the list is cut.
 _MAX_LISTED = 30
@@ -224,3 +226,55 @@ def occurrence_labels(e: Encoding, word: str, ignore_case: bool = True) -> list[
     if not hits:
         raise InvalidParameterError(f"word {key!r} does not occur in this text; its words are: {_listed(e.words)}.")
     return [_context_label(e, i) for i in hits]
+
+
+# ---------------------------------------------------------------------------
+# Units: a word (all its pieces) or one special token, the rows of word-level attention
+# ---------------------------------------------------------------------------
+
+#: ``specials`` choices of :func:`bertviz_kit.word_attention` and :func:`attention_units`.
+ATTENTION_SPECIALS = ("include", "exclude")
+
+
+def token_units(e: Encoding) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(unit of each token [T], special flag of each unit [U], first token of each unit [U])``.
+
+    A unit is a word (all its pieces) or one special token, numbered in text
+    order. A new unit starts at every special token and wherever the word
+    changes; pieces of one word are contiguous in every tokenizer we know.
+    """
+    wi = e.word_index
+    special = wi < 0
+    start = torch.ones_like(special)
+    start[1:] = special[1:] | (wi[1:] != wi[:-1])
+    unit = start.long().cumsum(0) - 1
+    return unit, special[start], torch.nonzero(start).squeeze(1)
+
+
+@validate_params({"e": IS_ENCODING, "specials": Options(ATTENTION_SPECIALS)})
+def attention_units(e: Encoding, specials: str = "include") -> tuple[str, ...]:
+    """Labels of the rows and columns of :func:`bertviz_kit.word_attention`, in text order.
+
+    Words are labelled with their text (``e.words``); special tokens keep
+    their token string (``"[CLS]"``, ``"[SEP]"``).
+
+    Parameters
+    ----------
+    e : Encoding
+    specials : {"include", "exclude"}, default "include"
+        As in :func:`bertviz_kit.word_attention`.
+
+    Returns
+    -------
+    tuple of str, length ``n_units`` (``n_words``, plus the special tokens
+    with ``specials="include"``)
+    """
+    _, unit_special, first = token_units(e)
+    labels = []
+    for u, t in enumerate(first.tolist()):
+        if bool(unit_special[u]):
+            if specials == "include":
+                labels.append(e.tokens[t])
+        else:
+            labels.append(e.words[e.word_ids[t]])
+    return tuple(labels)

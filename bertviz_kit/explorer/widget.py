@@ -4,11 +4,11 @@ The controls only slice the stored tensors and redraw; the model never runs
 inside a callback. (With an ``encoder`` given, a text box re-encodes a new
 sentence when you press Enter; that is the only model call.)
 
-The figure is made of panels (:mod:`bertviz_kit.panels`): the value histogram,
+The figure is made of panels (:mod:`bertviz_kit.explorer.panels`): the value histogram,
 the word cosine heatmap and the per-layer curves by default; word attention
 and the lens on request (``panels=("histogram", "heatmap", "curves",
-"attention", "lens")``), and any :class:`~bertviz_kit.panels.Panel` you
-write. Adding a panel is one class: see :mod:`bertviz_kit.panels`.
+"attention", "lens")``), and any :class:`~bertviz_kit.Panel` you
+write. Adding a panel is one class: see :mod:`bertviz_kit.explorer.protocol`.
 
 ipywidgets is optional: ``pip install "bertviz-kit[widgets]"``.
 """
@@ -33,11 +33,14 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.transforms import Bbox
 
-from .addressing import describe_token, resolve_token
-from .encoding import IS_ENCODING, Encoder, Encoding
-from .panels import DEFAULT_PANELS, Panel, PanelControl, check_dependencies, merge_controls, resolve_panels
-from .pooling import LAYER_PRESETS, SUBWORD_MODES
-from .validation import Interval, InvalidParameterError, NoneOr, Options, check
+from .._validation import Interval, InvalidParameterError, NoneOr, Options, check
+from ..encoder import Encoder
+from ..encoding import IS_ENCODING, Encoding
+from ..layers import LAYER_PRESETS, resolve_layer
+from ..vectors.addressing import describe_token, resolve_token
+from ..vectors.pooling import SUBWORD_MODES
+from . import panels as builtin_panels  # noqa: F401  (registers the built-in panels)
+from .protocol import DEFAULT_PANELS, Panel, PanelControl, check_dependencies, merge_controls, resolve_panels
 
 __all__ = ["Explorer", "explore", "LAYER_CHOICES", "SAVE_FORMATS"]
 
@@ -114,7 +117,7 @@ class Explorer:
         names from :data:`bertviz_kit.PANELS` (``"histogram"``,
         ``"heatmap"``, ``"curves"``, ``"attention"``, ``"lens"``) or
         :class:`~bertviz_kit.Panel` instances (``bk.LensPanel(k=8)``, or your
-        own: see :mod:`bertviz_kit.panels`).
+        own: see :mod:`bertviz_kit.explorer.protocol`).
     token : int or str, optional
         Token selected at start: a token index, or a word string
         (case-insensitive, whole words; its first piece). Default: the first
@@ -209,25 +212,11 @@ class Explorer:
         ``options`` are the shown panels' settings (``head=3`` for the
         attention panel).
         """
-        e = self.e
-        for key, value in options.items():
-            if key not in self._controls:
-                raise InvalidParameterError(
-                    f"{key} is not a setting of this explorer; its panels' settings are "
-                    f"{tuple(self._controls)} (and token, word, occurrence, layer, layers, subwords).")
-            if value is not None:
-                self._controls[key].check(key, value)
+        self._check_options(options)
         if token is not None or word is not None or occurrence is not None:
-            t = resolve_token(e, token, word, occurrence)
-            if e.word_ids[t] is None:
-                raise InvalidParameterError(
-                    f"token {t} ({e.tokens[t]}) is a special token; pick a word (or a word's token).")
-            self.state["token"] = t
+            self._set_token(token, word, occurrence)
         if layer is not None:
-            lo, hi = -(e.n_layers + 1), e.n_layers
-            if isinstance(layer, bool) or not isinstance(layer, int) or not lo <= layer <= hi:
-                raise InvalidParameterError(f"layer must be an int in [{lo}, {hi}]; got {layer!r}.")
-            self.state["layer"] = layer % (e.n_layers + 1)
+            self._set_layer(layer)
         if layers is not None:
             check("layers", layers, Options(LAYER_CHOICES))
             self.state["layers"] = layers
@@ -241,6 +230,27 @@ class Explorer:
             self._sync_controls()
         if redraw and self._ui_ready():
             self._redraw()
+
+    def _check_options(self, options: dict[str, Any]) -> None:
+        """Each of ``options`` is a shown panel's setting, with one of its values (or None)."""
+        for key, value in options.items():
+            if key not in self._controls:
+                raise InvalidParameterError(
+                    f"{key} is not a setting of this explorer; its panels' settings are "
+                    f"{tuple(self._controls)} (and token, word, occurrence, layer, layers, subwords).")
+            if value is not None:
+                self._controls[key].check(key, value)
+
+    def _set_token(self, token: int | str | None, word: int | str | None, occurrence: int | None) -> None:
+        e = self.e
+        t = resolve_token(e, token, word, occurrence)
+        if e.word_ids[t] is None:
+            raise InvalidParameterError(
+                f"token {t} ({e.tokens[t]}) is a special token; pick a word (or a word's token).")
+        self.state["token"] = t
+
+    def _set_layer(self, layer: int) -> None:
+        self.state["layer"] = resolve_layer(layer, self.e.n_layers)
 
     # -- panel data ---------------------------------------------------------
     def _fresh_caches(self) -> None:

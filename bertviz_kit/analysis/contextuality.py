@@ -3,7 +3,7 @@
 Ethayarajh (2019, "How Contextual are Contextualized Word Representations?
 Comparing the Geometry of BERT, ELMo, and GPT-2 Embeddings") measures
 contextuality in three ways. Self-similarity, intra-sentence similarity and
-the anisotropy baseline live in :mod:`bertviz_kit.similarity`
+the anisotropy baseline live in :mod:`bertviz_kit.vectors.similarity`
 (:func:`~bertviz_kit.self_similarity`, :func:`~bertviz_kit.intra_similarity`,
 :func:`~bertviz_kit.anisotropy`); this module adds the third measure and what
 it yields:
@@ -37,10 +37,11 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .encoding import Corpus, Encoding, as_corpus
-from .pooling import SUBWORD_MODES, _pool_tokens
-from .similarity import layer_occurrence_vectors
-from .validation import Boolean, Interval, InvalidParameterError, Options, resolve_layers, validate_params
+from .._validation import Boolean, Interval, InvalidParameterError, Options, validate_params
+from ..encoding import Corpus, Encoding, Encodings, as_corpus
+from ..layers import stored_row
+from ..vectors.pooling import SUBWORD_MODES, pool_tokens
+from ..vectors.similarity import layer_occurrence_vectors
 
 __all__ = ["mev", "mev_baseline", "static_embeddings"]
 
@@ -246,7 +247,7 @@ def mev_baseline(
             lookup[words[lo:hi] - base] = torch.arange(hi - lo)
             wg = b.word_group
             group = lookup[torch.where(wg >= 0, wg, n_words)]
-            pooled = _pool_tokens(b.hidden, list(range(k)), "concat", group, hi - lo, subwords)
+            pooled = pool_tokens(b.hidden, list(range(k)), "concat", group, hi - lo, subwords)
             parts.append(pooled.reshape(hi - lo, k, corpus.dim).permute(1, 0, 2))
         base += n_words
     return _explained(torch.cat(parts, dim=1), center, "the sampled words").float()
@@ -296,37 +297,20 @@ def static_embeddings(
         When a word occurs in none of the texts (the message names it).
     """
     corpus = as_corpus(corpus, "corpus")
-    if isinstance(words, str) or not isinstance(words, Sequence) or not words:
-        raise InvalidParameterError(
-            f"words must be a non-empty list of str (e.g. [{words!r}] for one word); got {words!r}.")
-    keys = []
-    for i, w in enumerate(words):
-        if not isinstance(w, str) or not w.strip():
-            raise InvalidParameterError(f"words[{i}] must be a non-empty string; got {w!r}.")
-        keys.append(w.strip().casefold() if ignore_case else w.strip())
-    row = _stored_row(corpus, layer)
+    keys = _word_keys(words, ignore_case)
+    row = stored_row(corpus, layer)
     index = {}
     for i, key in enumerate(keys):
         index.setdefault(key, i)
     vecs, owner = [], []
     for _, b in corpus.blocks():
-        hits, who = [], []
-        for t, text in enumerate(b.texts):
-            folded = text.casefold() if ignore_case else text
-            if not any(key in folded for key in index):
-                continue
-            first = int(b.word_starts[t])
-            for j, w in enumerate(b.words(t)):
-                k = index.get(w.casefold() if ignore_case else w)
-                if k is not None:
-                    hits.append(first + j)
-                    who.append(k)
+        hits, who = _block_hits(b, index, ignore_case)
         if hits:
             lookup = torch.full((int(b.word_starts[-1]) + 1,), -1, dtype=torch.long)
             lookup[torch.tensor(hits)] = torch.arange(len(hits))
             wg = b.word_group
             group = lookup[torch.where(wg >= 0, wg, lookup.shape[0] - 1)]
-            vecs.append(_pool_tokens(b.hidden, [row], "sum", group, len(hits), subwords))
+            vecs.append(pool_tokens(b.hidden, [row], "sum", group, len(hits), subwords))
             owner += who
     found = set(owner)
     missing = [words[i] for i, key in enumerate(keys) if index[key] not in found]
@@ -338,29 +322,48 @@ def static_embeddings(
     who_t = torch.tensor(owner, device=x.device)
     out = x.new_empty((len(words), x.shape[1]))
     for i, key in enumerate(keys):
-        occ = x[who_t == index[key]]
-        mean = occ.mean(0)
-        m = occ - mean if center else occ
-        if not bool((m != 0).any()):
-            what = "no spread around its mean (one occurrence, or identical ones)" if center else "only zero vectors"
-            raise InvalidParameterError(
-                f"word {words[i]!r} has {what} at layer {layer}: its principal component is undefined.")
-        v = torch.linalg.svd(m, full_matrices=False).Vh[0]
-        if float(v @ mean) < 0:
-            v = -v
-        out[i] = v / v.norm().clamp_min(1e-300)
+        out[i] = _first_component(x[who_t == index[key]], center, words[i], layer)
     return out.float()
 
 
-def _stored_row(corpus: Corpus, layer: object) -> int:
-    """Row of the stored layers holding the single model layer ``layer``."""
-    if isinstance(layer, (list, tuple, str)):
+def _word_keys(words: object, ignore_case: bool) -> list[str]:
+    """The words as lookup keys (stripped, case-folded with ``ignore_case``), checked."""
+    if isinstance(words, str) or not isinstance(words, Sequence) or not words:
         raise InvalidParameterError(
-            f"layer must be one int in [{-(corpus.n_layers + 1)}, {corpus.n_layers}] (0 = embeddings); "
-            f"got {layer!r}.")
-    (lid,), _ = resolve_layers(layer, corpus.n_layers, name="layer")
-    if lid not in corpus.layer_ids:
+            f"words must be a non-empty list of str (e.g. [{words!r}] for one word); got {words!r}.")
+    keys = []
+    for i, w in enumerate(words):
+        if not isinstance(w, str) or not w.strip():
+            raise InvalidParameterError(f"words[{i}] must be a non-empty string; got {w!r}.")
+        keys.append(w.strip().casefold() if ignore_case else w.strip())
+    return keys
+
+
+def _block_hits(b: Encodings, index: dict[str, int], ignore_case: bool) -> tuple[list[int], list[int]]:
+    """Occurrences of the indexed words in block ``b``: their word indices in the block, and which word each is."""
+    hits, who = [], []
+    for t, text in enumerate(b.texts):
+        folded = text.casefold() if ignore_case else text
+        if not any(key in folded for key in index):
+            continue
+        first = int(b.word_starts[t])
+        for j, w in enumerate(b.words(t)):
+            k = index.get(w.casefold() if ignore_case else w)
+            if k is not None:
+                hits.append(first + j)
+                who.append(k)
+    return hits, who
+
+
+def _first_component(occ: torch.Tensor, center: bool, word: str, layer: object) -> torch.Tensor:
+    """Unit first principal direction of one word's occurrences ``occ``, pointing the way of their mean."""
+    mean = occ.mean(0)
+    m = occ - mean if center else occ
+    if not bool((m != 0).any()):
+        what = "no spread around its mean (one occurrence, or identical ones)" if center else "only zero vectors"
         raise InvalidParameterError(
-            f"layer={layer!r} needs model layer {lid}, which this corpus did not store; it has layers "
-            f"{tuple(corpus.layer_ids)}.")
-    return list(corpus.layer_ids).index(lid)
+            f"word {word!r} has {what} at layer {layer}: its principal component is undefined.")
+    v = torch.linalg.svd(m, full_matrices=False).Vh[0]
+    if float(v @ mean) < 0:
+        v = -v
+    return v / v.norm().clamp_min(1e-300)

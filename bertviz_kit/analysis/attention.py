@@ -28,23 +28,28 @@ import contextlib
 import unicodedata
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .encoding import IS_ENCODING, Corpus, Encoding, Encodings
-from .validation import Boolean, InvalidParameterError, Options, check, validate_params
+from .._validation import Boolean, InvalidParameterError, Options, check, validate_params
+from ..encoding import IS_ENCODING, Corpus, Encoding, Encodings
+from ..vectors.addressing import ATTENTION_SPECIALS, token_units
+
+if TYPE_CHECKING:
+    import numpy as np
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = [
-    "ATTENTION_SPECIALS",
     "HEAD_STATISTICS",
-    "attention_units",
     "word_attention",
     "attention_rollout",
     "head_statistics",
+    "plot_attention",
+    "plot_attention_grid",
+    "plot_rollout",
 ]
-
-#: ``specials`` choices of :func:`word_attention` and :func:`attention_units`.
-ATTENTION_SPECIALS = ("include", "exclude")
 
 #: The statistics :func:`head_statistics` returns, in this order, with what each one means.
 HEAD_STATISTICS: dict[str, str] = {
@@ -72,53 +77,9 @@ def _attentions(e: Encoding, name: str = "e") -> torch.Tensor:
     return e.attentions.float()
 
 
-def _units(e: Encoding) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``(unit of each token [T], special flag of each unit [U], first token of each unit [U])``.
-
-    A unit is a word (all its pieces) or one special token, numbered in text
-    order. A new unit starts at every special token and wherever the word
-    changes; pieces of one word are contiguous in every tokenizer we know.
-    """
-    wi = e.word_index
-    special = wi < 0
-    start = torch.ones_like(special)
-    start[1:] = special[1:] | (wi[1:] != wi[:-1])
-    unit = start.long().cumsum(0) - 1
-    return unit, special[start], torch.nonzero(start).squeeze(1)
-
-
-@validate_params({"e": IS_ENCODING, "specials": Options(ATTENTION_SPECIALS)})
-def attention_units(e: Encoding, specials: str = "include") -> tuple[str, ...]:
-    """Labels of the rows and columns of :func:`word_attention`, in text order.
-
-    Words are labelled with their text (``e.words``); special tokens keep
-    their token string (``"[CLS]"``, ``"[SEP]"``).
-
-    Parameters
-    ----------
-    e : Encoding
-    specials : {"include", "exclude"}, default "include"
-        As in :func:`word_attention`.
-
-    Returns
-    -------
-    tuple of str, length ``n_units`` (``n_words``, plus the special tokens
-    with ``specials="include"``)
-    """
-    _, unit_special, first = _units(e)
-    labels = []
-    for u, t in enumerate(first.tolist()):
-        if bool(unit_special[u]):
-            if specials == "include":
-                labels.append(e.tokens[t])
-        else:
-            labels.append(e.words[e.word_ids[t]])
-    return tuple(labels)
-
-
 def _word_attention(att: torch.Tensor, e: Encoding) -> tuple[torch.Tensor, torch.Tensor]:
     """Token attention ``[..., T, T]`` -> unit attention ``[..., U, U]`` (all units) and the special flags."""
-    unit, unit_special, _ = _units(e)
+    unit, unit_special, _ = token_units(e)
     n = int(unit_special.shape[0])
     unit = unit.to(att.device)
     # attention to a unit: the sum over its pieces (keys) ...
@@ -390,3 +351,169 @@ def head_statistics(data: object, queries: str = "all") -> dict[str, torch.Tenso
     # "previous" / "next" of texts of one token have nothing to average: NaN
     return {key: (totals[key] / counts[key] if counts[key] else totals[key] * float("nan")).cpu()
             for key in HEAD_STATISTICS}
+
+
+# ---------------------------------------------------------------------------
+# Plots of these results: computed here, drawn by bertviz_kit.plot.attention
+# ---------------------------------------------------------------------------
+
+
+def plot_attention(
+    e: Encoding,
+    layer: int = -1,
+    head: int = 0,
+    *,
+    token: int | str | None = None,
+    word: int | str | None = None,
+    occurrence: int | None = None,
+    specials: str = "include",
+    level: str = "token",
+    cmap: str = "Blues",
+    colorbar: bool = True,
+    ax: Axes | None = None,
+    **kwargs: Any,
+) -> Axes:
+    """Attention weights of one layer and head as a tokens x tokens (or words x words) heatmap.
+
+    Rows are the attending (query) tokens, columns the attended (key) tokens.
+    Needs ``encode(..., attentions=True)``. For every layer and head at once
+    see :func:`plot_attention_grid`. With ``token`` or ``word``, only that
+    query's row is drawn, as bars: where that token (word) looks.
+
+    Parameters
+    ----------
+    e : Encoding
+    layer : int
+        Transformer layer, 1..n_layers (negative counts from the top).
+    head : int
+        Attention head, 0..n_heads-1 (negative counts from the end).
+    specials : {"include", "exclude"}
+        Show or hide the [CLS]/[SEP] rows and columns. (Weights are not
+        renormalized: hiding them shows how much attention is left for words.)
+    level : {"token", "word"}, default "token"
+        ``"word"``: attention between whole words, from
+        :func:`bertviz_kit.word_attention` (attention to a split word summed
+        over its pieces, attention from it averaged over them; rows labelled
+        by :func:`bertviz_kit.attention_units`).
+    token : int or str, optional
+        Draw only this query: a token index, a word string (case-insensitive,
+        whole words) or a special token's text (``"[CLS]"``).
+    word : int or str, optional
+        Instead of ``token``: a word index (into ``e.words``) or a word string.
+    occurrence : int, optional
+        Which occurrence of a word string (0 = the first, default; -1 = the last).
+    cmap : str, default "Blues"
+        Heatmap colours; the colour scale runs from 0 to the map's largest weight.
+    colorbar : bool, default True
+        Heatmap only; labelled "attention weight".
+    ax : Axes, optional
+    **kwargs
+        Passed to :meth:`matplotlib.axes.Axes.imshow` (heatmap) or
+        :meth:`matplotlib.axes.Axes.bar` (one query).
+    """
+    from ..plot.attention import check_attention, draw_attention
+
+    check_attention(e, specials, level)
+    word_maps = word_attention(e) if level == "word" else None
+    return draw_attention(e, layer, head, word_maps=word_maps, token=token, word=word, occurrence=occurrence,
+                          specials=specials, level=level, cmap=cmap, colorbar=colorbar, ax=ax, **kwargs)
+
+
+def plot_attention_grid(
+    e: Encoding,
+    *,
+    specials: str = "include",
+    level: str = "token",
+    cmap: str = "Blues",
+    cell_size: float = 1.3,
+    colorbar: bool = True,
+    fig: Figure | None = None,
+    **kwargs: Any,
+) -> np.ndarray:
+    """Every layer x head attention map in one grid: rows are layers, columns heads.
+
+    Small multiples for spotting patterns (heads that attend to [CLS] or
+    [SEP], to the next or previous token, or broadly). Each panel has its own
+    colour scale from 0 to its maximum (the colour bar says so); token labels
+    are left out (use :func:`plot_attention` to read one map).
+
+    Parameters
+    ----------
+    e : Encoding
+        Encoded with ``attentions=True``.
+    specials : {"include", "exclude"}
+    level : {"token", "word"}, default "token"
+        ``"word"``: word-level attention (see :func:`plot_attention`).
+    cell_size : float
+        Inches per panel.
+    colorbar : bool, default True
+        One colour bar for the grid, from 0 to each panel's own maximum.
+    fig : Figure, optional
+        Drawn on (cleared first) instead of a new figure.
+    **kwargs
+        Passed to :meth:`matplotlib.axes.Axes.imshow` for every panel.
+
+    Returns
+    -------
+    numpy.ndarray of Axes, shape ``[n_layers, n_heads]``
+    """
+    from ..plot.attention import check_attention, draw_attention_grid
+
+    check_attention(e, specials, level)
+    word_maps = word_attention(e) if level == "word" else None
+    return draw_attention_grid(e, word_maps=word_maps, specials=specials, level=level, cmap=cmap,
+                               cell_size=cell_size, colorbar=colorbar, fig=fig, **kwargs)
+
+
+def plot_rollout(
+    e: Encoding,
+    layer: int = -1,
+    *,
+    words: bool = False,
+    query: int | str | None = None,
+    occurrence: int | None = None,
+    specials: str = "include",
+    cmap: str = "Blues",
+    colorbar: bool = True,
+    ax: Axes | None = None,
+    **kwargs: Any,
+) -> Axes:
+    """Attention rollout (Abnar and Zuidema 2020) after one layer: a heatmap, or one query's bars.
+
+    See :func:`bertviz_kit.attention_rollout`. Row ``i`` of the heatmap is
+    position ``i`` after ``layer``; the columns are the input tokens (or
+    words) it mixes, each row summing to 1.
+
+    Parameters
+    ----------
+    e : Encoding
+        Encoded with ``attentions=True``.
+    layer : int, default -1
+        The rollout through transformer layers ``1 .. layer`` (1..n_layers,
+        negative counts from the top; -1 is the full rollout).
+    words : bool, default False
+        Roll out word-level attention (:func:`bertviz_kit.word_attention`).
+    query : int or str, optional
+        Draw only this position's row as bars: a row index (a token, or with
+        ``words=True`` a unit of :func:`bertviz_kit.attention_units`), or a
+        string: a word (case-insensitive, whole words) or a special token's
+        text (``"[CLS]"``). ``None`` draws the whole matrix.
+    occurrence : int, optional
+        Which occurrence of a word string (0 = the first, default; -1 = the last).
+    specials : {"include", "exclude"}, default "include"
+        Hide the [CLS]/[SEP] rows and columns from the picture (the rollout
+        itself always includes them; nothing is renormalised).
+    cmap : str, default "Blues"
+    colorbar : bool, default True
+        Heatmap only.
+    ax : Axes, optional
+    **kwargs
+        Passed to :meth:`matplotlib.axes.Axes.imshow` (heatmap) or
+        :meth:`matplotlib.axes.Axes.bar` (one query).
+    """
+    from ..plot.attention import draw_rollout
+
+    check("specials", specials, Options(("include", "exclude")))
+    rollout = attention_rollout(e, words=words)
+    return draw_rollout(e, rollout, layer, words=words, query=query, occurrence=occurrence, specials=specials,
+                        cmap=cmap, colorbar=colorbar, ax=ax, **kwargs)

@@ -11,24 +11,14 @@ from collections.abc import Sequence
 
 import torch
 
-from .encoding import IS_ENCODING, Corpus, Encoding, Encodings, as_corpus
-from .validation import (
-    COMBINE_MODES,
-    LAYER_PRESETS,
-    InvalidParameterError,
-    NoneOr,
-    Options,
-    resolve_layers,
-    validate_params,
-)
+from .._validation import InvalidParameterError, NoneOr, Options, validate_params
+from ..encoding import IS_ENCODING, Corpus, Encoding, Encodings, as_corpus
+from ..layers import COMBINE_MODES, LayerSpec, layer_rows
 
 __all__ = [
-    "LAYER_PRESETS",
     "SUBWORD_MODES",
     "POOLING_MODES",
     "SPECIALS_MODES",
-    "COMBINE_MODES",
-    "resolve_layers",
     "select_layers",
     "token_vectors",
     "word_vectors",
@@ -37,8 +27,6 @@ __all__ = [
     "sentence_vectors",
     "layer_sentence_vectors",
 ]
-
-LayerSpec = int | Sequence[int] | str
 
 SUBWORD_MODES = ("first", "last", "mean", "sum", "max")
 POOLING_MODES = ("mean", "cls", "max")
@@ -49,27 +37,6 @@ SPECIALS_MODES = ("exclude", "include")
 _CHUNK_TOKENS = 8192
 
 _ENCODING = IS_ENCODING
-
-
-def _rows(layer_ids: tuple[int, ...], n_layers: int, idx: list[int], layers: LayerSpec) -> list[int]:
-    """Rows of the stored layers (``layer_ids``) that hold the model layers ``idx``."""
-    if layer_ids == tuple(range(n_layers + 1)):
-        return idx
-    where = {lid: r for r, lid in enumerate(layer_ids)}
-    missing = [i for i in idx if i not in where]
-    if missing:
-        raise InvalidParameterError(
-            f"layers={layers!r} needs model layers {missing}, which this encoding did not "
-            f"store; it has layers {layer_ids}."
-        )
-    return [where[i] for i in idx]
-
-
-def _layer_rows(
-    data: Encoding | Corpus, layers: LayerSpec, combine: str | None, name: str = "layers"
-) -> tuple[list[int], str]:
-    idx, mode = resolve_layers(layers, data.n_layers, combine, name=name)
-    return _rows(data.layer_ids, data.n_layers, idx, layers), mode
 
 
 def _combine_tokens(x: torch.Tensor, rows: list[int], mode: str) -> torch.Tensor:
@@ -88,7 +55,7 @@ def _combine_tokens(x: torch.Tensor, rows: list[int], mode: str) -> torch.Tensor
     return sel.reshape(sel.shape[0], sel.shape[1] * sel.shape[2]).float()
 
 
-def _pool_tokens(
+def pool_tokens(
     hidden: torch.Tensor, rows: list[int], mode: str, group: torch.Tensor, n_groups: int, how: str
 ) -> torch.Tensor:
     """Pool the tokens of ``hidden`` ``[T, k, D]`` into ``n_groups`` by ``group`` ``[T]``
@@ -129,7 +96,7 @@ def _pool_tokens(
     return out
 
 
-def _token_major(e: Encoding) -> torch.Tensor:
+def token_major(e: Encoding) -> torch.Tensor:
     """``e.hidden_states`` as ``[n_tokens, n_stored_layers, dim]`` (a view)."""
     return e.hidden_states.transpose(0, 1)
 
@@ -142,8 +109,8 @@ def select_layers(
 
     ``dim'`` is ``dim`` for sum/mean and ``len(layers) * dim`` for concat.
     """
-    rows, mode = _layer_rows(e, layers, combine, name)
-    x = _combine_tokens(_token_major(e), rows, mode)
+    rows, mode = layer_rows(e, layers, combine, name)
+    x = _combine_tokens(token_major(e), rows, mode)
     if x.untyped_storage().data_ptr() == e.hidden_states.untyped_storage().data_ptr():  # a view of e
         x = x.clone(memory_format=torch.contiguous_format)
     return x
@@ -183,8 +150,8 @@ def word_vectors(
     subwords : {"first", "last", "mean", "sum", "max"}, default "mean"
     combine : {"sum", "mean", "concat"}, optional
     """
-    rows, mode = _layer_rows(e, layers, combine)
-    return _pool_tokens(_token_major(e), rows, mode, e.word_index, e.n_words, subwords)
+    rows, mode = layer_rows(e, layers, combine)
+    return pool_tokens(token_major(e), rows, mode, e.word_index, e.n_words, subwords)
 
 
 def _check_span(e: Encoding, span: object) -> tuple[int, int]:
@@ -239,13 +206,13 @@ def span_vector(
             f"span {tuple(span)!r} ({e.text[span[0]:span[1]]!r}) covers no token; "
             f"it holds only whitespace or characters the tokenizer drops."
         )
-    rows, mode = _layer_rows(e, layers, combine)
+    rows, mode = layer_rows(e, layers, combine)
     group = torch.full((e.n_tokens,), -1, dtype=torch.long)
     group[idx] = 0
-    return _pool_tokens(_token_major(e), rows, mode, group, 1, subwords)[0]
+    return pool_tokens(token_major(e), rows, mode, group, 1, subwords)[0]
 
 
-def _token_mask(e: Encoding, specials: str) -> torch.Tensor:
+def token_mask(e: Encoding, specials: str) -> torch.Tensor:
     if specials == "include":
         return torch.ones(e.n_tokens, dtype=torch.bool)
     return ~e.special_mask
@@ -283,8 +250,8 @@ def sentence_vector(
     ValueError
         For an empty text with ``specials="exclude"``: there is nothing to pool.
     """
-    rows, mode = _layer_rows(e, layer, combine, "layer")
-    return _sentences(_token_major(e), torch.tensor([0, e.n_tokens]), e.word_index, rows, mode,
+    rows, mode = layer_rows(e, layer, combine, "layer")
+    return _sentences(token_major(e), torch.tensor([0, e.n_tokens]), e.word_index, rows, mode,
                       pooling, specials, lambda i: (f"e (text {e.text!r})"))[0]
 
 
@@ -314,7 +281,7 @@ def _sentences(
                 f"use specials='include' or pooling='cls', or drop empty texts."
             )
         text_index = torch.where(real, text_index, -1)
-    return _pool_tokens(hidden, rows, mode, text_index, n, pooling)
+    return pool_tokens(hidden, rows, mode, text_index, n, pooling)
 
 
 @validate_params(_SENTENCE_RULES)
@@ -359,7 +326,7 @@ def _sentence_pass(
     es: object, layer: LayerSpec, pooling: str, specials: str, combine: str | None, index: list[int] | None
 ) -> torch.Tensor:
     corpus = as_corpus(es, "es")
-    rows, mode = _layer_rows(corpus, layer, combine, "layer")
+    rows, mode = layer_rows(corpus, layer, combine, "layer")
     out = []
     for first, b in corpus.blocks():
         def label(i: int, first: int = first, b: Encodings = b) -> str:

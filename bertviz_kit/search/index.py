@@ -35,10 +35,11 @@ from typing import Any
 
 import numpy as np
 
-from .encoding import IS_ENCODING, Corpus, Encoding, as_corpus
-from .pooling import SUBWORD_MODES, _layer_rows
-from .search import ContextMatches, _block_spans, _block_word_vectors, _matches, _query
-from .validation import Instance, Interval, InvalidParameterError, NoneOr, Options, check, validate_params
+from .._validation import Instance, Interval, InvalidParameterError, NoneOr, Options, check, validate_params
+from ..encoding import IS_ENCODING, Corpus, Encoding, as_corpus
+from ..layers import stored_row
+from ..vectors.pooling import SUBWORD_MODES
+from .exact import ContextMatches, block_spans, block_word_vectors, context_matches, resolve_query
 
 __all__ = ["ContextIndex", "build_context_index", "load_context_index", "INDEX_KINDS"]
 
@@ -86,7 +87,7 @@ def _store_identity(corpus: Corpus) -> str | None:
 
 
 def _word_vectors(b: Any, row: int, subwords: str) -> np.ndarray:
-    return np.ascontiguousarray(_block_word_vectors(b, row, subwords).cpu().numpy(), dtype=np.float32)
+    return np.ascontiguousarray(block_word_vectors(b, row, subwords).cpu().numpy(), dtype=np.float32)
 
 
 class ContextIndex:
@@ -179,7 +180,7 @@ class ContextIndex:
             raise InvalidParameterError(
                 f"the index has vectors of width {self.dim} and e of width {e.dim}: encode e with the model "
                 f"that encoded the corpus.")
-        query = _query(e, word, occurrence, span, self.layer, self.subwords)
+        query = resolve_query(e, word, occurrence, span, self.layer, self.subwords)
         excluded = self._excluded(query.text, query.words)
         want = min(k + len(excluded), self.n_words)
         if self.kind == "ivf":
@@ -194,8 +195,8 @@ class ContextIndex:
         vid = np.array([i for _, i in keep], dtype=np.int64)
         texts = np.searchsorted(self._word_starts, vid, side="right") - 1
         words = vid - self._word_starts[texts]
-        return _matches(query, self.subwords, cos, texts.tolist(), words.tolist(), [self.texts[t] for t in texts],
-                        [tuple(x) for x in self._spans[vid].tolist()], context)
+        return context_matches(query, self.subwords, cos, texts.tolist(), words.tolist(),
+                               [self.texts[t] for t in texts], [tuple(x) for x in self._spans[vid].tolist()], context)
 
     def save(self, path: str | os.PathLike | None = None) -> Path:
         """Write the index to a folder (made if missing) and return it.
@@ -239,7 +240,6 @@ def _check_kind_options(kind: str, nlist: int | None, nprobe: int | None, n_word
 
 @validate_params({
     "corpus": Instance(Corpus, list, tuple, label="an Encodings, a Store or a list of Encoding"),
-    "layer": Interval(int),
     "subwords": Options(SUBWORD_MODES),
     "kind": Options(INDEX_KINDS),
     "nlist": NoneOr(Interval(int, 1)),
@@ -301,7 +301,7 @@ def build_context_index(
     """
     faiss = _faiss()
     corpus = as_corpus(corpus, "corpus")
-    (row,), _ = _layer_rows(corpus, layer, None, name="layer")
+    row = stored_row(corpus, layer)
     lid = int(corpus.layer_ids[row])
     counts = corpus.word_counts().numpy().astype(np.int64)
     word_starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
@@ -325,7 +325,7 @@ def build_context_index(
         v = _word_vectors(b, row, subwords)
         if v.shape[0]:
             pooled.append(v)
-            spans[added:added + v.shape[0]] = _block_spans(b).numpy()
+            spans[added:added + v.shape[0]] = block_spans(b).numpy()
         added += v.shape[0]
     if added != n_words:  # pragma: no cover - the corpus changed under us
         raise RuntimeError(f"the corpus gave {added} word vectors but counts {n_words} words.")

@@ -14,17 +14,11 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
+from .._validation import Boolean, Interval, InvalidParameterError, NoneOr, Options, validate_params
+from ..encoding import IS_ENCODING, Corpus, Encoding, Encodings, as_corpus
+from ..layers import COMBINE_MODES, LayerSpec, layer_rows
 from .addressing import resolve_word
-from .encoding import Corpus, Encoding, Encodings, as_corpus
-from .pooling import (
-    _ENCODING,
-    SUBWORD_MODES,
-    LayerSpec,
-    _layer_rows,
-    _pool_tokens,
-    _token_major,
-)
-from .validation import COMBINE_MODES, Boolean, Interval, InvalidParameterError, NoneOr, Options, validate_params
+from .pooling import SUBWORD_MODES, pool_tokens, token_major
 
 __all__ = [
     "cosine",
@@ -101,7 +95,7 @@ def cosine(a: object, b: object | None = None, eps: float = 1e-8) -> torch.Tenso
     return xn @ yn.T
 
 
-@validate_params({"e": _ENCODING, "ignore_case": Boolean()})
+@validate_params({"e": IS_ENCODING, "ignore_case": Boolean()})
 def find(e: Encoding, word: str, ignore_case: bool = True) -> list[int]:
     """Indices into ``e.words`` of every occurrence of ``word``.
 
@@ -124,18 +118,18 @@ def find(e: Encoding, word: str, ignore_case: bool = True) -> list[int]:
     return [i for i, w in enumerate(e.words) if w == key]
 
 
-@validate_params({"e": _ENCODING, "subwords": Options(SUBWORD_MODES)})
+@validate_params({"e": IS_ENCODING, "subwords": Options(SUBWORD_MODES)})
 def layer_word_vectors(e: Encoding, subwords: str = "mean") -> torch.Tensor:
     """Word vectors at every stored layer: ``[n_stored_layers, n_words, dim]``."""
     k = len(e.layer_ids)
-    pooled = _pool_tokens(_token_major(e), list(range(k)), "concat", e.word_index, e.n_words, subwords)
+    pooled = pool_tokens(token_major(e), list(range(k)), "concat", e.word_index, e.n_words, subwords)
     return pooled.reshape(e.n_words, k, e.dim).permute(1, 0, 2)
 
 
 WordRef = int | str | tuple[str, int]
 
 
-@validate_params({"e": _ENCODING, "subwords": Options(SUBWORD_MODES)})
+@validate_params({"e": IS_ENCODING, "subwords": Options(SUBWORD_MODES)})
 def layer_similarity(e: Encoding, i: WordRef, j: WordRef, subwords: str = "mean") -> torch.Tensor:
     """Cosine of words ``i`` and ``j`` at every layer: ``[n_stored_layers]``.
 
@@ -148,15 +142,15 @@ def layer_similarity(e: Encoding, i: WordRef, j: WordRef, subwords: str = "mean"
         Each a word index (into ``e.words``, as :func:`find` returns), a word
         string (case-insensitive, whole words: its first occurrence) or a
         ``(word, occurrence)`` pair: ``layer_similarity(e, ("bank", 0), ("bank", 2))``.
-        See :mod:`bertviz_kit.addressing`.
+        See :mod:`bertviz_kit.vectors.addressing`.
     subwords : {"first", "last", "mean", "sum", "max"}, default "mean"
         How a split word's pieces pool into one vector.
     """
     i, j = resolve_word(e, i, name="i"), resolve_word(e, j, name="j")
-    return _layer_cosine(layer_word_vectors(e, subwords), i, j)
+    return layer_cosine(layer_word_vectors(e, subwords), i, j)
 
 
-def _layer_cosine(vecs: torch.Tensor, i: int, j: int) -> torch.Tensor:
+def layer_cosine(vecs: torch.Tensor, i: int, j: int) -> torch.Tensor:
     """Cosine of words ``i`` and ``j`` at every layer of ``vecs`` ``[L, W, D]`` (from :func:`layer_word_vectors`)."""
     return torch.nn.functional.cosine_similarity(vecs[:, i], vecs[:, j], dim=-1, eps=1e-8)
 
@@ -236,7 +230,7 @@ def _occurrences(
             continue
         words = torch.tensor([int(b.word_starts[i]) + j for i, j in hits], dtype=torch.long)
         group = _word_lookup(b, words, len(hits))
-        vecs.append(_pool_tokens(b.hidden, rows, mode, group, len(hits), subwords))
+        vecs.append(pool_tokens(b.hidden, rows, mode, group, len(hits), subwords))
         where += [(first + i, j) for i, j in hits]
     if not where:
         raise InvalidParameterError(
@@ -278,7 +272,7 @@ def occurrence_vectors(
         When the word occurs in none of the encodings.
     """
     corpus = as_corpus(encodings, _CORPUS)
-    rows, mode = _layer_rows(corpus, layers, combine)
+    rows, mode = layer_rows(corpus, layers, combine)
     return _occurrences(corpus, word, ignore_case, rows, mode, subwords)[0]
 
 
@@ -307,7 +301,7 @@ def _word_blocks(corpus: Corpus, subwords: str) -> Iterator[tuple[int, Encodings
     k = len(corpus.layer_ids)
     for first, b in corpus.blocks():
         n_words = int(b.word_starts[-1])
-        pooled = _pool_tokens(b.hidden, list(range(k)), "concat", b.word_group, n_words, subwords)
+        pooled = pool_tokens(b.hidden, list(range(k)), "concat", b.word_group, n_words, subwords)
         yield first, b, pooled.reshape(n_words, k, corpus.dim).permute(1, 0, 2)
 
 
@@ -465,7 +459,7 @@ def _sampled_words(corpus: Corpus, picks: torch.Tensor, mean: torch.Tensor | Non
         if hi > lo:
             local = needed[lo:hi] - word_base
             group = _word_lookup(b, local, local.numel())
-            pooled = _pool_tokens(b.hidden, list(range(k)), "concat", group, local.numel(), subwords)
+            pooled = pool_tokens(b.hidden, list(range(k)), "concat", group, local.numel(), subwords)
             parts.append(pooled.reshape(local.numel(), k, corpus.dim).permute(1, 0, 2))
         word_base += n_words
     u = _unit(torch.cat(parts, dim=1), mean)

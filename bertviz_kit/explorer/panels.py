@@ -1,65 +1,13 @@
-"""The explorer's panels: one class per panel, registered by name.
+"""The explorer's built-in panels, one class each, registered by name.
 
-A panel is declared in one place, a subclass of :class:`Panel` registered with
-:func:`register_panel`. The :class:`~bertviz_kit.Explorer` lays the chosen
-panels out in rows, computes and draws each one, and after a change of the
-selection recomputes and redraws only the panels whose inputs changed.
-
-What a panel declares
----------------------
-``name``
-    Its registry name (``bk.explore(e, panels=("histogram", "lens"))``).
-``depends``
-    The explorer settings it reads: ``"token"``, ``"layer"``, ``"layers"``,
-    ``"subwords"`` and the keys of any shown panel's :meth:`~Panel.controls`
-    (``"head"``, ``"level"``). When none of them changed, the panel is
-    neither computed nor drawn again.
-``width``
-    Its share of its row (the explorer puts up to three panels in a row).
-``compute(x)``
-    The numbers it shows for explorer ``x``: read ``x.e`` (the
-    :class:`~bertviz_kit.Encoding`), ``x.state`` (the settings), ``x.encoder``
-    (the :class:`~bertviz_kit.Encoder`, or ``None``), and share results between
-    panels with ``x.memo(key, fn)``. The model never runs here.
-``draw(ax, data)``
-    A full draw of ``data`` on an empty Axes (the panel may add a colour bar
-    beside it; its stripe of the figure includes it).
-
-Optional: :meth:`~Panel.controls` (drop-downs it adds, such as the attention
-head), :meth:`~Panel.check` (refuse an explorer it cannot work with, saying
-what to do), :meth:`~Panel.key` (a narrower cache key than ``depends``), and
-the fast path: ``stages``, :meth:`~Panel.stage_keys`,
-:meth:`~Panel.artists`, :meth:`~Panel.update`. Without them a change
-redraws the panel's Axes: cleared, then :meth:`~Panel.draw` again (a panel
-that adds a colour bar should declare its own ``update``, which changes its
-artists in place).
-
-A custom panel::
-
-    import bertviz_kit as bk
-
-    class NormPanel(bk.Panel):
-        name = "norm"
-        depends = ("token",)
-
-        def compute(self, x):
-            t = x.state["token"]
-            return x.e.layer_ids, x.e.hidden_states[:, t].float().norm(dim=-1), t
-
-        def draw(self, ax, data):
-            layer_ids, norms, t = data
-            ax.plot(layer_ids, norms.numpy(), marker="o")
-            ax.set(xlabel="layer (0 = embeddings)", ylabel="vector norm", title=f"norm of token {t}")
-
-    bk.explore(e, panels=("histogram", NormPanel()))   # an instance, or register it:
-    bk.register_panel(NormPanel); bk.explore(e, panels=("histogram", "norm"))
+The protocol they follow (:class:`~bertviz_kit.Panel`, :func:`~bertviz_kit.register_panel`)
+is in :mod:`bertviz_kit.explorer.protocol`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -68,24 +16,20 @@ from matplotlib.axes import Axes
 from matplotlib.colors import PowerNorm
 from matplotlib.patches import Rectangle
 
-from .addressing import describe_token, describe_word
-from .attention import _units, attention_units, word_attention
-from .lens import LENS_KINDS, LensResult, lens
-from .plotting import plot_histogram, plot_layer_similarity, plot_lens, plot_similarity_heatmap
-from .pooling import SUBWORD_MODES, word_vectors
-from .similarity import _layer_cosine, cosine, layer_word_vectors
-from .validation import Interval, InvalidParameterError, Options, check
+from .._validation import Interval, InvalidParameterError, Options, check
+from ..analysis.attention import word_attention
+from ..analysis.lens import LENS_KINDS, LensResult, lens
+from ..plot.lens import plot_lens
+from ..plot.similarity import plot_histogram, plot_layer_similarity, plot_similarity_heatmap
+from ..vectors.addressing import attention_units, describe_token, describe_word, token_units
+from ..vectors.pooling import SUBWORD_MODES, word_vectors
+from ..vectors.similarity import cosine, layer_cosine, layer_word_vectors
+from .protocol import ExplorerView, Panel, PanelControl, register_panel
 
 if TYPE_CHECKING:
-    from .encoding import Encoding
-    from .widgets import Explorer
+    from ..encoding import Encoding
 
 __all__ = [
-    "Panel",
-    "PanelControl",
-    "PANELS",
-    "DEFAULT_PANELS",
-    "register_panel",
     "HistogramPanel",
     "HeatmapPanel",
     "CurvesPanel",
@@ -94,176 +38,24 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class PanelControl:
-    """A setting a panel adds to the explorer: a key of ``Explorer.state`` and its drop-down.
-
-    Parameters
-    ----------
-    description : str
-        The drop-down's label.
-    default : object
-        The value at start.
-    choices : tuple of (label, value)
-        What the drop-down offers; ``set()`` accepts exactly these values.
-    """
-
-    description: str
-    default: Any
-    choices: tuple[tuple[str, Any], ...]
-
-    @property
-    def values(self) -> tuple[Any, ...]:
-        return tuple(v for _, v in self.choices)
-
-    def check(self, name: str, value: Any) -> Any:
-        """The choice equal to ``value``, or :class:`InvalidParameterError` listing the choices."""
-        for v in self.values:
-            if value == v and isinstance(value, bool) == isinstance(v, bool) and \
-                    isinstance(value, str) == isinstance(v, str):
-                return v
-        raise InvalidParameterError(f"{name} must be one of {self.values}; got {value!r}.")
-
-
-class Panel:
-    """One panel of the explorer. Subclass it, then register it (:func:`register_panel`)
-    or pass an instance in ``bk.explore(e, panels=(...))``.
-
-    Class attributes
-    ----------------
-    name : str
-        Registry name; unique among the panels of one explorer.
-    depends : tuple of str
-        Explorer settings :meth:`compute` reads (see the module docstring).
-    width : float, default 1.0
-        Share of its row.
-    stages : tuple of str, default ``("all",)``
-        Redraw stages, bottom to top (the fast path: see :meth:`update`).
-    """
-
-    name: ClassVar[str] = ""
-    depends: ClassVar[tuple[str, ...]] = ()
-    width: ClassVar[float] = 1.0
-    stages: ClassVar[tuple[str, ...]] = ("all",)
-
-    # -- what it needs ------------------------------------------------------
-    def controls(self, e: Encoding) -> dict[str, PanelControl]:
-        """Settings this panel adds (state key -> :class:`PanelControl`); none by default."""
-        return {}
-
-    def check(self, x: Explorer) -> None:
-        """Raise :class:`InvalidParameterError` when this panel cannot work with explorer ``x``."""
-
-    def key(self, x: Explorer) -> Hashable:
-        """What :meth:`compute` depends on: it runs again only when this changes.
-
-        Default: the values of the ``depends`` settings.
-        """
-        return tuple(x.state[k] for k in self.depends)
-
-    # -- what it shows ------------------------------------------------------
-    def compute(self, x: Explorer) -> Any:
-        """The data this panel shows for the explorer's current selection."""
-        raise NotImplementedError(f"panel {self.name!r} must define compute(x)")
-
-    def draw(self, ax: Axes, data: Any) -> None:
-        """Draw ``data`` on the empty Axes ``ax`` (the full draw)."""
-        raise NotImplementedError(f"panel {self.name!r} must define draw(ax, data)")
-
-    # -- fast path ----------------------------------------------------------
-    def stage_keys(self, data: Any, key: Hashable) -> tuple[Hashable, ...]:
-        """One key per stage: a stage (and every stage above it) is redrawn when its key changes.
-
-        Default: the compute key for every stage.
-        """
-        return (key,) * len(self.stages)
-
-    def artists(self, ax: Axes, stage: str) -> list[Artist]:
-        """The artists of ``stage``, drawn in this order over the stage's background.
-
-        Default: the whole Axes. The explorer draws them itself (they are
-        animated); everything else of the panel is drawn once.
-        """
-        return [ax]
-
-    def update(self, ax: Axes, data: Any, stage: str) -> None:
-        """Set the artists of ``stage`` to ``data`` (nothing is drawn here).
-
-        Default: clear the Axes and :meth:`draw` again, the axis labels kept
-        where the explorer's layout put them.
-        """
-        labels = [(axis, axis.label.get_position(), axis.label.get_transform()) for axis in (ax.xaxis, ax.yaxis)]
-        ax.cla()
-        self.draw(ax, data)
-        for axis, position, transform in labels:
-            axis.set_label_coords(*position, transform=transform)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
-
-
-#: Registered panels: name -> class (:func:`register_panel`).
-PANELS: dict[str, type[Panel]] = {}
-
-#: The explorer's panels unless told otherwise.
-DEFAULT_PANELS = ("histogram", "heatmap", "curves")
-
-
-def register_panel(cls: type[Panel]) -> type[Panel]:
-    """Register a :class:`Panel` subclass under its ``name`` (usable as a class decorator)."""
-    if not (isinstance(cls, type) and issubclass(cls, Panel)):
-        raise InvalidParameterError(f"cls must be a subclass of bk.Panel; got {cls!r}.")
-    if not isinstance(cls.name, str) or not cls.name.isidentifier():
-        raise InvalidParameterError(f"{cls.__name__}.name must be a name such as 'norm'; got {cls.name!r}.")
-    PANELS[cls.name] = cls
-    return cls
-
-
-def resolve_panels(panels: object) -> tuple[Panel, ...]:
-    """``panels`` (names, Panel subclasses or instances) -> instances, checked."""
-    names = tuple(PANELS)
-    allowed = f"a sequence of panel names from {names}, Panel subclasses or Panel instances"
-    if isinstance(panels, (str, bytes)) or not isinstance(panels, Sequence):
-        hint = f" (one panel: panels=({panels!r},))" if isinstance(panels, str) else ""
-        raise InvalidParameterError(f"panels must be {allowed}; got {panels!r}{hint}.")
-    if not panels:
-        raise InvalidParameterError(f"panels must be {allowed}, at least one; got an empty sequence.")
-    out: list[Panel] = []
-    for p in panels:
-        if isinstance(p, str):
-            if p not in PANELS:
-                raise InvalidParameterError(f"panels must hold names from {names} or Panel instances; got {p!r}.")
-            p = PANELS[p]()
-        elif isinstance(p, type) and issubclass(p, Panel):
-            p = p()
-        elif not isinstance(p, Panel):
-            raise InvalidParameterError(f"panels must be {allowed}; got {p!r}.")
-        if not isinstance(p.name, str) or not p.name:
-            raise InvalidParameterError(f"{type(p).__name__}.name must be a non-empty string; got {p.name!r}.")
-        if any(q.name == p.name for q in out):
-            raise InvalidParameterError(f"panels must name each panel once; {p.name!r} appears twice.")
-        out.append(p)
-    return tuple(out)
-
-
 # ---------------------------------------------------------------------------
 # Shared results (x.memo): computed once per encoding, whichever panel asks first
 # ---------------------------------------------------------------------------
 
 
-def _spec(x: Explorer) -> int | str:
+def _spec(x: ExplorerView) -> int | str:
     """The heatmap's layer spec: the slider's layer, or a preset."""
     s = x.state
     return s["layer"] if s["layers"] == "slider" else s["layers"]
 
 
-def _word_cosine(x: Explorer, spec: int | str, subwords: str) -> torch.Tensor:
+def _word_cosine(x: ExplorerView, spec: int | str, subwords: str) -> torch.Tensor:
     """Cosine of every pair of words ``[W, W]`` (the heatmap, and the curves' partners)."""
     return x.memo(("word_cosine", spec, subwords),
                   lambda: cosine(word_vectors(x.e, layers=spec, subwords=subwords)))
 
 
-def _layer_words(x: Explorer, subwords: str) -> torch.Tensor:
+def _layer_words(x: ExplorerView, subwords: str) -> torch.Tensor:
     """Word vectors at every stored layer ``[L, W, D]``."""
     return x.memo(("layer_word_vectors", subwords), lambda: layer_word_vectors(x.e, subwords))
 
@@ -283,7 +75,7 @@ class HistogramPanel(Panel):
     stages = ("bars",)
     bins = 60
 
-    def compute(self, x: Explorer) -> dict[str, Any]:
+    def compute(self, x: ExplorerView) -> dict[str, Any]:
         e, t, layer = x.e, x.state["token"], x.state["layer"]
         values = e.hidden_states[e.layer_ids.index(layer), t].float().numpy()
         return {"values": values, "title": f"{describe_token(e, t)}, layer {layer}"}
@@ -313,10 +105,10 @@ class HeatmapPanel(Panel):
     width = 1.25
     stages = ("image", "outline")
 
-    def key(self, x: Explorer) -> Hashable:
+    def key(self, x: ExplorerView) -> Hashable:
         return (_spec(x), x.state["subwords"], x.state["token"])  # the slider's layer only when it is used
 
-    def compute(self, x: Explorer) -> dict[str, Any]:
+    def compute(self, x: ExplorerView) -> dict[str, Any]:
         e, sub, spec = x.e, x.state["subwords"], _spec(x)
         return {
             "sim": _word_cosine(x, spec, sub), "word": e.word_ids[x.state["token"]], "spec": spec, "subwords": sub,
@@ -373,20 +165,20 @@ class CurvesPanel(Panel):
         return (same + near)[: max(self.partners, len(same))]
 
     @staticmethod
-    def _ylim(x: Explorer) -> tuple[float, float]:
+    def _ylim(x: ExplorerView) -> tuple[float, float]:
         lo = 0.0
         for mode in SUBWORD_MODES:
             v = torch.nn.functional.normalize(_layer_words(x, mode), dim=-1)
             lo = min(lo, float((v @ v.transpose(1, 2)).min()))
         return lo - 0.05, 1.05
 
-    def compute(self, x: Explorer) -> dict[str, Any]:
+    def compute(self, x: ExplorerView) -> dict[str, Any]:
         e, s = x.e, x.state
         word, sub = e.word_ids[s["token"]], s["subwords"]
         sim = _word_cosine(x, _spec(x), sub)
         per_layer = _layer_words(x, sub)
         curves = {
-            f"{word}:{e.words[word]} ~ {j}:{e.words[j]}": _layer_cosine(per_layer, word, j)
+            f"{word}:{e.words[word]} ~ {j}:{e.words[j]}": layer_cosine(per_layer, word, j)
             for j in self._partners(e, word, sim[word])
         }
         return {
@@ -463,18 +255,18 @@ class AttentionPanel(Panel):
             "level": PanelControl("level", "word", ATTENTION_PANEL_LEVELS),
         }
 
-    def check(self, x: Explorer) -> None:
+    def check(self, x: ExplorerView) -> None:
         if x.e.attentions is None:
             raise InvalidParameterError(
                 "the 'attention' panel needs attention weights: encode with enc.encode(text, attentions=True), "
                 "or leave 'attention' out of panels.")
 
-    def compute(self, x: Explorer) -> dict[str, Any]:
+    def compute(self, x: ExplorerView) -> dict[str, Any]:
         e, s = x.e, x.state
         level, layer, head, t = s["level"], s["layer"], s["head"], s["token"]
         if level == "word":
             labels = x.memo(("attention_units",), lambda: list(attention_units(e)))
-            query = int(x.memo(("attention_unit_of_token",), lambda: _units(e)[0])[t])
+            query = int(x.memo(("attention_unit_of_token",), lambda: token_units(e)[0])[t])
         else:
             labels, query = list(e.tokens), t
         n = len(labels)
@@ -568,16 +360,16 @@ class LensPanel(Panel):
     def __repr__(self) -> str:
         return f"LensPanel(k={self.k}, kind={self.kind!r})"
 
-    def check(self, x: Explorer) -> None:
+    def check(self, x: ExplorerView) -> None:
         if x.encoder is None:
             raise InvalidParameterError(
                 "the 'lens' panel needs the encoder (its vocabulary and embedding matrix): "
                 "bk.explore(e, enc, panels=(..., 'lens')), or leave 'lens' out of panels.")
 
-    def key(self, x: Explorer) -> Hashable:
+    def key(self, x: ExplorerView) -> Hashable:
         return (x.state["token"], self.k, self.kind)
 
-    def compute(self, x: Explorer) -> dict[str, Any]:
+    def compute(self, x: ExplorerView) -> dict[str, Any]:
         t = x.state["token"]
         result: LensResult = x.memo(("lens", t, self.k, self.kind),
                                     lambda: lens(x.e, token=t, k=self.k, kind=self.kind, enc=x.encoder))
@@ -608,28 +400,3 @@ class LensPanel(Panel):
         ax.set_yticks(range(len(data["labels"])), data["labels"])
         ax.set_ylabel(f"layer (rank of {r.true_token!r})")
         ax.title.set_text(data["title"])
-
-
-def check_dependencies(panels: Sequence[Panel], settings: Sequence[str]) -> None:
-    """Every panel depends only on settings the explorer has."""
-    for p in panels:
-        unknown = [k for k in p.depends if k not in settings]
-        if unknown:
-            raise InvalidParameterError(
-                f"panel {p.name!r} depends on {unknown}, which the explorer does not have; its settings are "
-                f"{tuple(settings)}.")
-
-
-def merge_controls(panels: Sequence[Panel], e: Encoding, reserved: Sequence[str]) -> dict[str, PanelControl]:
-    """The controls of all ``panels`` (one per key; panels that share a key must declare the same one)."""
-    out: dict[str, PanelControl] = {}
-    owner: dict[str, str] = {}
-    for p in panels:
-        for k, c in p.controls(e).items():
-            if k in reserved:
-                raise InvalidParameterError(f"panel {p.name!r} declares control {k!r}, a setting of the explorer.")
-            if k in out and out[k] != c:
-                raise InvalidParameterError(
-                    f"panels {owner[k]!r} and {p.name!r} declare different controls named {k!r}.")
-            out[k], owner[k] = c, p.name
-    return out

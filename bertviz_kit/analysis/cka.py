@@ -50,9 +50,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .encoding import Corpus, Encoding, Encodings, as_corpus
-from .pooling import SUBWORD_MODES, _pool_tokens
-from .validation import Boolean, Interval, InvalidParameterError, NoneOr, Options, validate_params
+from .._validation import Boolean, Interval, InvalidParameterError, NoneOr, Options, validate_params
+from ..encoding import Corpus, Encoding, Encodings, as_corpus
+from ..vectors.pooling import SUBWORD_MODES, pool_tokens
 
 __all__ = ["cka", "layer_cka", "CKA_UNITS", "CKA_ESTIMATORS"]
 
@@ -325,7 +325,7 @@ def _chunks(corpus: Corpus, unit: str, subwords: str, spans: bool) -> Iterator[_
     for first, b in corpus.blocks():
         if unit == "word":
             n_words = int(b.word_starts[-1])
-            vecs = _pool_tokens(b.hidden, list(range(k)), "concat", b.word_group, n_words, subwords)
+            vecs = pool_tokens(b.hidden, list(range(k)), "concat", b.word_group, n_words, subwords)
             text = torch.repeat_interleave(torch.arange(len(b)), b.word_counts()) + first
             span = _word_spans(b, n_words) if spans else torch.empty((n_words, 2), dtype=torch.long)
         else:

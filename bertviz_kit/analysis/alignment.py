@@ -23,7 +23,7 @@ in :attr:`WordFeatures.alignment`.
 The work is one vectorised pass per corpus block: the tokens and words of a
 whole block are put on one character axis, and each word finds its first and
 last overlapping token with ``searchsorted``; the (token, word) pairs are
-pooled with :func:`bertviz_kit.pooling._pool_tokens`.
+pooled with :func:`bertviz_kit.vectors.pooling.pool_tokens`.
 """
 
 from __future__ import annotations
@@ -34,18 +34,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .datasets import UDSentence
-from .encoding import Corpus, Encoder, Encoding, as_corpus
-from .pooling import SUBWORD_MODES, _pool_tokens
-from .validation import (
-    Boolean,
-    Instance,
-    Interval,
-    InvalidParameterError,
-    Options,
-    stored_layer_ids,
-    validate_params,
-)
+from .._validation import Boolean, Instance, Interval, InvalidParameterError, Options, validate_params
+from ..datasets import UDSentence
+from ..encoder import Encoder
+from ..encoding import Corpus, Encoding, Encodings, as_corpus
+from ..layers import stored_layer_ids
+from ..vectors.pooling import SUBWORD_MODES, pool_tokens
 
 __all__ = ["AlignmentReport", "WordFeatures", "ud_word_features"]
 
@@ -348,36 +342,7 @@ def ud_word_features(
     n_pieces = torch.zeros(n_total, dtype=torch.long)
     shared = torch.zeros(n_total, dtype=torch.bool)
     for first, b in corpus.blocks():
-        n_b = len(b)
-        for j, t in enumerate(b.texts):
-            if t != texts[first + j]:
-                raise InvalidParameterError(
-                    f"data must encode the sentences' texts in order; text {first + j} is "
-                    f"{t[:40]!r}, sentences[{first + j}].text is {texts[first + j][:40]!r}.")
-        # one character axis for the block: text j starts at base[j] (texts one character apart)
-        lengths = torch.tensor([len(t) + 1 for t in b.texts], dtype=torch.long)
-        base = torch.cat([torch.zeros(1, dtype=torch.long), lengths.cumsum(0)[:-1]])
-        off = b.offsets.long().cpu()
-        t_text = b.text_index
-        keep = torch.nonzero((b.word_index.cpu() >= 0) & (off[:, 1] > off[:, 0])).squeeze(1)
-        tok_start = base[t_text[keep]] + off[keep, 0]
-        tok_end = base[t_text[keep]] + off[keep, 1]
-        wa, wb = int(w_first[first]), int(w_first[first + n_b])
-        sp = torch.from_numpy(spans[wa:wb])
-        ws = torch.from_numpy(w_sent[wa:wb]) - first
-        has_span = sp[:, 1] > sp[:, 0]
-        w_start = torch.where(has_span, base[ws] + sp[:, 0], -1)
-        w_end = torch.where(has_span, base[ws] + sp[:, 1], -1)
-        tok, word = _overlaps(tok_start, tok_end, w_start, w_end)
-        n_pieces[wa:wb] = torch.bincount(word, minlength=wb - wa)
-        if tok.numel():
-            uses = torch.bincount(tok, minlength=keep.numel())
-            shared_pair = uses[tok] > 1
-            shared[wa:wb] |= torch.bincount(word[shared_pair], minlength=wb - wa) > 0
-            token_rows = keep[tok].to(b.hidden.device)
-            picked = b.hidden.index_select(0, token_rows)  # [pairs, stored layers, dim]
-            pooled = _pool_tokens(picked, rows, "concat", word.to(b.hidden.device), wb - wa, subwords)
-            out[:, wa:wb] = pooled.reshape(wb - wa, len(rows), dim).permute(1, 0, 2).cpu()
+        _align_block(b, first, texts, spans, w_first, w_sent, rows, subwords, out, n_pieces, shared)
 
     aligned = n_pieces > 0
     idx = torch.nonzero(aligned).squeeze(1)
@@ -404,3 +369,41 @@ def ud_word_features(
         alignment=report,
     )
 
+
+def _align_block(
+    b: Encodings, first: int, texts: list[str], spans: np.ndarray, w_first: np.ndarray, w_sent: np.ndarray,
+    rows: list[int], subwords: str, out: torch.Tensor, n_pieces: torch.Tensor, shared: torch.Tensor,
+) -> None:
+    """Pool the tokens of block ``b`` (texts ``first``...) into its sentences' gold words: their rows of
+    ``out`` ``[layers, words, dim]``, ``n_pieces`` (tokens per word) and ``shared`` (a token feeds two words)."""
+    dim = out.shape[2]
+    n_b = len(b)
+    for j, t in enumerate(b.texts):
+        if t != texts[first + j]:
+            raise InvalidParameterError(
+                f"data must encode the sentences' texts in order; text {first + j} is "
+                f"{t[:40]!r}, sentences[{first + j}].text is {texts[first + j][:40]!r}.")
+    # one character axis for the block: text j starts at base[j] (texts one character apart)
+    lengths = torch.tensor([len(t) + 1 for t in b.texts], dtype=torch.long)
+    base = torch.cat([torch.zeros(1, dtype=torch.long), lengths.cumsum(0)[:-1]])
+    off = b.offsets.long().cpu()
+    t_text = b.text_index
+    keep = torch.nonzero((b.word_index.cpu() >= 0) & (off[:, 1] > off[:, 0])).squeeze(1)
+    tok_start = base[t_text[keep]] + off[keep, 0]
+    tok_end = base[t_text[keep]] + off[keep, 1]
+    wa, wb = int(w_first[first]), int(w_first[first + n_b])
+    sp = torch.from_numpy(spans[wa:wb])
+    ws = torch.from_numpy(w_sent[wa:wb]) - first
+    has_span = sp[:, 1] > sp[:, 0]
+    w_start = torch.where(has_span, base[ws] + sp[:, 0], -1)
+    w_end = torch.where(has_span, base[ws] + sp[:, 1], -1)
+    tok, word = _overlaps(tok_start, tok_end, w_start, w_end)
+    n_pieces[wa:wb] = torch.bincount(word, minlength=wb - wa)
+    if tok.numel():
+        uses = torch.bincount(tok, minlength=keep.numel())
+        shared_pair = uses[tok] > 1
+        shared[wa:wb] |= torch.bincount(word[shared_pair], minlength=wb - wa) > 0
+        token_rows = keep[tok].to(b.hidden.device)
+        picked = b.hidden.index_select(0, token_rows)  # [pairs, stored layers, dim]
+        pooled = pool_tokens(picked, rows, "concat", word.to(b.hidden.device), wb - wa, subwords)
+        out[:, wa:wb] = pooled.reshape(wb - wa, len(rows), dim).permute(1, 0, 2).cpu()

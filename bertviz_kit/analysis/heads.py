@@ -10,9 +10,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from .encoding import Encoder
-from .pooling import _pool_tokens
-from .validation import InvalidParameterError
+from .._validation import InvalidParameterError
+from ..encoder import Encoder
+from ..vectors.pooling import pool_tokens
 
 __all__ = ["EncoderWithHead"]
 
@@ -126,7 +126,7 @@ class EncoderWithHead(nn.Module):
         The checkpoint's loading report (``Encoder.loading_info``) is kept in
         :attr:`newly_initialized` and :attr:`unused_pretrained`.
         """
-        from .loading import load
+        from ..loading import load
 
         enc = load(model, **load_kwargs)
         return cls(enc, out_features, freeze_encoder=freeze_encoder, seed=seed)
@@ -184,7 +184,7 @@ class EncoderWithHead(nn.Module):
             self.encoder.train(was_training)
         keep = es.word_index >= 0  # [CLS]/[SEP] left out; an empty text gives a zero vector
         group = torch.where(keep, es.text_index, torch.full_like(es.text_index, -1))
-        return _pool_tokens(es.hidden, [0], "sum", group, len(es), "mean").cpu()
+        return pool_tokens(es.hidden, [0], "sum", group, len(es), "mean").cpu()
 
     def fit_head(
         self,

@@ -20,7 +20,7 @@ weights, otherwise ``"embeddings"``.
 
 The encoder is passed as ``enc=``: the encoding holds hidden states only, the
 vocabulary, the embedding matrix and the head live with the encoder that made
-it. A word is read through :mod:`bertviz_kit.addressing` (a word string with
+it. A word is read through :mod:`bertviz_kit.vectors.addressing` (a word string with
 ``occurrence=``, or ``word=`` / ``token=`` indices); for a word split into
 several pieces the lens looks at its **first piece** (the rank of the "true
 token" is then the rank of that piece).
@@ -34,9 +34,10 @@ from typing import Any
 
 import torch
 
-from .addressing import describe_token, resolve_token
-from .encoding import IS_ENCODING, Encoder, Encoding
-from .validation import Instance, Interval, InvalidParameterError, NoneOr, Options, check, validate_params
+from .._validation import Instance, Interval, InvalidParameterError, NoneOr, Options, check, validate_params
+from ..encoder import Encoder
+from ..encoding import IS_ENCODING, Encoding
+from ..vectors.addressing import describe_token, resolve_token
 
 __all__ = ["lens", "LensResult", "LENS_KINDS"]
 
@@ -108,7 +109,7 @@ def _load_mlm(enc: Encoder) -> tuple[Any, bool]:
         return _MLM_CACHE[enc]
     from transformers import AutoModelForMaskedLM
 
-    from .loading import quiet_transformers
+    from ..loading import quiet_transformers
 
     folder = _folder(enc)
     quiet_transformers()

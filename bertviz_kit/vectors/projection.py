@@ -9,14 +9,18 @@ UMAP (``pip install umap-learn``) is imported only when asked for.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from .validation import InvalidParameterError
+from .._validation import InvalidParameterError
 
-__all__ = ["PROJECTION_METHODS", "project", "project_layers"]
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["PROJECTION_METHODS", "project", "project_layers", "plot_projection", "plot_trajectory"]
 
 PROJECTION_METHODS = ("pca", "tsne", "umap")
 
@@ -141,10 +145,10 @@ def project(
     -------
     numpy.ndarray, shape ``[n, n_components]``
     """
-    return _project(vectors, method, n_components, seed, normalize, perplexity, options)[0]
+    return project_with_model(vectors, method, n_components, seed, normalize, perplexity, options)[0]
 
 
-def _project(
+def project_with_model(
     vectors: object, method: str, n_components: int, seed: int, normalize: bool,
     perplexity: float | None, options: dict[str, Any],
 ) -> tuple[np.ndarray, Any]:
@@ -198,10 +202,13 @@ def project_layers(
     -------
     numpy.ndarray, shape ``[n_layers, n, n_components]``
     """
-    return _project_layers(vectors, method, n_components, seed, normalize, center_layers, perplexity, options)[0]
+    points, _ = project_layers_with_model(
+        vectors, method, n_components, seed, normalize, center_layers, perplexity, options
+    )
+    return points
 
 
-def _project_layers(
+def project_layers_with_model(
     vectors: object, method: str, n_components: int, seed: int, normalize: bool,
     center_layers: bool, perplexity: float | None, options: dict[str, Any],
 ) -> tuple[np.ndarray, Any]:
@@ -218,3 +225,121 @@ def _project_layers(
         x = x - x.mean(axis=1, keepdims=True)
     points, model = _fit(x.reshape(n_layers * n, dim), method, n_components, seed, perplexity, options)
     return points.reshape(n_layers, n, n_components), model
+
+
+# ---------------------------------------------------------------------------
+# Plots of projections: projected here, drawn by bertviz_kit.plot.projection
+# ---------------------------------------------------------------------------
+
+
+def plot_projection(
+    vectors: torch.Tensor | np.ndarray,
+    labels: Sequence[object] | None = None,
+    *,
+    method: str = "pca",
+    seed: int = 0,
+    normalize: bool = False,
+    texts: Sequence[str] | None = None,
+    perplexity: float | None = None,
+    cmap: str = "viridis",
+    legend_title: str | None = None,
+    title: str | None = None,
+    marker_size: float = 30.0,
+    ax: Axes | None = None,
+    **options: Any,
+) -> Axes:
+    """Scatter of vectors projected to 2-D (PCA, t-SNE or UMAP), coloured by a label.
+
+    1-D data is drawn as 1-D: vectors of width 1, and vectors whose second
+    principal axis holds under 0.1% of the variance (they lie on a line, as
+    two logits of a two-class head do), become a strip of points along one
+    axis, one row per category.
+
+    Parameters
+    ----------
+    vectors : tensor/array ``[n, dim]``
+        Occurrences of a word (:func:`bertviz_kit.occurrence_vectors`) or
+        sentence vectors (:func:`bertviz_kit.sentence_vectors`) at one layer.
+    labels : sequence of length ``n``, optional
+        Colour of each point: categories (sense, sentence, polarity; a legend)
+        or more than 10 distinct numbers (a colour bar).
+    method : {"pca", "tsne", "umap"}, default "pca"
+        See :func:`bertviz_kit.project`.
+    seed : int, default 0
+    normalize : bool, default False
+        Unit-length vectors first (cosine geometry).
+    texts : sequence of str, length ``n``, optional
+        A short text written beside each point (keep ``n`` small).
+    perplexity : float, optional
+        t-SNE only.
+    cmap : str, default "viridis"
+        Colour map for numeric labels.
+    legend_title, title : str, optional
+    marker_size : float, default 30
+    ax : Axes, optional
+    **options
+        Passed to the projection estimator (unlike the other plot functions,
+        whose extra keyword arguments go to matplotlib: ``max_iter`` for
+        t-SNE, ``n_neighbors`` for UMAP).
+    """
+    from ..plot.projection import draw_projection, draw_values, one_column
+
+    x = one_column(vectors)
+    if x is not None:  # one number per item: nothing to project
+        return draw_values(x, labels, texts=texts, cmap=cmap, legend_title=legend_title, title=title,
+                           marker_size=marker_size, ax=ax)
+    points, model = project_with_model(vectors, method, 2, seed, normalize, perplexity, options)
+    return draw_projection(points, model, labels, method=method, texts=texts, cmap=cmap,
+                           legend_title=legend_title, title=title, marker_size=marker_size, ax=ax)
+
+
+def plot_trajectory(
+    vectors: torch.Tensor | np.ndarray,
+    labels: Sequence[object] | None = None,
+    *,
+    method: str = "pca",
+    seed: int = 0,
+    normalize: bool = True,
+    center_layers: bool = False,
+    layer_ids: Sequence[int] | None = None,
+    perplexity: float | None = None,
+    legend_title: str | None = None,
+    title: str | None = None,
+    ax: Axes | None = None,
+    **options: Any,
+) -> Axes:
+    """Follow items through the network: one shared 2-D basis for every layer, a path per item.
+
+    Each item (an occurrence of a word, a sentence) is a line from its
+    embedding-layer position (small circle) to its top-layer position (large
+    marker); every layer's centre is labelled ``Lk`` (not with
+    ``center_layers=True``, where all centres are the origin).
+
+    Parameters
+    ----------
+    vectors : tensor/array ``[n_layers, n, dim]``
+        For example :func:`bertviz_kit.layer_occurrence_vectors`.
+    labels : sequence of length ``n``, optional
+        Category of each item (colour and legend).
+    method : {"pca", "tsne", "umap"}, default "pca"
+    seed : int, default 0
+    normalize : bool, default True
+        Unit-length vectors first (norms grow from layer to layer).
+    center_layers : bool, default False
+        Subtract each layer's mean first: shows how items spread apart
+        rather than how the layer moves as a whole.
+    layer_ids : sequence of int, optional
+        The layer of each row (default ``0, 1, ...``).
+    perplexity : float, optional
+        t-SNE only.
+    legend_title, title : str, optional
+    ax : Axes, optional
+    **options
+        Passed to the projection estimator.
+    """
+    from ..plot.projection import draw_trajectory
+
+    points, model = project_layers_with_model(vectors, method, 2, seed, normalize, center_layers, perplexity,
+                                              options)
+    return draw_trajectory(points, model, labels, method=method, center_layers=center_layers,
+                           layer_ids=layer_ids, legend_title=legend_title, title=title, ax=ax)

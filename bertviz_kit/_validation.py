@@ -9,10 +9,7 @@ allowed and what was given::
 
     layers must be an int in [-7, 6], a list of ints or one of ('last', ...); got 9.
 
-Layer numbering is the same everywhere: **0 is the embedding output**, ``1..n``
-the transformer layers, and negative numbers count from the top (``-1`` is the
-last layer). ``layer`` / ``layers`` parameters all go through
-:func:`resolve_layers`.
+The layer convention (``layer`` / ``layers``) lives in :mod:`bertviz_kit.layers`.
 """
 
 from __future__ import annotations
@@ -32,10 +29,7 @@ __all__ = [
     "NoneOr",
     "check",
     "validate_params",
-    "LAYER_PRESETS",
-    "COMBINE_MODES",
-    "resolve_layers",
-    "stored_layer_ids",
+    "show_value",
 ]
 
 
@@ -134,7 +128,8 @@ class NoneOr(Constraint):
         return f"{self.inner.describe()} or None{f' ({self.meaning})' if self.meaning else ''}"
 
 
-def _given(value: Any) -> str:
+def show_value(value: Any) -> str:
+    """``repr(value)`` for an error message, shortened when long."""
     text = repr(value)
     return text if len(text) <= 80 else f"{type(value).__name__} {text[:60]}..."
 
@@ -144,7 +139,7 @@ def check(name: str, value: Any, *constraints: Constraint) -> Any:
     if any(c.ok(value) for c in constraints):
         return value
     allowed = " or ".join(c.describe() for c in constraints)
-    raise InvalidParameterError(f"{name} must be {allowed}; got {_given(value)}.")
+    raise InvalidParameterError(f"{name} must be {allowed}; got {show_value(value)}.")
 
 
 def validate_params(constraints: dict[str, Sequence[Constraint] | Constraint]) -> Callable:
@@ -173,83 +168,3 @@ def validate_params(constraints: dict[str, Sequence[Constraint] | Constraint]) -
         return wrapper
 
     return decorate
-
-
-# ---------------------------------------------------------------------------
-# Layer specs: one meaning of ``layer`` / ``layers`` everywhere (0 = embeddings)
-# ---------------------------------------------------------------------------
-
-# preset -> (layers as offsets from the top or "all", how they combine)
-LAYER_PRESETS: dict[str, tuple[object, str]] = {
-    "last": ([-1], "sum"),
-    "second_last": ([-2], "sum"),
-    "sum_last4": ([-4, -3, -2, -1], "sum"),
-    "concat_last4": ([-4, -3, -2, -1], "concat"),
-    "mean_last4": ([-4, -3, -2, -1], "mean"),
-    "sum_all": ("all", "sum"),
-    "mean_all": ("all", "mean"),
-    "embeddings": ([0], "sum"),
-}
-COMBINE_MODES = ("sum", "mean", "concat")
-
-
-def resolve_layers(
-    layers: Any, n_layers: int, combine: str | None = None, *, name: str = "layers"
-) -> tuple[list[int], str]:
-    """Turn a layer spec into model layer indices (0 = embeddings) and a combine mode.
-
-    Parameters
-    ----------
-    layers : int, list of int or str
-        An int in ``[-(n_layers + 1), n_layers]`` (negative counts from the
-        top: -1 is the last layer), a list of such ints, or a preset name from
-        :data:`LAYER_PRESETS`.
-    n_layers : int
-        Transformer layers of the model.
-    combine : {"sum", "mean", "concat"}, optional
-        How several layers become one vector; defaults to the preset's own, or
-        ``"sum"`` for a list.
-    name : str
-        The parameter's name in error messages.
-
-    Returns
-    -------
-    (list of int, str)
-    """
-    lo, hi = -(n_layers + 1), n_layers
-    allowed = f"an int in [{lo}, {hi}], a list of ints or one of {tuple(LAYER_PRESETS)}"
-
-    def one(v: object) -> int:
-        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-            raise InvalidParameterError(f"{name} must be {allowed}; got {_given(layers)}.")
-        return v % (n_layers + 1)
-
-    if isinstance(layers, str):
-        if layers not in LAYER_PRESETS:
-            raise InvalidParameterError(f"{name} must be {allowed}; got {layers!r}.")
-        spec, default = LAYER_PRESETS[layers]
-        if spec == "all":
-            idx = list(range(1, n_layers + 1))
-        else:
-            if len(spec) > n_layers + 1:  # type: ignore[arg-type]
-                raise InvalidParameterError(f"{name}={layers!r} needs more layers than the model has.")
-            idx = [v % (n_layers + 1) for v in spec]  # type: ignore[union-attr]
-    elif isinstance(layers, (list, tuple)):
-        if not layers:
-            raise InvalidParameterError(f"{name} must be {allowed}; got an empty list.")
-        idx = [one(v) for v in layers]
-        default = "sum"
-    else:
-        idx = [one(layers)]
-        default = "sum"
-    mode = default if combine is None else combine
-    check("combine", mode, Options(COMBINE_MODES))
-    return idx, mode
-
-
-def stored_layer_ids(layers: Any, n_layers: int, *, name: str = "layers") -> list[int]:
-    """Model layers to keep for a spec (``None`` or ``"all"``: every layer, 0 = embeddings), sorted."""
-    if layers is None or (isinstance(layers, str) and layers == "all"):
-        return list(range(n_layers + 1))
-    idx, _ = resolve_layers(layers, n_layers, name=name)
-    return sorted(set(idx))

@@ -34,10 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .alignment import WordFeatures
-from .encoding import Corpus, Encoding, as_corpus
-from .pooling import POOLING_MODES, SPECIALS_MODES, layer_sentence_vectors
-from .validation import (
+from .._validation import (
     Boolean,
     Constraint,
     Interval,
@@ -47,6 +44,9 @@ from .validation import (
     check,
     validate_params,
 )
+from ..encoding import Corpus, Encoding, as_corpus
+from ..vectors.pooling import POOLING_MODES, SPECIALS_MODES, layer_sentence_vectors
+from .alignment import WordFeatures
 
 __all__ = [
     "PROBES",

@@ -14,7 +14,7 @@ has all its word vectors in memory at once. The query occurrence itself is
 left out where the corpus holds it (same text, same word).
 
 For many queries against one large corpus, :func:`bertviz_kit.build_context_index`
-(``bertviz_kit.search_index``, needs the ``[search]`` extra) pools every word once
+(``bertviz_kit.search.index``, needs the ``[search]`` extra) pools every word once
 into a faiss index and answers each query from it with the same results.
 """
 
@@ -25,10 +25,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .addressing import resolve_word
-from .encoding import IS_ENCODING, Corpus, Encoding, Encodings, as_corpus
-from .pooling import SUBWORD_MODES, _layer_rows, _pool_tokens, _token_major
-from .validation import (
+from .._validation import (
     Instance,
     Interval,
     InvalidParameterError,
@@ -37,6 +34,10 @@ from .validation import (
     check,
     validate_params,
 )
+from ..encoding import IS_ENCODING, Corpus, Encoding, Encodings, as_corpus
+from ..layers import stored_row
+from ..vectors.addressing import resolve_word
+from ..vectors.pooling import SUBWORD_MODES, pool_tokens, token_major
 
 __all__ = ["nearest_contexts", "ContextMatch", "ContextMatches"]
 
@@ -141,7 +142,7 @@ def _query_group(e: Encoding, word: object, occurrence: object, span: object) ->
 
 
 @dataclass(frozen=True)
-class _Query:
+class Query:
     vector: torch.Tensor  # float32 [dim], unit length
     words: frozenset[int]  # word indices of e in the query
     text: str  # e.text
@@ -150,31 +151,31 @@ class _Query:
     layer: int  # model layer id
 
 
-def _query(e: Encoding, word: object, occurrence: object, span: object, layer: int, subwords: str) -> _Query:
+def resolve_query(e: Encoding, word: object, occurrence: object, span: object, layer: int, subwords: str) -> Query:
     """The query's unit vector at ``layer`` and what it is (checks word, span and layer against ``e``)."""
     check("span", span, NoneOr(Instance(tuple, label="a (start, end) tuple")))
     group, words = _query_group(e, word, occurrence, span)
-    (e_row,), _ = _layer_rows(e, layer, None, name="layer")
-    q = _pool_tokens(_token_major(e), [e_row], "sum", group, 1, subwords)[0]
+    e_row = stored_row(e, layer)
+    q = pool_tokens(token_major(e), [e_row], "sum", group, 1, subwords)[0]
     spans = [e.word_spans[w] for w in sorted(words)]
     a, z = spans[0][0], spans[-1][1]
-    return _Query(torch.nn.functional.normalize(q.float(), dim=-1), frozenset(words), e.text, e.text[a:z],
+    return Query(torch.nn.functional.normalize(q.float(), dim=-1), frozenset(words), e.text, e.text[a:z],
                   (a, z), e.layer_ids[e_row])
 
 
-def _block_word_vectors(b: Encodings, row: int, subwords: str) -> torch.Tensor:
+def block_word_vectors(b: Encodings, row: int, subwords: str) -> torch.Tensor:
     """Unit-length float32 ``[n_words_in_block, dim]``: every word of a block pooled at stored row ``row``."""
     n_words = int(b.word_starts[-1])
-    vecs = _pool_tokens(b.hidden, [row], "sum", b.word_group, n_words, subwords)
+    vecs = pool_tokens(b.hidden, [row], "sum", b.word_group, n_words, subwords)
     return torch.nn.functional.normalize(vecs.float(), dim=-1)
 
 
 def _block_scores(b: Encodings, row: int, q: torch.Tensor, subwords: str) -> torch.Tensor:
-    vecs = _block_word_vectors(b, row, subwords)
+    vecs = block_word_vectors(b, row, subwords)
     return vecs @ q.to(vecs.device)
 
 
-def _block_spans(b: Encodings) -> torch.Tensor:
+def block_spans(b: Encodings) -> torch.Tensor:
     """Int64 ``[n_words_in_block, 2]``: every word's character span in its text, in one vectorised pass."""
     n = int(b.word_starts[-1])
     group = b.word_group.cpu()
@@ -188,8 +189,8 @@ def _block_spans(b: Encodings) -> torch.Tensor:
     return spans
 
 
-def _matches(query: _Query, subwords: str, cosines: list[float], text_index: list[int], word_index: list[int],
-             texts: list[str], spans: list[tuple[int, int]], context: int) -> ContextMatches:
+def context_matches(query: Query, subwords: str, cosines: list[float], text_index: list[int], word_index: list[int],
+                    texts: list[str], spans: list[tuple[int, int]], context: int) -> ContextMatches:
     """Matches (already best first) with their snippets."""
     out = [ContextMatch(text_index=ti, word_index=wi, word=t[a:z], cosine=float(c),
                         snippet=_snippet(t, a, z, context), span=(a, z), text=t)
@@ -201,7 +202,6 @@ def _matches(query: _Query, subwords: str, cosines: list[float], text_index: lis
 @validate_params({
     "corpus": Instance(Corpus, list, tuple, label="an Encodings, a Store or a list of Encoding"),
     "e": IS_ENCODING,
-    "layer": Interval(int),
     "k": Interval(int, 1),
     "occurrence": NoneOr(Interval(int)),
     "subwords": Options(SUBWORD_MODES),
@@ -268,8 +268,8 @@ def nearest_contexts(
     if corpus.dim != e.dim:
         raise InvalidParameterError(
             f"corpus has vectors of width {corpus.dim} and e of width {e.dim}: encode both with the same model.")
-    query = _query(e, word, occurrence, span, layer, subwords)
-    (c_row,), _ = _layer_rows(corpus, layer, None, name="layer")
+    query = resolve_query(e, word, occurrence, span, layer, subwords)
+    c_row = stored_row(corpus, layer)
 
     best = torch.empty(0)
     best_text = torch.empty(0, dtype=torch.long)
@@ -294,7 +294,7 @@ def nearest_contexts(
         best = torch.cat([best, top.values[keep]])
         best_text = torch.cat([best_text, text_local + first])
         best_word = torch.cat([best_word, idx - starts[text_local]])
-        best_span = torch.cat([best_span, _block_spans(b)[idx]])
+        best_span = torch.cat([best_span, block_spans(b)[idx]])
         if best.numel() > k:
             order = best.topk(k).indices
             best, best_text, best_word, best_span = best[order], best_text[order], best_word[order], best_span[order]
@@ -303,5 +303,5 @@ def nearest_contexts(
         texts.update({first + i: b.texts[i] for i in set(text_local.tolist()) if first + i in live})
     order = best.argsort(descending=True, stable=True)
     best_text = best_text[order].tolist()
-    return _matches(query, subwords, best[order].tolist(), best_text, best_word[order].tolist(),
-                    [texts[ti] for ti in best_text], [tuple(x) for x in best_span[order].tolist()], context)
+    return context_matches(query, subwords, best[order].tolist(), best_text, best_word[order].tolist(),
+                           [texts[ti] for ti in best_text], [tuple(x) for x in best_span[order].tolist()], context)

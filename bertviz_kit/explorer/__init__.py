@@ -1,0 +1,1 @@
+"""The interactive explorer: the panel protocol, the panels and the explorer widget."""

@@ -1,0 +1,1 @@
+"""Nearest contexts: the exact search (search.exact) and the approximate context index (search.index)."""

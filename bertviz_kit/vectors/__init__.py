@@ -1,0 +1,1 @@
+"""From stored hidden states to vectors: pooling, token and word addressing, cosine and find, projection."""
