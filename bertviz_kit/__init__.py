@@ -94,6 +94,19 @@ from .store import CorruptStoreError, Store, extract, extract_part, open_store
 from .validation import InvalidParameterError
 from .widgets import SAVE_FORMATS, Explorer, explore
 
+# isort: split
+# -- inside a layer, context mixing, [MASK] predictions (issue #23) --
+from .analysis.internals import (
+    SUPPORTED_ARCHITECTURES,
+    EmbeddingSum,
+    LayerInternals,
+    TopNeurons,
+    embedding_sum,
+    layer_internals,
+    query_key_products,
+    top_neurons,
+)
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -202,4 +215,13 @@ __all__ = [
     "build_context_index",
     "load_context_index",
     "INDEX_KINDS",
+    # -- inside a layer, context mixing, [MASK] predictions (issue #23) --
+    "SUPPORTED_ARCHITECTURES",
+    "LayerInternals",
+    "EmbeddingSum",
+    "TopNeurons",
+    "layer_internals",
+    "embedding_sum",
+    "query_key_products",
+    "top_neurons",
 ]
