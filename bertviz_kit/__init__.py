@@ -106,6 +106,8 @@ from .analysis.internals import (
     query_key_products,
     top_neurons,
 )
+from .analysis.mixing import MIXING_METHODS, MixingResult, context_mixing, mixing_agreement
+from .plot.mixing import plot_context_mixing
 
 __version__ = "0.1.0"
 
@@ -224,4 +226,9 @@ __all__ = [
     "embedding_sum",
     "query_key_products",
     "top_neurons",
+    "MIXING_METHODS",
+    "MixingResult",
+    "context_mixing",
+    "mixing_agreement",
+    "plot_context_mixing",
 ]

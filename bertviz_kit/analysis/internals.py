@@ -227,7 +227,7 @@ class _Recorder:
 
 
 @contextlib.contextmanager
-def _eager(model: Any) -> Iterator[None]:
+def eager_eval(model: Any) -> Iterator[None]:
     """Eager attention (the implementation that returns probabilities) and eval mode, restored after."""
     impl = getattr(model.config, "_attn_implementation", "eager")
     training = model.training
@@ -282,7 +282,7 @@ def capture(enc: Encoder, e: Encoding, layers: list[int], *, embeddings: bool = 
     rec = _Recorder(model, layout, layers, embeddings)
     lock = getattr(enc, "_lock", None) or contextlib.nullcontext()
     try:
-        with lock, _eager(model), torch.inference_mode():
+        with lock, eager_eval(model), torch.inference_mode():
             model(**model_inputs(enc, e), return_dict=True)
     finally:
         rec.remove()
