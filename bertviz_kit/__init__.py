@@ -106,6 +106,7 @@ from .analysis.internals import (
     query_key_products,
     top_neurons,
 )
+from .analysis.masked import MaskPredictions, fill_mask
 from .analysis.mixing import MIXING_METHODS, MixingResult, context_mixing, mixing_agreement
 from .plot.mixing import plot_context_mixing
 
@@ -231,4 +232,6 @@ __all__ = [
     "context_mixing",
     "mixing_agreement",
     "plot_context_mixing",
+    "MaskPredictions",
+    "fill_mask",
 ]
