@@ -242,6 +242,27 @@ def eager_eval(model: Any) -> Iterator[None]:
         model.train(training)
 
 
+# Texts whose hidden states hold at most this many numbers run on one CPU thread: their tensor
+# ops are too small to gain from threads, and a parallel region waits a whole scheduler slice for
+# its workers when other processes keep the cores busy (measured 20x slower on a shared 2-core host).
+_ONE_THREAD_MAX = 128 * 1024
+
+
+@contextlib.contextmanager
+def small_work(e: Encoding, enc: Encoder | None = None) -> Iterator[None]:
+    """One intra-op thread for one short text on the CPU, the current setting otherwise."""
+    n = torch.get_num_threads()
+    device = e.hidden_states.device if enc is None else enc.device
+    small = device.type == "cpu" and e.n_tokens * e.dim <= _ONE_THREAD_MAX and n > 1
+    if small:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if small:
+            torch.set_num_threads(n)
+
+
 def model_inputs(enc: Encoder, e: Encoding) -> dict[str, torch.Tensor]:
     """The model inputs of ``e``'s tokens as a batch of one (no padding, token types 0)."""
     ids = e.input_ids.long().unsqueeze(0).to(enc.device)
@@ -282,7 +303,7 @@ def capture(enc: Encoder, e: Encoding, layers: list[int], *, embeddings: bool = 
     rec = _Recorder(model, layout, layers, embeddings)
     lock = getattr(enc, "_lock", None) or contextlib.nullcontext()
     try:
-        with lock, eager_eval(model), torch.inference_mode():
+        with lock, eager_eval(model), small_work(e, enc), torch.inference_mode():
             model(**model_inputs(enc, e), return_dict=True)
     finally:
         rec.remove()

@@ -55,7 +55,7 @@ import torch
 from ..attention import attention_units, word_attention
 from ..encoding import IS_ENCODING, Encoder, Encoding
 from ..validation import Instance, InvalidParameterError, NoneOr, Options, check, validate_params
-from .internals import capture, check_pair, eager_eval, layer_module, layout_of, n_heads_of
+from .internals import capture, check_pair, eager_eval, layer_module, layout_of, n_heads_of, small_work
 
 __all__ = ["MIXING_METHODS", "MixingResult", "context_mixing", "mixing_agreement"]
 
@@ -270,6 +270,12 @@ def context_mixing(e: Encoding, method: str = "norm", *, enc: Encoder | None = N
         raise InvalidParameterError(f"batch_size must be an int >= 1; got {batch_size!r}.")
     if enc is not None:
         check_pair(e, enc)
+    with small_work(e, enc):
+        return _mixing(e, method, enc, level, specials, batch_size)
+
+
+def _mixing(e: Encoding, method: str, enc: Encoder | None, level: str, specials: str,
+            batch_size: int) -> MixingResult:
     mats = _per_layer(e, method, enc, batch_size)
     if method == "rollout":
         mats = _row_normalise(0.5 * mats + 0.5 * torch.eye(mats.shape[-1]))
