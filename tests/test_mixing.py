@@ -126,6 +126,15 @@ def test_attention_and_rollout_match_the_models_weights(arch):
     torch.testing.assert_close(att.scores, e.attentions.mean(1), atol=ATOL, rtol=0)
     roll = context_mixing(e, "rollout", enc=enc)
     torch.testing.assert_close(roll.scores, bk.attention_rollout(e), atol=ATOL, rtol=0)
+    # Abnar and Zuidema (2020) written out: A' = 0.5 mean_h A + 0.5 I, rows renormalised, R_l = A'_l R_{l-1}
+    n = e.n_tokens
+    ref, prev = [], None
+    for layer_att in e.attentions:
+        a = 0.5 * layer_att.mean(0) + 0.5 * torch.eye(n)
+        a = a / a.sum(-1, keepdim=True)
+        prev = a if prev is None else a @ prev
+        ref.append(prev)
+    torch.testing.assert_close(roll.scores, torch.stack(ref), atol=ATOL, rtol=0)
     # without enc, from the encoding's own attentions
     torch.testing.assert_close(context_mixing(e, "rollout").scores, roll.scores, atol=ATOL, rtol=0)
 
