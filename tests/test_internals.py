@@ -139,3 +139,24 @@ def test_attention_implementation_and_mode_are_restored(tiny, tiny_bank):
     before = model.config._attn_implementation
     layer_internals(tiny_bank, 1, tiny)
     assert model.config._attn_implementation == before and not model.training
+
+
+def test_threads_sharing_one_encoder_get_their_own_layers(tiny):
+    """Hooks are set and removed under the encoder's lock: a concurrent encode or capture sees none of them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def n_hooks() -> int:
+        return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in tiny.model.modules())
+
+    before = n_hooks()
+    texts = [BANK_TEXT, "the river bank", "money in the bank", "hello world"]
+    es = [tiny.encode(t) for t in texts]
+    ref = [layer_internals(e, 2, tiny).output for e in es]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda e: layer_internals(e, 2, tiny).output, es * 3))
+        plain = list(pool.map(lambda t: tiny.encode(t).hidden_states[2], texts * 3))
+    for i, out in enumerate(got):
+        torch.testing.assert_close(out, ref[i % 4], atol=1e-6, rtol=0)
+    for i, h in enumerate(plain):
+        torch.testing.assert_close(h, es[i % 4].hidden_states[2], atol=1e-5, rtol=0)
+    assert n_hooks() == before

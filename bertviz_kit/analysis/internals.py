@@ -248,6 +248,11 @@ def eager_eval(model: Any) -> Iterator[None]:
 _ONE_THREAD_MAX = 128 * 1024
 
 
+def model_lock(enc: Encoder) -> Any:
+    """The encoder's lock (one call at a time uses its model), or a no-op for an encoder without one."""
+    return getattr(enc, "_lock", None) or contextlib.nullcontext()
+
+
 @contextlib.contextmanager
 def small_work(e: Encoding, enc: Encoder | None = None) -> Iterator[None]:
     """One intra-op thread for one short text on the CPU, the current setting otherwise."""
@@ -300,13 +305,13 @@ def capture(enc: Encoder, e: Encoding, layers: list[int], *, embeddings: bool = 
     """
     layout = check_pair(e, enc)
     model = enc.model
-    rec = _Recorder(model, layout, layers, embeddings)
-    lock = getattr(enc, "_lock", None) or contextlib.nullcontext()
-    try:
-        with lock, eager_eval(model), small_work(e, enc), torch.inference_mode():
-            model(**model_inputs(enc, e), return_dict=True)
-    finally:
-        rec.remove()
+    with model_lock(enc):  # the hooks live on the shared model: no other call of it runs meanwhile
+        rec = _Recorder(model, layout, layers, embeddings)
+        try:
+            with eager_eval(model), small_work(e, enc), torch.inference_mode():
+                model(**model_inputs(enc, e), return_dict=True)
+        finally:
+            rec.remove()
     store = {k: {r: v.float().cpu() for r, v in d.items()} for k, d in rec.store.items()}
     return store, {r: v.float().cpu() if v.is_floating_point() else v.cpu() for r, v in rec.emb.items()}
 

@@ -55,7 +55,7 @@ import torch
 from ..attention import attention_units, word_attention
 from ..encoding import IS_ENCODING, Encoder, Encoding
 from ..validation import Instance, InvalidParameterError, NoneOr, Options, check, validate_params
-from .internals import capture, check_pair, eager_eval, layer_module, layout_of, n_heads_of, small_work
+from .internals import capture, check_pair, eager_eval, layer_module, layout_of, model_lock, n_heads_of, small_work
 
 __all__ = ["MIXING_METHODS", "MixingResult", "context_mixing", "mixing_agreement"]
 
@@ -178,12 +178,13 @@ def _value_zeroing(store: dict[int, dict[str, torch.Tensor]], enc: Encoder, batc
             zeroed = torch.arange(a, min(n, a + batch_size))
             mask = keep[zeroed].clone()
             mask[torch.arange(len(zeroed)), zeroed] = 0  # copy b zeroes the value vectors of token zeroed[b]
-            hook = mod.get_submodule(layout.value).register_forward_hook(lambda m, i, o, mask=mask: o * mask)
-            try:
-                with eager_eval(model), torch.inference_mode():
-                    res = mod(x.to(device=dev, dtype=dtype).expand(len(zeroed), n, -1).contiguous())
-            finally:
-                hook.remove()
+            with model_lock(enc):  # the hook lives on the shared model: no other call of it runs meanwhile
+                hook = mod.get_submodule(layout.value).register_forward_hook(lambda m, i, o, mask=mask: o * mask)
+                try:
+                    with eager_eval(model), torch.inference_mode():
+                        res = mod(x.to(device=dev, dtype=dtype).expand(len(zeroed), n, -1).contiguous())
+                finally:
+                    hook.remove()
             rows.append((res[0] if isinstance(res, tuple) else res).float().cpu())
         changed = torch.cat(rows)  # [T zeroed j, T receiving i, D]
         # 1 - cos(a, b) as ||a/|a| - b/|b|||^2 / 2: the same number without the cancellation of 1 - cos near 1
