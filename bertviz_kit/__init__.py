@@ -96,18 +96,10 @@ from .widgets import SAVE_FORMATS, Explorer, explore
 
 # isort: split
 # -- inside a layer, context mixing, [MASK] predictions (issue #23) --
-from .analysis.internals import (
-    SUPPORTED_ARCHITECTURES,
-    EmbeddingSum,
-    LayerInternals,
-    TopNeurons,
-    embedding_sum,
-    layer_internals,
-    query_key_products,
-    top_neurons,
-)
+from .analysis.internals import SUPPORTED_ARCHITECTURES, EmbeddingSum, LayerInternals, embedding_sum, layer_internals
 from .analysis.masked import MaskPredictions, fill_mask
 from .analysis.mixing import MIXING_METHODS, MixingResult, context_mixing, mixing_agreement
+from .analysis.neurons import TopNeurons, query_key_products, top_neurons
 from .plot.mixing import plot_context_mixing
 
 __version__ = "0.1.0"

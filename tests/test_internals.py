@@ -16,7 +16,8 @@ from conftest import BANK_TEXT
 from tiny_architectures import SUPPORTED, tiny_encoder
 
 import bertviz_kit as bk
-from bertviz_kit.analysis.internals import embedding_sum, layer_internals, query_key_products, top_neurons
+from bertviz_kit.analysis.internals import embedding_sum, layer_internals
+from bertviz_kit.analysis.neurons import query_key_products, top_neurons
 
 ATOL = 1e-5
 
@@ -37,7 +38,13 @@ def test_probabilities_from_captured_queries_and_keys_equal_the_models_attention
         r = layer_internals(e, layer, enc)
         h, t, d = r.query.shape
         assert (h, t) == (e.attentions.shape[1], e.n_tokens) and h * d == enc.dim
-        probs = torch.softmax(r.query @ r.key.transpose(1, 2) / math.sqrt(d), dim=-1)
+        if r.architecture == "deberta-v2":  # content-to-content, plus the two relative-position terms
+            logits = r.query @ r.key.transpose(1, 2) / math.sqrt(3 * d) + r.position_scores
+            assert r.position_scores.abs().max() > 0
+        else:
+            logits = r.query @ r.key.transpose(1, 2) / math.sqrt(d)
+            assert r.scaling == pytest.approx(1 / math.sqrt(d)) and not r.position_scores.any()
+        probs = torch.softmax(logits, dim=-1)
         torch.testing.assert_close(probs, e.attentions[layer - 1], atol=ATOL, rtol=0)
         torch.testing.assert_close(r.probs, e.attentions[layer - 1], atol=ATOL, rtol=0)
         torch.testing.assert_close(torch.softmax(r.scores, -1), r.probs, atol=ATOL, rtol=0)
@@ -67,11 +74,12 @@ def test_embedding_sum_equals_the_first_hidden_state(arch):
     enc, e = arch
     s = embedding_sum(e, enc)
     torch.testing.assert_close(s.output, e.hidden_states[0], atol=ATOL, rtol=0)
-    torch.testing.assert_close(s.total, s.word + s.position + (0 if s.token_type is None else s.token_type))
+    torch.testing.assert_close(s.total, s.word + sum(x for x in (s.position, s.token_type) if x is not None))
     emb = enc.model.get_input_embeddings().weight.detach()
     torch.testing.assert_close(s.word, emb[e.input_ids])
-    assert s.projected == (enc.model.config.model_type in ("electra", "albert"))
-    assert (s.token_type is None) == (enc.model.config.model_type == "distilbert")
+    assert s.projected == (enc.model.config.model_type in ("electra", "albert", "deberta-v2"))
+    assert (s.token_type is None) == (enc.model.config.model_type in ("distilbert", "deberta-v2"))
+    assert (s.position is None) == (enc.model.config.model_type == "deberta-v2")
     if enc.model.config.model_type in ("roberta", "xlm-roberta"):
         assert s.position_ids[0] == enc.model.config.pad_token_id + 1  # positions start after padding
     else:
@@ -84,7 +92,7 @@ def test_query_key_products_sum_to_the_scores(arch):
     r = layer_internals(e, 1, enc)
     p = query_key_products(r, 2, 5)
     assert p.shape == (e.n_tokens, r.query.shape[-1])
-    torch.testing.assert_close(p.sum(-1) * r.scaling, r.scores[2, 5], atol=ATOL, rtol=0)
+    torch.testing.assert_close(p.sum(-1) * r.scaling + r.position_scores[2, 5], r.scores[2, 5], atol=ATOL, rtol=0)
 
 
 def test_top_neurons_are_the_largest_activations(arch):
@@ -108,9 +116,9 @@ def test_bundled_model_inside_layer(minilm, bank):
 
 
 def test_unsupported_architecture_names_the_supported_ones(tmp_path_factory):
-    enc = tiny_encoder("deberta-v2", tmp_path_factory)
+    enc = tiny_encoder("modernbert", tmp_path_factory)
     e = enc.encode("the bank")
-    with pytest.raises(bk.InvalidParameterError, match="bert.*distilbert.*albert.*deberta-v2"):
+    with pytest.raises(bk.InvalidParameterError, match="bert.*distilbert.*albert.*deberta-v2.*modernbert"):
         layer_internals(e, 1, enc)
     with pytest.raises(ValueError, match="architectures"):
         embedding_sum(e, enc)

@@ -26,6 +26,8 @@ PATHS = {
              "encoder.layer.{k}.attention.output.LayerNorm"),
     "distilbert": ("transformer.layer.{k}.attention.v_lin", "transformer.layer.{k}.attention.out_lin",
                    "transformer.layer.{k}.sa_layer_norm"),
+    "deberta-v2": ("encoder.layer.{k}.attention.self.value_proj", "encoder.layer.{k}.attention.output.dense",
+                   "encoder.layer.{k}.attention.output.LayerNorm"),
     "albert": ("encoder.albert_layer_groups.0.albert_layers.0.attention.value",
                "encoder.albert_layer_groups.0.albert_layers.0.attention.dense",
                "encoder.albert_layer_groups.0.albert_layers.0.attention.LayerNorm"),
@@ -211,8 +213,20 @@ def test_value_zeroing_other_architectures_one_token_at_a_time(arch):
     k = enc.n_layers
     layer = copy.deepcopy(layer_module(enc.model, layout, k)).double()  # float64: 1 - cos near 1 needs it
     x = e.hidden_states[k - 1].double()
+    args, kwargs = (), {}
+    if enc.model.config.model_type == "deberta-v2":  # its layers take the mask and relative positions
+        encoder = enc.model.encoder
+        with torch.no_grad():
+            args = (encoder.get_attention_mask(torch.ones(1, e.n_tokens, dtype=torch.long)),)
+            kwargs = {"relative_pos": encoder.get_rel_pos(x.unsqueeze(0)),
+                      "rel_embeddings": encoder.get_rel_embedding().double()}
+
+    def run(h):
+        out = layer(h.unsqueeze(0), *args, **kwargs)
+        return (out[0] if isinstance(out, tuple) else out)[0]
+
     with torch.no_grad():
-        y = layer(x.unsqueeze(0))[0]
+        y = run(x)
     cols = []
     for j in range(e.n_tokens):
         def zero(mod, args, out, j=j):
@@ -221,7 +235,7 @@ def test_value_zeroing_other_architectures_one_token_at_a_time(arch):
             return out
         handle = layer.get_submodule(layout.value).register_forward_hook(zero)
         with torch.no_grad():
-            yj = layer(x.unsqueeze(0))[0]
+            yj = run(x)
         handle.remove()
         cols.append(1 - torch.nn.functional.cosine_similarity(y, yj, dim=-1))
     ref = torch.stack(cols, dim=1)

@@ -2,7 +2,8 @@
 
 BERT comes from conftest, RoBERTa and DistilBERT from test_architectures; ELECTRA (with an
 embedding projection), XLM-R and ALBERT (a projection and one layer shared by all layers) are
-built here, plus a DeBERTa-v2 that the internals refuse.
+built here, and a DeBERTa-v3-style DeBERTa-v2 (relative positions only, an embedding projection),
+plus a ModernBERT that the internals refuse.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from test_architectures import _distilbert, _roberta
 
 import bertviz_kit as bk
 
-SUPPORTED = ("bert", "roberta", "xlm-roberta", "electra", "distilbert", "albert")
+SUPPORTED = ("bert", "roberta", "xlm-roberta", "electra", "distilbert", "albert", "deberta-v2")
 
 
 def _bert_tokenizer(folder) -> None:
@@ -66,9 +67,24 @@ def _deberta(folder) -> str:
 
     _bert_tokenizer(folder)
     torch.manual_seed(6)
-    config = DebertaV2Config(vocab_size=len(tiny_vocab()), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                             intermediate_size=64, max_position_embeddings=64)
+    config = DebertaV2Config(vocab_size=len(tiny_vocab()), hidden_size=32, num_hidden_layers=3, num_attention_heads=4,
+                             intermediate_size=64, max_position_embeddings=64, relative_attention=True,
+                             pos_att_type=["p2c", "c2p"], position_biased_input=False, type_vocab_size=0,
+                             position_buckets=16, max_relative_positions=64, norm_rel_ebd="layer_norm",
+                             share_att_key=True, embedding_size=16)
     DebertaV2Model(config).eval().save_pretrained(folder, safe_serialization=True)
+    return str(folder)
+
+
+def _modernbert(folder) -> str:
+    from transformers import ModernBertConfig, ModernBertModel
+
+    _bert_tokenizer(folder)
+    torch.manual_seed(7)
+    config = ModernBertConfig(vocab_size=len(tiny_vocab()), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                              intermediate_size=64, max_position_embeddings=64, pad_token_id=0, bos_token_id=2,
+                              eos_token_id=3, cls_token_id=2, sep_token_id=3)
+    ModernBertModel(config).eval().save_pretrained(folder, safe_serialization=True)
     return str(folder)
 
 
@@ -80,6 +96,7 @@ BUILDERS = {
     "distilbert": _distilbert,
     "albert": _albert,
     "deberta-v2": _deberta,
+    "modernbert": _modernbert,
 }
 
 _CACHE: dict[str, bk.Encoder] = {}

@@ -15,8 +15,10 @@ its LayerNorm recomputed by hand (dropout is off in eval mode), which equal
 ``e.hidden_states[0]``.
 
 Supported architectures (:data:`SUPPORTED_ARCHITECTURES`): BERT and the models
-with its module layout (RoBERTa, XLM-R, CamemBERT, ELECTRA), DistilBERT and
-ALBERT (whose layers share weights). Others raise
+with its module layout (RoBERTa, XLM-R, CamemBERT, ELECTRA), DistilBERT, ALBERT
+(whose layers share weights) and DeBERTa-v2/v3 (whose scores add relative-position
+terms, read through the attention module's own function). Others (ModernBERT's
+pre-LayerNorm rotary layers, for one) raise
 :class:`~bertviz_kit.InvalidParameterError` naming these.
 """
 
@@ -29,7 +31,6 @@ from typing import Any
 
 import torch
 
-from ..addressing import describe_token, resolve_token
 from ..encoding import IS_ENCODING, Encoder, Encoding
 from ..validation import Instance, InvalidParameterError, check, validate_params
 
@@ -39,9 +40,6 @@ __all__ = [
     "EmbeddingSum",
     "layer_internals",
     "embedding_sum",
-    "query_key_products",
-    "TopNeurons",
-    "top_neurons",
 ]
 
 IS_ENCODER = Instance(Encoder, label="an Encoder (from bk.load)")
@@ -73,6 +71,8 @@ class Layout:
     token_type: str | None = "embeddings.token_type_embeddings"
     emb_ln: str = "embeddings.LayerNorm"
     project: str | None = None
+    relative: bool = False  # DeBERTa: disentangled relative-position terms in the scores
+    project_before_ln: bool = False  # DeBERTa projects the embedding sum before its LayerNorm
 
 
 _BERT = Layout(
@@ -91,6 +91,11 @@ _ALBERT = Layout(
     project="encoder.embedding_hidden_mapping_in",
 )
 
+_DEBERTA = replace(
+    _BERT, family="deberta-v2", query="attention.self.query_proj", key="attention.self.key_proj",
+    value="attention.self.value_proj", project="embeddings.embed_proj", relative=True, project_before_ln=True,
+)
+
 #: model_type -> module layout, for every architecture this module reads.
 LAYOUTS: dict[str, Layout] = {
     "bert": _BERT,
@@ -100,6 +105,7 @@ LAYOUTS: dict[str, Layout] = {
     "electra": replace(_BERT, family="electra", project="embeddings_project"),
     "distilbert": _DISTILBERT,
     "albert": _ALBERT,
+    "deberta-v2": _DEBERTA,
 }
 
 #: The ``config.model_type`` values :func:`layer_internals` and the context-mixing methods support.
@@ -114,6 +120,11 @@ def layout_of(model: Any) -> Layout:
             f"enc must hold one of the architectures {SUPPORTED_ARCHITECTURES} (a post-LayerNorm encoder whose "
             f"modules bertviz_kit knows); got model_type {kind!r}. Load e.g. bert-base-cased or the bundled "
             "all-MiniLM-L6-v2 (bk.load())."
+        )
+    if kind == "deberta-v2" and int(getattr(model.config, "conv_kernel_size", 0) or 0) > 0:
+        raise InvalidParameterError(
+            "enc holds a DeBERTa-v2 with a convolution after its first layer (conv_kernel_size > 0); only "
+            "DeBERTa-v2/v3 models without it are supported."
         )
     if kind == "albert" and int(getattr(model.config, "inner_group_num", 1)) != 1:
         raise InvalidParameterError(
@@ -161,6 +172,8 @@ class _Recorder:
     def __init__(self, model: Any, layout: Layout, layers: list[int], embeddings: bool) -> None:
         self.store: dict[int, dict[str, torch.Tensor]] = {k: {} for k in layers}
         self.emb: dict[str, torch.Tensor] = {}
+        self.calls: dict[int, tuple[tuple[Any, ...], dict[str, Any]]] = {}  # each layer's other arguments
+        self.relative: dict[int, dict[str, Any]] = {}  # DeBERTa: what its attention got for the position terms
         self.current: int | None = None
         self.count = 0
         self.handles: list[Any] = []
@@ -171,8 +184,11 @@ class _Recorder:
             if id(mod) in seen:
                 continue
             seen.add(id(mod))
-            self.handles.append(mod.register_forward_pre_hook(self._enter))
+            self.handles.append(mod.register_forward_pre_hook(self._enter, with_kwargs=True))
             self.handles.append(mod.register_forward_hook(self._leave))
+            if layout.relative:
+                att = mod.get_submodule(layout.attention)
+                self.handles.append(att.register_forward_pre_hook(self._relative, with_kwargs=True))
             for role in _OUT_ROLES:
                 sub = mod.get_submodule(getattr(layout, role))
                 self.handles.append(sub.register_forward_hook(self._out(role)))
@@ -195,11 +211,16 @@ class _Recorder:
             if mod is not None:
                 self.handles.append(mod.register_forward_hook(keep(name, inputs=name != "ln")))
 
-    def _enter(self, mod: Any, args: Any) -> None:
+    def _enter(self, mod: Any, args: Any, kwargs: Any) -> None:
         self.count += 1
         self.current = self.count if self.count in self.store else None
         if self.current is not None:
             self.store[self.current]["input"] = args[0][0].detach()
+            self.calls[self.current] = (tuple(args[1:]), dict(kwargs))
+
+    def _relative(self, mod: Any, args: Any, kwargs: Any) -> None:
+        if self.current is not None:
+            self.relative[self.current] = {k: kwargs.get(k) for k in ("relative_pos", "rel_embeddings")}
 
     def _leave(self, mod: Any, args: Any, out: Any) -> None:
         self.current = None
@@ -212,13 +233,14 @@ class _Recorder:
                 out = out[1] if isinstance(out, tuple) and len(out) > 1 else None
                 if out is None:
                     raise RuntimeError("the attention module returned no probabilities (not eager attention)")
-            self.store[self.current][role] = out[0].detach()
+            # the first call in the layer: DeBERTa's shared key maps run again on the position embeddings
+            self.store[self.current].setdefault(role, out[0].detach())
         return hook
 
     def _in(self, role: str) -> Any:
         def hook(mod: Any, args: Any) -> None:
             if self.current is not None:
-                self.store[self.current][role] = args[0][0].detach()
+                self.store[self.current].setdefault(role, args[0][0].detach())
         return hook
 
     def remove(self) -> None:
@@ -301,7 +323,8 @@ def capture(enc: Encoder, e: Encoding, layers: list[int], *, embeddings: bool = 
 
     Tensors are float32, batch axis dropped: ``input``, ``ln1_in``, ``ln1``, ``ln2_in``, ``ln2``,
     ``out_proj``, ``context``, ``query``, ``key``, ``value`` ``[T, D]``; ``ffn_in``, ``act`` ``[T, F]``,
-    ``ffn_out`` ``[T, D]``; ``attention`` ``[H, T, T]``.
+    ``ffn_out`` ``[T, D]``; ``attention`` and ``position_scores`` ``[H, T, T]``; ``scaling`` (0-d).
+    ``call`` holds the layer's other arguments as the model passed them (on the model's device).
     """
     layout = check_pair(e, enc)
     model = enc.model
@@ -309,11 +332,38 @@ def capture(enc: Encoder, e: Encoding, layers: list[int], *, embeddings: bool = 
         rec = _Recorder(model, layout, layers, embeddings)
         try:
             with eager_eval(model), small_work(e, enc), torch.inference_mode():
-                model(**model_inputs(enc, e), return_dict=True)
+                model(**model_inputs(enc, e), output_attentions=True, return_dict=True)
+                for k, d in rec.store.items():
+                    d["position_scores"], d["scaling"] = _score_terms(model, layout, k, d, rec.relative.get(k))
         finally:
             rec.remove()
-    store = {k: {r: v.float().cpu() for r, v in d.items()} for k, d in rec.store.items()}
+    store: dict[int, dict[str, Any]] = {
+        k: {r: v.float().cpu() for r, v in d.items()} for k, d in rec.store.items()}
+    for k, d in store.items():
+        d["call"] = rec.calls[k]
     return store, {r: v.float().cpu() if v.is_floating_point() else v.cpu() for r, v in rec.emb.items()}
+
+
+def _score_terms(model: Any, layout: Layout, k: int, d: dict[str, torch.Tensor], relative: dict[str, Any] | None
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Layer ``k``'s position terms of the scores ``[H, T, T]`` (zeros but in DeBERTa) and the scale (0-d).
+
+    DeBERTa's disentangled terms come from the attention module's own
+    ``disentangled_attention_bias``, given the captured queries and keys.
+    """
+    h = n_heads_of(model)
+    q, key = _heads(d["query"], h), _heads(d["key"], h)
+    t = q.shape[1]
+    if not layout.relative:
+        return q.new_zeros(h, t, t), torch.tensor(float(q.shape[-1]) ** -0.5)
+    att = layer_module(model, layout, k).get_submodule(layout.attention)
+    factor = 1 + ("c2p" in att.pos_att_type) + ("p2c" in att.pos_att_type)
+    scaling = torch.tensor(float(q.shape[-1] * factor) ** -0.5)
+    if not att.relative_attention or relative is None:
+        return q.new_zeros(h, t, t), scaling
+    rel = att.pos_dropout(relative["rel_embeddings"])
+    bias = att.disentangled_attention_bias(q, key, relative["relative_pos"], rel, factor)
+    return bias.reshape(h, t, t), scaling
 
 
 def _layer_index(layer: object, n_layers: int) -> int:
@@ -342,8 +392,12 @@ class LayerInternals:
     query, key, value : torch.Tensor ``[H, T, d]``
         Each head's queries, keys and values (the linear maps' outputs, biases included).
     scores : torch.Tensor ``[H, T, T]``
-        Attention logits ``query @ key.T * scaling`` (one text, no padding: no mask term).
-        Row = the query (receiving) token, column = the key.
+        Attention logits ``query @ key.T * scaling + position_scores`` (one text, no padding:
+        no mask term). Row = the query (receiving) token, column = the key.
+    position_scores : torch.Tensor ``[H, T, T]``
+        The relative-position terms of the scores: DeBERTa's content-to-position and
+        position-to-content terms (computed by the model's own attention module from the
+        captured queries and keys); zeros for the other architectures.
     probs : torch.Tensor ``[H, T, T]``
         The model's own attention probabilities, ``softmax(scores)`` along the last axis.
     context : torch.Tensor ``[H, T, d]``
@@ -365,7 +419,7 @@ class LayerInternals:
     output : torch.Tensor ``[T, D]``
         After the final LayerNorm: the layer's output, ``e.hidden_states[layer]``.
     scaling : float
-        The scale of the scores, ``1 / sqrt(d)``.
+        The scale of the scores, ``1 / sqrt(d)`` (DeBERTa: ``1 / sqrt(d * (1 + n_position_terms))``).
     architecture : str
         ``config.model_type`` of the model.
     """
@@ -377,6 +431,7 @@ class LayerInternals:
     key: torch.Tensor
     value: torch.Tensor
     scores: torch.Tensor
+    position_scores: torch.Tensor
     probs: torch.Tensor
     context: torch.Tensor
     attn_output: torch.Tensor
@@ -452,10 +507,11 @@ def layer_internals(e: Encoding, layer: int, enc: Encoder) -> LayerInternals:
     d = store[k]
     h = n_heads_of(enc.model)
     q, key, v = (_heads(d[r], h) for r in ("query", "key", "value"))
-    scaling = float(q.shape[-1]) ** -0.5
+    scaling = float(d["scaling"])
     return LayerInternals(
         layer=k, tokens=tuple(e.tokens), input=d["input"], query=q, key=key, value=v,
-        scores=q @ key.transpose(1, 2) * scaling, probs=d["attention"], context=_heads(d["context"], h),
+        scores=q @ key.transpose(1, 2) * scaling + d["position_scores"], position_scores=d["position_scores"],
+        probs=d["attention"], context=_heads(d["context"], h),
         attn_output=d["out_proj"], attn_residual=d["ln1_in"], attn_norm=d["ln1"], ffn_pre=d["ffn_in"],
         ffn_act=d["act"], ffn_output=d["ffn_out"], ffn_residual=d["ln2_in"], output=d["ln2"], scaling=scaling,
         architecture=str(enc.model.config.model_type),
@@ -474,19 +530,23 @@ class EmbeddingSum:
     tokens : tuple of str, length ``T``
     input_ids : torch.Tensor, int64 ``[T]``
     position_ids : torch.Tensor, int64 ``[T]``
-        The positions the model looked up (RoBERTa-style models start after the padding index).
-    word, position : torch.Tensor ``[T, E]``
-        The word (token) and position embeddings, as the model's own modules returned them.
+        The positions the model looked up (RoBERTa-style models start after the padding index;
+        ``0 .. T - 1`` where there is no absolute position embedding).
+    word : torch.Tensor ``[T, E]``
+        The word (token) embeddings, as the model's own module returned them.
+    position : torch.Tensor ``[T, E]`` or None
+        The absolute position embeddings; ``None`` for DeBERTa-v2/v3, whose positions enter
+        each layer's attention as relative terms instead.
     token_type : torch.Tensor ``[T, E]`` or None
         The token-type (segment) embedding of type 0; ``None`` for models without one (DistilBERT).
     total : torch.Tensor ``[T, E]``
         ``word + position + token_type``, computed here.
     normed : torch.Tensor ``[T, E]``
         ``total`` through the embedding LayerNorm (weight, bias and eps of the model's module),
-        computed here; dropout is off in eval mode.
+        computed here; dropout is off in eval mode. (DeBERTa projects ``total`` to ``D`` first.)
     output : torch.Tensor ``[T, D]``
         What layer 1 receives, ``e.hidden_states[0]``: ``normed``, or ``normed`` through the
-        model's embedding projection where it has one (:attr:`projected`).
+        model's embedding projection where it has one (:attr:`projected`; ALBERT, ELECTRA).
     projected : bool
     """
 
@@ -494,7 +554,7 @@ class EmbeddingSum:
     input_ids: torch.Tensor
     position_ids: torch.Tensor
     word: torch.Tensor
-    position: torch.Tensor
+    position: torch.Tensor | None
     token_type: torch.Tensor | None
     total: torch.Tensor
     normed: torch.Tensor
@@ -503,7 +563,8 @@ class EmbeddingSum:
 
     def __repr__(self) -> str:
         tt = "None" if self.token_type is None else str(list(self.token_type.shape))
-        return (f"EmbeddingSum(word={list(self.word.shape)}, position={list(self.position.shape)}, token_type={tt}, "
+        pos = "None" if self.position is None else str(list(self.position.shape))
+        return (f"EmbeddingSum(word={list(self.word.shape)}, position={pos}, token_type={tt}, "
                 f"total={list(self.total.shape)}, normed={list(self.normed.shape)}, output={list(self.output.shape)}, "
                 f"projected={self.projected})")
 
@@ -533,108 +594,26 @@ def embedding_sum(e: Encoding, enc: Encoder) -> EmbeddingSum:
     layout = check_pair(e, enc)
     _, emb = capture(enc, e, [], embeddings=True)
     model = enc.model
-    word, position = emb["word"], emb["position"]
-    token_type = emb.get("token_type")
-    total = word + position + (token_type if token_type is not None else 0)
+    word, position, token_type = emb["word"], emb.get("position"), emb.get("token_type")
+    total = word + sum(x for x in (position, token_type) if x is not None)
     ln = model.get_submodule(layout.emb_ln)
+    proj = _optional(model, layout.project)
+
+    def project(x: torch.Tensor) -> torch.Tensor:
+        if proj is None:
+            return x
+        bias = None if proj.bias is None else proj.bias.detach().float().cpu()
+        return torch.nn.functional.linear(x, proj.weight.detach().float().cpu(), bias)
+
     with torch.inference_mode():
+        pre = project(total) if layout.project_before_ln else total
         normed = torch.nn.functional.layer_norm(
-            total, total.shape[-1:], ln.weight.detach().float().cpu(), ln.bias.detach().float().cpu(), ln.eps)
-        proj = _optional(model, layout.project)
-        output = normed if proj is None else torch.nn.functional.linear(
-            normed, proj.weight.detach().float().cpu(), proj.bias.detach().float().cpu())
+            pre, pre.shape[-1:], ln.weight.detach().float().cpu(), ln.bias.detach().float().cpu(), ln.eps)
+        output = normed if layout.project_before_ln else project(normed)
+    positions = emb["position_ids"].long() if position is not None else torch.arange(e.n_tokens)
     return EmbeddingSum(
-        tokens=tuple(e.tokens), input_ids=e.input_ids.long().cpu(), position_ids=emb["position_ids"].long(),
+        tokens=tuple(e.tokens), input_ids=e.input_ids.long().cpu(), position_ids=positions,
         word=word, position=position, token_type=token_type, total=total, normed=normed, output=output,
         projected=proj is not None,
     )
 
-
-def query_key_products(r: LayerInternals, head: int, token: int) -> torch.Tensor:
-    """What bertviz's neuron view shows: query x key, dimension by dimension, for one head and one query.
-
-    Parameters
-    ----------
-    r : LayerInternals
-        From :func:`layer_internals`.
-    head : int
-        Head index in ``[0, n_heads)``.
-    token : int
-        The query (receiving) token, an index into ``r.tokens``.
-
-    Returns
-    -------
-    torch.Tensor ``[T, d]``
-        Row ``j`` is ``r.query[head, token] * r.key[head, j]`` (elementwise); its sum
-        times ``r.scaling`` is the score ``r.scores[head, token, j]``.
-    """
-    check("r", r, Instance(LayerInternals, label="a LayerInternals (from bk.layer_internals)"))
-    if isinstance(head, bool) or not isinstance(head, int) or not 0 <= head < r.n_heads:
-        raise InvalidParameterError(f"head must be an int in [0, {r.n_heads - 1}]; got {head!r}.")
-    if isinstance(token, bool) or not isinstance(token, int) or not -r.n_tokens <= token < r.n_tokens:
-        raise InvalidParameterError(f"token must be an int in [{-r.n_tokens}, {r.n_tokens - 1}]; got {token!r}.")
-    return r.query[head, token].unsqueeze(0) * r.key[head]
-
-
-@dataclass(frozen=True, eq=False, repr=False)
-class TopNeurons:
-    """The feed-forward neurons that fire most for one token, layer by layer (:func:`top_neurons`).
-
-    Attributes
-    ----------
-    layers : tuple of int, length ``L``
-        Transformer layers (1-based), one per row.
-    neurons : torch.Tensor, int64 ``[L, k]``
-        Indices of the ``k`` largest activations (after the activation function) at each layer, largest first.
-    values : torch.Tensor, float32 ``[L, k]``
-        Their activation values.
-    token_index : int
-        The token looked at (for a word, its first piece).
-    label : str
-        ``word 5 'bank'`` (as in other titles).
-    """
-
-    layers: tuple[int, ...]
-    neurons: torch.Tensor
-    values: torch.Tensor
-    token_index: int
-    label: str
-
-    def __repr__(self) -> str:
-        return (f"TopNeurons({self.label}, layers={list(self.layers)}, neurons={list(self.neurons.shape)}, "
-                f"values={list(self.values.shape)})")
-
-
-@validate_params({"e": IS_ENCODING, "enc": IS_ENCODER})
-def top_neurons(e: Encoding, word_or_token: int | str | None = None, k: int = 10, *, enc: Encoder,
-                occurrence: int | None = None, token: int | None = None) -> TopNeurons:
-    """The ``k`` feed-forward neurons with the largest activation for one token, at every layer.
-
-    Parameters
-    ----------
-    e : Encoding
-    word_or_token : str or int
-        A word string (``occurrence=`` picks among repeats) or a word index; or give ``token=``.
-    k : int, default 10
-        Neurons kept per layer (at most the feed-forward size).
-    enc : Encoder
-        The encoder that produced ``e`` (one of :data:`SUPPORTED_ARCHITECTURES`; keyword only).
-    occurrence : int, optional
-    token : int, optional
-        A token index into ``e.tokens`` instead of a word.
-
-    Returns
-    -------
-    TopNeurons
-        ``neurons`` and ``values`` ``[n_layers, k]``, largest activation first.
-    """
-    check("k", k, Instance(int))
-    t = resolve_token(e, token=token, word=word_or_token, occurrence=occurrence, name="token")
-    layers = list(range(1, enc.n_layers + 1))
-    store, _ = capture(enc, e, layers)
-    acts = torch.stack([store[i]["act"][t] for i in layers])  # [L, F]
-    if isinstance(k, bool) or not 1 <= k <= acts.shape[1]:
-        raise InvalidParameterError(f"k must be an int in [1, {acts.shape[1]}] (the feed-forward size); got {k!r}.")
-    values, neurons = acts.topk(k, dim=-1)
-    return TopNeurons(layers=tuple(layers), neurons=neurons, values=values, token_index=t,
-                      label=describe_token(e, t))

@@ -170,6 +170,7 @@ def _value_zeroing(store: dict[int, dict[str, torch.Tensor]], enc: Encoder, batc
     out = []
     for k in sorted(store):
         x, y = store[k]["input"], store[k]["ln2"]
+        args, kwargs = store[k]["call"]  # the layer's other arguments (mask, DeBERTa's relative positions)
         n = x.shape[0]
         mod = layer_module(model, layout, k)
         keep = torch.ones(n, n, 1, dtype=dtype, device=dev)
@@ -182,7 +183,8 @@ def _value_zeroing(store: dict[int, dict[str, torch.Tensor]], enc: Encoder, batc
                 hook = mod.get_submodule(layout.value).register_forward_hook(lambda m, i, o, mask=mask: o * mask)
                 try:
                     with eager_eval(model), torch.inference_mode():
-                        res = mod(x.to(device=dev, dtype=dtype).expand(len(zeroed), n, -1).contiguous())
+                        batch = x.to(device=dev, dtype=dtype).expand(len(zeroed), n, -1).contiguous()
+                        res = mod(batch, *_batched(args, len(zeroed)), **kwargs)
                 finally:
                     hook.remove()
             rows.append((res[0] if isinstance(res, tuple) else res).float().cpu())
@@ -192,6 +194,14 @@ def _value_zeroing(store: dict[int, dict[str, torch.Tensor]], enc: Encoder, batc
         dist = 0.5 * (unit(changed, dim=-1) - unit(y, dim=-1).unsqueeze(0)).square().sum(-1)  # [j, i]
         out.append(_row_normalise(dist.T))
     return torch.stack(out)
+
+
+def _batched(args: tuple[Any, ...], size: int) -> tuple[Any, ...]:
+    """The layer's positional arguments after the hidden states for a batch of ``size``: the attention
+    mask (the first, when it is a tensor of batch 1) repeated, the rest as the model passed them."""
+    if args and isinstance(args[0], torch.Tensor) and args[0].ndim >= 2 and args[0].shape[0] == 1:
+        return (args[0].expand(size, *args[0].shape[1:]), *args[1:])
+    return args
 
 
 def _attention_rollout_input(e: Encoding, enc: Encoder | None, method: str) -> torch.Tensor:
