@@ -29,7 +29,11 @@ from .analysis.attention import (
 from .analysis.cka import CKA_ESTIMATORS, CKA_UNITS, cka, layer_cka
 from .analysis.contextuality import mev, mev_baseline, static_embeddings
 from .analysis.heads import EncoderWithHead
+from .analysis.internals import SUPPORTED_ARCHITECTURES, EmbeddingSum, LayerInternals, embedding_sum, layer_internals
 from .analysis.lens import LENS_KINDS, LensResult, lens
+from .analysis.masked import MaskPredictions, fill_mask
+from .analysis.mixing import MIXING_METHODS, MixingResult, context_mixing, mixing_agreement
+from .analysis.neurons import TopNeurons, query_key_products, top_neurons
 from .analysis.probing import PROBES, ProbeResult, ScalarMixResult, control_labels, probe_layers, scalar_mix_probe
 from .config import MODEL_ENV, Settings, read_settings
 from .encoder import Encoder
@@ -44,6 +48,7 @@ from .loading import bundled_model_path, download, load
 from .plot.cka import plot_cka
 from .plot.heads import plot_head_statistics, plot_head_statistics_grid
 from .plot.lens import plot_lens
+from .plot.mixing import plot_context_mixing
 from .plot.probing import plot_cumulative_scoring, plot_probe, plot_scalar_mix
 from .plot.search import plot_nearest_contexts
 from .plot.similarity import plot_histogram, plot_layer_similarity, plot_similarity_heatmap
@@ -183,4 +188,20 @@ __all__ = [
     "build_context_index",
     "load_context_index",
     "INDEX_KINDS",
+    # -- inside a layer, context mixing, [MASK] predictions (issue #23) --
+    "SUPPORTED_ARCHITECTURES",
+    "LayerInternals",
+    "EmbeddingSum",
+    "TopNeurons",
+    "layer_internals",
+    "embedding_sum",
+    "query_key_products",
+    "top_neurons",
+    "MIXING_METHODS",
+    "MixingResult",
+    "context_mixing",
+    "mixing_agreement",
+    "plot_context_mixing",
+    "MaskPredictions",
+    "fill_mask",
 ]

@@ -93,8 +93,6 @@ KNOWN_MISSING_DOCSTRINGS = {
 #    modules (the reference documents the public face, bertviz_kit.<name>), attributes that
 #    are not documented members, a module-level constant that is not public.
 KNOWN_BAD_REFERENCES = [
-    ("py:mod", "bertviz_kit.addressing"),    # layer_similarity
-    ("py:mod", "bertviz_kit.panels"),        # Explorer
     ("py:mod", "bertviz_kit.kernels"),       # load, Encoder, Settings
     ("py:data", "DOWNLOAD_PATTERNS"),        # download
     ("py:attr", "unused_pretrained"),        # EncoderWithHead.from_pretrained

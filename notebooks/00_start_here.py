@@ -83,14 +83,16 @@ print(enc)
 # [09 · probes and a trained head](09_probing_and_head.ipynb),
 # [10 · attention analysis](10_attention_analysis.ipynb),
 # [14 · exercises](14_exercises.ipynb),
-# [16 · lens and nearest contexts](16_lens_and_search.ipynb).
+# [16 · lens and nearest contexts](16_lens_and_search.ipynb),
+# [17 · inside a layer: the embedding sum, one head by hand, the feed-forward block](17_inside_a_layer.ipynb).
 #
 # **Research** (methods from the literature, with their caveats; read after
 # 06 and 09):
 # [11 · CKA between layers](11_cka.ipynb),
 # [12 · word-level probes with control tasks](12_ud_probing_control_tasks.ipynb),
 # [13 · scalar mix](13_scalar_mix.ipynb),
-# [15 · maximum explainable variance and static embeddings](15_contextuality_suite.ipynb).
+# [15 · maximum explainable variance and static embeddings](15_contextuality_suite.ipynb),
+# [18 · context mixing beyond attention weights](18_context_mixing.ipynb).
 #
 # Every notebook opens in Colab from the link in its first cell, installs
 # what it needs there, and ends with links to the previous and next one.

@@ -175,4 +175,4 @@ print("same matches as the streaming search:",
 #   `benchmarks/search_speed.py` measures both on your machine.
 
 # %% [markdown]
-# **Route:** Previous: [15 · How contextual is a word? Maximum explainable variance and static embeddings](15_contextuality_suite.ipynb) · [Start here](00_start_here.ipynb)
+# **Route:** Previous: [15 · How contextual is a word? Maximum explainable variance and static embeddings](15_contextuality_suite.ipynb) · [Start here](00_start_here.ipynb) · Next: [17 · Inside a layer: the embedding sum and one head by hand](17_inside_a_layer.ipynb)

@@ -67,6 +67,7 @@ BUILDERS = {
     "plot_cumulative_scoring": lambda d: bk.plot_cumulative_scoring(d["mix"]),
     "plot_lens": lambda d: bk.plot_lens(d["lens"]),
     "plot_nearest_contexts": lambda d: bk.plot_nearest_contexts(d["near"]),
+    "plot_context_mixing": lambda d: bk.plot_context_mixing(bk.context_mixing(d["bank"], "rollout")),
 }
 
 

@@ -30,7 +30,7 @@ class EncoderWithHead(nn.Module):
 
     Create it with :meth:`from_pretrained` (which reports, as the tutorial's
     log did, which weights are new and which pretrained weights went unused)
-    or from an already loaded :class:`~bertviz_kit.encoding.Encoder`.
+    or from an already loaded :class:`~bertviz_kit.Encoder`.
 
     Parameters
     ----------

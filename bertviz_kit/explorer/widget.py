@@ -8,7 +8,7 @@ The figure is made of panels (:mod:`bertviz_kit.explorer.panels`): the value his
 the word cosine heatmap and the per-layer curves by default; word attention
 and the lens on request (``panels=("histogram", "heatmap", "curves",
 "attention", "lens")``), and any :class:`~bertviz_kit.Panel` you
-write. Adding a panel is one class: see :mod:`bertviz_kit.explorer.protocol`.
+write. Adding a panel is one class: see :class:`bertviz_kit.Panel`.
 
 ipywidgets is optional: ``pip install "bertviz-kit[widgets]"``.
 """
@@ -117,7 +117,7 @@ class Explorer:
         names from :data:`bertviz_kit.PANELS` (``"histogram"``,
         ``"heatmap"``, ``"curves"``, ``"attention"``, ``"lens"``) or
         :class:`~bertviz_kit.Panel` instances (``bk.LensPanel(k=8)``, or your
-        own: see :mod:`bertviz_kit.explorer.protocol`).
+        own: see :class:`bertviz_kit.Panel`).
     token : int or str, optional
         Token selected at start: a token index, or a word string
         (case-insensitive, whole words; its first piece). Default: the first

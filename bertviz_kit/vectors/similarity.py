@@ -142,7 +142,7 @@ def layer_similarity(e: Encoding, i: WordRef, j: WordRef, subwords: str = "mean"
         Each a word index (into ``e.words``, as :func:`find` returns), a word
         string (case-insensitive, whole words: its first occurrence) or a
         ``(word, occurrence)`` pair: ``layer_similarity(e, ("bank", 0), ("bank", 2))``.
-        See :mod:`bertviz_kit.vectors.addressing`.
+        See the word and token addressing rules of :func:`bertviz_kit.find` and :func:`bertviz_kit.occurrence_labels`.
     subwords : {"first", "last", "mean", "sum", "max"}, default "mean"
         How a split word's pieces pool into one vector.
     """
