@@ -140,6 +140,10 @@ class HeatmapPanel(Panel):
             ax.patches[0].set_xy((data["word"] - 0.5, data["word"] - 0.5))
 
 
+#: The curves panel's y label: not "cosine similarity", which the heatmap's colour bar beside it says.
+CURVES_YLABEL = "cosine with the chosen word"
+
+
 @register_panel
 class CurvesPanel(Panel):
     """Cosine of the selected word to its other occurrences and nearest words, layer by layer.
@@ -191,9 +195,9 @@ class CurvesPanel(Panel):
         layer_ids = data["layer_ids"]
         if data["curves"]:
             plot_layer_similarity(data["curves"], ax=ax, layer_ids=layer_ids, title=data["title"],
-                                  legend_loc="lower right")
+                                  legend_loc="lower right", ylabel=CURVES_YLABEL)
         else:  # the same frame, empty
-            ax.set(xlabel="layer (0 = embeddings)", ylabel="cosine similarity", title=data["title"])
+            ax.set(xlabel="layer (0 = embeddings)", ylabel=CURVES_YLABEL, title=data["title"])
             ax.xaxis.get_major_locator().set_params(integer=True)
             ax.grid(alpha=0.3)
         ax.set_xlim(layer_ids[0] - 0.3, layer_ids[-1] + 0.3)

@@ -310,10 +310,10 @@ class Explorer:
         """One empty Axes per panel, up to three a row; ``(panel, ax, its row's figure)``."""
         rows = _rows(len(self.panels))
         parents = [fig] if len(rows) == 1 else list(fig.subfigures(len(rows), 1))
-        if len(rows) > 1 and fig.get_layout_engine() is not None:
-            # rows of fewer, wider panels: more room between them, so that one panel's colour-bar
-            # label and the next one's axis label do not read as one
-            fig.get_layout_engine().set(wspace=0.08)
+        if fig.get_layout_engine() is not None:
+            # room between panels, so that one panel's colour-bar label and the next one's axis
+            # label do not read as one (more for rows of fewer, wider panels)
+            fig.get_layout_engine().set(wspace=0.08 if len(rows) > 1 else 0.04)
         out, i = [], 0
         for parent, n in zip(parents, rows):
             row = self.panels[i:i + n]

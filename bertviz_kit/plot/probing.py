@@ -60,8 +60,9 @@ def plot_probe(
         x = np.asarray(r.layer_ids)
         m, s = r.mean.numpy(), r.std.numpy()
         (line,) = ax.plot(x, m, **{"marker": "o", **kwargs,
-                                   "label": f"{label} (best: layer {r.best_layer}, {m.max():.3f})"})
-        ax.fill_between(x, m - s, m + s, color=line.get_color(), alpha=0.2)
+                                   "label": f"{label} (best: layer {r.best_layer}, {m.max():.2f})"})
+        # +-1 std over folds, clipped to the range an accuracy can take
+        ax.fill_between(x, np.clip(m - s, 0, 1), np.clip(m + s, 0, 1), color=line.get_color(), alpha=0.2)
         chances.add(round(r.chance, 4))
         if r.control is not None:
             any_control = True

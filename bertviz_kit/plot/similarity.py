@@ -195,6 +195,20 @@ def plot_similarity_heatmap(
     return ax
 
 
+#: The fixed y range of per-layer cosine curves (the explorer's curves use it too).
+COSINE_SCALE = (-0.2, 1.0)
+
+
+def _check_ylim(ylim: object) -> tuple[float, float] | str | None:
+    if ylim is None or ylim == "data":
+        return ylim
+    if (isinstance(ylim, (tuple, list)) and len(ylim) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in ylim)
+            and ylim[0] < ylim[1]):
+        return float(ylim[0]), float(ylim[1])
+    raise InvalidParameterError(f"ylim must be None, 'data' or a pair (low, high) with low < high; got {ylim!r}.")
+
+
 def plot_layer_similarity(
     curves: Mapping[str, torch.Tensor | np.ndarray],
     *,
@@ -202,10 +216,16 @@ def plot_layer_similarity(
     ylabel: str = "cosine similarity",
     layer_ids: Sequence[int] | None = None,
     legend_loc: str = "best",
+    ylim: tuple[float, float] | str | None = None,
     ax: Axes | None = None,
     **kwargs: Any,
 ) -> Axes:
     """Curves of one value per layer, e.g. ``bk.layer_similarity`` of word pairs.
+
+    The y axis is a fixed cosine scale, -0.2 to 1 (wider where a value lies outside it),
+    so that figures compare and a gap of 0.05 looks as small as it is. To zoom in, pass
+    ``ylim=(low, high)`` or ``ylim="data"`` (fit the data); the axis label then says
+    "zoomed" and gives the range.
 
     Parameters
     ----------
@@ -214,6 +234,8 @@ def plot_layer_similarity(
         The layer of each point (default ``0, 1, ...``; 0 = embeddings).
     legend_loc : str, default "best"
         Where the legend goes (matplotlib's ``loc``).
+    ylim : (float, float) or "data", optional
+        The y range; default the fixed cosine scale.
     ax : Axes, optional
     **kwargs
         Passed to :meth:`matplotlib.axes.Axes.plot` for every curve
@@ -221,7 +243,9 @@ def plot_layer_similarity(
     """
     if not isinstance(curves, Mapping) or not curves:
         raise InvalidParameterError("curves must be a non-empty mapping of label -> values per layer.")
+    zoom = _check_ylim(ylim)
     ax = new_ax(ax, (6, 4))
+    low, high = COSINE_SCALE
     for label, values in curves.items():
         y = as_array(values, f"curves[{label!r}]")
         if y.ndim != 1:
@@ -230,8 +254,18 @@ def plot_layer_similarity(
         if len(x) != len(y):
             raise InvalidParameterError(f"layer_ids has {len(x)} entries but curves[{label!r}] has {len(y)}.")
         ax.plot(x, y, **{"marker": "o", **kwargs, "label": str(label)})
+        finite = y[np.isfinite(y)]
+        if finite.size:
+            low, high = min(low, float(finite.min()) - 0.05), max(high, float(finite.max()) + 0.05)
     ax.set_xlabel("layer (0 = embeddings)")
-    ax.set_ylabel(ylabel)
+    if zoom is None:
+        ax.set_ylim(low, high)
+        ax.set_ylabel(ylabel)
+    else:
+        if zoom != "data":
+            ax.set_ylim(*zoom)
+        lo, hi = ax.get_ylim()
+        ax.set_ylabel(f"{ylabel} (zoomed: {lo:.2f} to {hi:.2f})")
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc=legend_loc)
