@@ -90,6 +90,12 @@ ax = bk.plot_similarity_heatmap(sims, labels, vmin=0.9, title="the same, zoomed 
 # "bank"s against 0.767 and 0.733 for the river "bank": the same ordering,
 # a wider gap.)
 #
+# %% tags=["remove-cell"]
+# the text above, checked
+assert abs(float(sims[0, 1]) - 0.94) < 0.005 and all(abs(float(sims[i, 2]) - 0.89) < 0.005 for i in (0, 1))
+assert float(sims[0, 1]) > float(sims[:2, 2].max())
+
+# %% [markdown]
 # ## Where in the network does context separate the senses?
 #
 # `layer_similarity` gives the cosine of two words at every layer, from the
@@ -111,6 +117,15 @@ ax = bk.plot_layer_similarity(curves, title="'bank' pairs across layers")
 # layers pull every token of the sentence towards a shared sentence meaning
 # (the model was trained for sentence similarity), so all cosines rise again.
 #
+# %% tags=["remove-cell"]
+# the text above, checked
+same, cross = curves[f"{labels[0]} ~ {labels[1]}"], [curves[f"{labels[a]} ~ {labels[b]}"] for a, b in pairs[1:]]
+gap = same - (cross[0] + cross[1]) / 2
+assert float(min(c.min() for c in curves.values())) < 0.85 < float(min(c[0] for c in curves.values()))
+assert int(gap.argmax()) in (2, 3) and float(gap[0]) < float(gap[1])
+assert all(float(c[-1]) > float(c[3]) for c in curves.values())   # all rise again at the top
+
+# %% [markdown]
 # ## Which layer choice separates the senses best?
 #
 # The gap between the same-sense pair and the mean of the two cross-sense
@@ -129,6 +144,13 @@ for k, v in sorted(gaps.items(), key=lambda kv: -kv[1]):
 # Middle layers (2-3) separate the senses most for this model; the last layer
 # least. The tutorial's sum of the last four layers sits in between.
 #
+# %% tags=["remove-cell"]
+# the text above, checked
+order = sorted(gaps, key=gaps.get, reverse=True)
+assert set(order[:2]) == {"2", "3"} and order[-1] == "last"
+assert gaps["last"] < gaps["sum_last4"] < gaps["2"]
+
+# %% [markdown]
 # ## All words at once
 #
 # The same comparison for every word pair at a middle layer (layer 3 of
