@@ -108,7 +108,8 @@ assert int(mean_acc.argmax()) in (3, 4, 5) and mean_acc[-1] < mean_acc.max() - 0
 assert abs(cls_acc[0] - 0.5) < 1e-9                               # [CLS] at layer 0: exactly chance
 assert (cls_acc[1:] < mean_acc[1:] + 0.01).all() and 0.03 < (mean_acc[1:] - cls_acc[1:]).mean() < 0.07
 assert 0.02 < float(mean_probe.std.mean()) < 0.08                 # a few points between folds
-#
+
+# %% [markdown]
 # ## A word-level probe: the sense of "bank"
 #
 # `probe_layers` also takes any `[layers, n, dim]` stack, for example the

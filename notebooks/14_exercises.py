@@ -119,7 +119,7 @@ print(f"layer {middle}: same meaning {answer1[0]:.3f}, different meanings {answe
 ax = bk.plot_similarity_heatmap(sims, labels, vmin=0.8, title=f"'{WORD}' at layer {middle} (zoomed: vmin=0.8)")
 
 # %%
-bk.exercises.check_meaning_gap(answer1, es, WORD, MEANING, layer=middle);
+passed = bk.exercises.check_meaning_gap(answer1, es, WORD, MEANING, layer=middle)
 
 # %% [markdown] tags=["solution"]
 # On the fixed 0-1 scale all five cells would look alike: every cosine is
@@ -136,7 +136,8 @@ animal = sims[:3, :3][~torch.eye(3, dtype=torch.bool)]
 assert float(sims.min()) > 0.8 and 0.915 <= float(animal.min()) and float(animal.max()) <= 0.965
 assert abs(float(sims[3, 4]) - 0.85) < 0.01 and float(sims[3, 4]) <= float(sims[3:, :3].max())
 assert abs((answer1[0] - answer1[1]) - 0.06) < 0.01
-#
+
+# %% [markdown]
 # ## Exercise 2 · One attention head
 #
 # *Task.* In the baseball sentence (sentence 3), where does the word look?
@@ -164,7 +165,7 @@ for layer, (token, weight) in enumerate(zip(answer2, row.max(dim=-1).values.toli
     print(f"layer {layer}: {token!r} ({weight:.2f})")
 
 # %%
-bk.exercises.check_attention_targets(answer2, es[3], WORD);
+passed = bk.exercises.check_attention_targets(answer2, es[3], WORD)
 
 # %% [markdown] tags=["solution"]
 # With the neighbours left out, "bat" looks at "swung" in layers 1-3, with a
@@ -220,7 +221,7 @@ for layer in (middle, enc.n_layers):
 answer3 = wins[middle][0]
 
 # %%
-bk.exercises.check_outlier_dimensions(answer3, es, layer=middle);
+passed = bk.exercises.check_outlier_dimensions(answer3, es, layer=middle)
 
 # %% [markdown] tags=["solution"]
 # The two histograms look alike at both layers, although the vectors are
@@ -269,7 +270,7 @@ ax = bk.plot_layer_similarity(curves, title=f"'{WORD}': cosine of its vectors ac
 answer4 = int(gap.argmax())
 
 # %%
-bk.exercises.check_widest_gap(answer4, es, WORD, MEANING);
+passed = bk.exercises.check_widest_gap(answer4, es, WORD, MEANING)
 
 # %% tags=["remove-cell", "solution"]
 # the discussion below says the gap peaks in the middle layers

@@ -35,3 +35,15 @@ def test_start_here_lists_every_notebook():
     start = (ROOT / "notebooks" / "00_start_here.py").read_text()
     for py in NOTEBOOKS[1:]:
         assert f"]({py.with_suffix('.ipynb').name})" in start, f"00_start_here does not list {py.name}"
+
+
+def test_no_heading_is_buried_in_a_code_cell():
+    """A markdown heading written as a comment inside a code cell (a lost cell marker) would be
+    hidden with an assertion cell in the docs and dropped with a solution in the student version."""
+    import jupytext
+
+    for py in NOTEBOOKS:
+        for cell in jupytext.read(py).cells:
+            if cell.cell_type == "code":
+                buried = [ln for ln in cell.source.splitlines() if re.match(r"# #+ ", ln)]
+                assert not buried, f"{py.name}: {buried[0]!r} sits in a code cell"

@@ -43,6 +43,8 @@ def test_the_student_version_holds_no_solution(student):
     assert "# Solution" not in text and "answer1 = (" not in text
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
     assert sum(c.source.startswith("# Your code here") for c in nb.cells) == 4
+    headings = [c.source.splitlines()[0] for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("## ")]
+    assert [h.split(" ·")[0] for h in headings if "Exercise" in h] == [f"## Exercise {k}" for k in range(1, 5)]
 
 
 def test_the_student_version_runs_and_every_check_waits_for_an_answer(student):
