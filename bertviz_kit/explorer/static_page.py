@@ -98,18 +98,24 @@ def _script_json(obj: Any) -> str:
 
 
 def _datasets(vega: dict[str, Any]) -> dict[str, str]:
-    """Name of each chart's (or chart layer's) drawn data set in the compiled Vega ``vega``."""
+    """Name of each chart's (or chart layer's) drawn data set in the compiled Vega ``vega``.
+
+    A mark drawn per group (a line per pair) reads a facet of a data set: its name is the data set's.
+    """
     found: dict[str, str] = {}
 
-    def walk(marks: list[dict[str, Any]]) -> None:
+    def walk(marks: list[dict[str, Any]], facets: dict[str, str]) -> None:
         for m in marks:
-            name, source = m.get("name", ""), m.get("from", {}).get("data")
-            source = source or m.get("from", {}).get("facet", {}).get("data")  # a line per group
-            if name.endswith("_marks") and source:
-                found[name[: -len("_marks")]] = source
-            walk(m.get("marks", []))
+            name, source = m.get("name", ""), m.get("from", {})
+            facet = source.get("facet")
+            if facet:
+                facets = {**facets, facet["name"]: facet["data"]}
+            data = source.get("data")
+            if name.endswith("_marks") and data:
+                found[name[: -len("_marks")]] = facets.get(data, data)
+            walk(m.get("marks", []), facets)
 
-    walk(vega.get("marks", []))
+    walk(vega.get("marks", []), {})
     return found
 
 

@@ -32,12 +32,16 @@ _WORD = "word_of[token]"
 
 
 def _index(n: str) -> list[dict[str, Any]]:
-    """Flatten the row-major matrix ``datum.v`` into cells ``i``, ``j``, ``value`` (``n`` columns)."""
+    """Flatten the row-major matrix ``datum.v`` into cells ``i``, ``j``, ``value`` (``n`` columns).
+
+    Vega's calculate writes into the rows it is given (the data set's own rows before the
+    flatten): the new names must not be names of the data (``k``, ``l``, ``v``, ...).
+    """
     return [
-        {"calculate": "sequence(0, length(datum.v))", "as": "k"},
-        {"flatten": ["v", "k"], "as": ["c", "k"]},
-        {"calculate": f"floor(datum.k / ({n}))", "as": "i"},
-        {"calculate": f"datum.k % ({n})", "as": "j"},
+        {"calculate": "sequence(0, length(datum.v))", "as": "seq"},
+        {"flatten": ["v", "seq"], "as": ["c", "idx"]},
+        {"calculate": f"floor(datum.idx / ({n}))", "as": "i"},
+        {"calculate": f"datum.idx % ({n})", "as": "j"},
         {"calculate": "datum.c / 1000", "as": "value"},
     ]
 
@@ -84,8 +88,8 @@ def _histogram(data: dict[str, Any]) -> dict[str, Any]:
         "data": {"name": "hist"},
         "transform": [
             {"filter": "datum.t == token && datum.l == layer"},
-            {"calculate": "sequence(0, length(datum.c))", "as": "b"},
-            {"flatten": ["c", "b"], "as": ["count", "b"]},
+            {"calculate": "sequence(0, length(datum.c))", "as": "seq"},
+            {"flatten": ["c", "seq"], "as": ["count", "b"]},
             {"calculate": f"datum.lo + datum.b * (datum.hi - datum.lo) / {bins}", "as": "x0"},
             {"calculate": f"datum.lo + (datum.b + 1) * (datum.hi - datum.lo) / {bins}", "as": "x1"},
         ],
@@ -117,7 +121,10 @@ def _cells(title: str, scale: dict[str, Any], labels: str, legend: str) -> dict[
 
 def _heatmap(data: dict[str, Any]) -> dict[str, Any]:
     n = len(data["words"])
-    cells = _cells(f"'word cosine, layers=' + {_SPEC} + ', subwords=' + subwords",
+    # as the widget's title: layers=2 for the slider's layer, layers='sum_last4' for a preset
+    title = ("'word cosine, layers=' + (layers == 'slider' ? layer : \"'\" + layers + \"'\")"
+             " + \", subwords='\" + subwords + \"'\"")
+    cells = _cells(title,
                    {"domain": [0, 1], "clamp": True, "scheme": "viridis"}, "words[datum.value]", "cosine")
     outline = {"mark": {"type": "rect", "fill": None, "stroke": "red", "strokeWidth": 2},
                "transform": [{"filter": f"datum.i == {_WORD} && datum.j == {_WORD}"}],
