@@ -61,10 +61,11 @@ def html_view(
     Notes
     -----
     Sizes: cosines and attention weights are stored as integers in thousandths
-    (3 decimals), the histogram as 60 bin counts per token and layer. The page
-    is about 0.8 MB for the tutorial sentence with the bundled model (with
-    attention), of which 0.58 MB is the Vega library; about 3 MB for a
-    27-token sentence with a bert-base shaped model (13 layers, 12 heads).
+    (3 decimals), the histogram as 60 bin counts per token and layer (its range
+    to 5 significant digits). The page is about 0.87 MB for the tutorial
+    sentence with the bundled model (with attention), of which 0.59 MB is the
+    Vega library; about 1.3 MB for a 27-token sentence with a bert-base shaped
+    model (13 layers x 768, 12 heads): ``benchmarks/html_size.py``.
     """
     check("e", e, IS_ENCODING)
     check("attention", attention, NoneOr(Boolean(), "when e holds attention weights"))
