@@ -175,3 +175,31 @@ def test_controls_are_the_explorers(page_offline, view_and_encoding):
     slider = page.locator("#bk-controls input[type='range'][name='layer']")
     assert (slider.get_attribute("min"), slider.get_attribute("max")) == ("0", str(e.n_layers))
     assert len(page.locator("#bk-view svg").all()) == 1
+
+
+def test_notebook_output_works_inside_its_iframe(browser, tmp_path, view_and_encoding):
+    """What a notebook stores and shows (``_repr_html_``: an iframe carrying the page) runs offline too."""
+    view, e = view_and_encoding
+    host = tmp_path / "output.html"
+    host.write_text(f"<!DOCTYPE html>\n<html><body><p>cell output</p>{view._repr_html_()}</body></html>",
+                    encoding="utf-8")
+    context = browser.new_context(viewport={"width": 1400, "height": 1300})
+    blocked: list[str] = []
+    context.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file://")
+                  else (blocked.append(r.request.url), r.abort()))
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(host.as_uri())
+        page.wait_for_function("() => document.querySelector('iframe').contentDocument"
+                               " .getElementById('bk-view').bkView !== undefined", timeout=30_000)
+        frame = page.frames[1]
+        frame.locator("#bk-controls select[name='token']").select_option("19")
+        token = frame.evaluate("async () => { const v = document.getElementById('bk-view').bkView;"
+                               " await v.runAsync(); return v.signal('token'); }")
+        assert token == 19 and e.words[e.word_ids[19]] == "bank"
+        assert frame.locator("#bk-view svg").count() == 1
+        assert blocked == [] and errors == []
+    finally:
+        context.close()
