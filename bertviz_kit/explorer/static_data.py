@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ..layers import LAYER_PRESETS
-from ..vectors.addressing import describe_token, describe_word
+from ..vectors.addressing import describe_token
 from ..vectors.pooling import SUBWORD_MODES
 
 __all__ = ["STATIC_PANELS", "static_data", "thousandths"]
@@ -65,6 +65,17 @@ def _histograms(x: Any, bins: int) -> list[dict[str, Any]]:
             counts, edges = np.histogram(x.data("histogram")["values"], bins=bins)
             rows.append({"t": t, "l": layer, "lo": _g5(edges[0]), "hi": _g5(edges[-1]), "c": counts.tolist()})
     return rows
+
+
+def _curve_titles(x: Any) -> list[str]:
+    """The curves' title for each word ("word 5 'bank' across layers", or "no other word to compare")."""
+    titles = {}
+    for t in _word_tokens(x):
+        w = x.e.word_ids[t]
+        if w not in titles:
+            x.set(token=t, redraw=False)
+            titles[w] = x.data("curves")["title"]
+    return [titles[w] for w in range(x.e.n_words)]
 
 
 def _partner(label: str) -> int:
@@ -135,7 +146,7 @@ def static_data(x: Any, *, attention: bool) -> dict[str, Any]:
         "word_of": [-1 if w is None else w for w in e.word_ids],
         "tokens": [[t, label] for t, label in _token_labels(e)],
         "token_names": [describe_token(e, t) for t in range(e.n_tokens)],
-        "word_names": [describe_word(e, w) for w in range(e.n_words)],
+        "curve_titles": _curve_titles(x),
         "layer_ids": list(e.layer_ids),
         "bins": bins,
         "hist": _histograms(x, bins),

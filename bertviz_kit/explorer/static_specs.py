@@ -62,7 +62,7 @@ def _params(data: dict[str, Any], state: dict[str, Any]) -> list[dict[str, Any]]
         {"name": "words", "value": data["words"]},
         {"name": "word_of", "value": data["word_of"]},
         {"name": "token_names", "value": data["token_names"]},
-        {"name": "word_names", "value": data["word_names"]},
+        {"name": "curve_titles", "value": data["curve_titles"]},
     ]
     if "attention" in data:
         att = data["attention"]
@@ -167,7 +167,7 @@ def _curves(data: dict[str, Any]) -> dict[str, Any]:
     rule = {"name": "curves_layer", "data": {"values": [{}]}, "mark": {"type": "rule", "strokeDash": [4, 3],
                                                                        "color": "grey"},
             "encoding": {"x": {"datum": {"expr": "layer"}, "type": "quantitative"}}}
-    title = f"word_names[{_WORD}] + ' across layers'"
+    title = f"curve_titles[{_WORD}]"
     return {"name": "curves", "width": _SIZE, "height": _SIZE, "data": {"name": "cos"},
             "title": {"text": {"expr": title}}, "layer": [lines, rule]}
 

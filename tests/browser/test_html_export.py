@@ -15,25 +15,36 @@ import bertviz_kit as bk
 
 TOL = 5e-4 + 1e-6  # the page stores thousandths
 
-# what each control change sets, in order (each keeps the earlier ones)
-STEPS = [
-    ("token", "select", "10"),      # the second 'bank'
-    ("layer", "range", "2"),
-    ("layers", "select", "slider"),  # the heatmap follows the slider's layer
-    ("subwords", "select", "max"),
-    ("layer", "range", "0"),        # the embeddings: no attention drawn
-    ("layers", "select", "mean_all"),
-    ("layer", "range", "5"),
-    ("head", "select", "3"),
-    ("level", "select", "token"),
-    ("token", "select", "19"),      # the river 'bank'
-    ("subwords", "select", "first"),
-]
+#: A split word ("robbers" -> robber ##s) with the tiny test model: word and token attention differ.
+SPLIT_TEXT = "the robbers took money from the bank on the river bank"
 
 
-@pytest.fixture(scope="module")
-def view_and_encoding():
-    e = bk.load(device="cpu").encode(bk.BANK_TEXT, attentions=True)
+def steps(e: bk.Encoding) -> list[tuple[str, str, str]]:
+    """Control changes, in order (each keeps the earlier ones): ``(name, kind, value)``."""
+    banks = [t for t, w in enumerate(e.word_ids) if w is not None and e.words[w].lower() == "bank"]
+    pieces = [t for t, w in enumerate(e.word_ids) if w is not None and e.word_ids.count(w) > 1]
+    return [
+        ("token", "select", str(banks[1])),  # the second 'bank'
+        ("layer", "range", "2"),
+        ("layers", "select", "slider"),  # the heatmap follows the slider's layer
+        ("subwords", "select", "max"),
+        ("layer", "range", "0"),  # the embeddings: no attention drawn
+        ("layers", "select", "mean_all"),
+        ("layer", "range", str(e.n_layers - 1)),
+        ("head", "select", "3"),
+        ("level", "select", "token"),
+        ("token", "select", str((pieces or banks)[-1])),  # a split word's last piece, or the last 'bank'
+        ("subwords", "select", "first"),
+        ("level", "select", "word"),
+    ]
+
+
+@pytest.fixture(scope="module", params=["minilm-bank", "tiny-split"])
+def view_and_encoding(request):
+    if request.param == "minilm-bank":
+        e = bk.load(device="cpu").encode(bk.BANK_TEXT, attentions=True)
+    else:
+        e = request.getfixturevalue("tiny").encode(SPLIT_TEXT, attentions=True)
     return bk.html_view(e), e
 
 
@@ -139,7 +150,7 @@ def test_every_control_redraws_what_python_computes_with_no_network(page_offline
     view, e = view_and_encoding
     x = bk.Explorer(e, panels=("histogram", "heatmap", "curves", "attention"))
     previous = None
-    for name, kind, value in [(None, None, None), *STEPS]:
+    for name, kind, value in [(None, None, None), *steps(e)]:
         if name is not None:
             change(page, name, kind, value)
             x.set(**{name: int(value) if name in ("token", "layer", "head") else value}, redraw=False)
@@ -169,7 +180,8 @@ def test_controls_are_the_explorers(page_offline, view_and_encoding):
     page, _, _ = page_offline
     _, e = view_and_encoding
     words = page.locator("#bk-controls select[name='token'] option").all_inner_texts()
-    assert words == [f"{w}: {e.words[w]}" for w in e.word_ids if w is not None]
+    assert words == [f"{w}: {e.words[w]}" + (f" ({e.tokens[t]})" if e.word_ids.count(w) > 1 else "")
+                     for t, w in enumerate(e.word_ids) if w is not None]
     layers = page.locator("#bk-controls select[name='layers'] option").all_inner_texts()
     assert layers == list(bk.explorer.widget.LAYER_CHOICES)
     slider = page.locator("#bk-controls input[type='range'][name='layer']")
@@ -195,10 +207,11 @@ def test_notebook_output_works_inside_its_iframe(browser, tmp_path, view_and_enc
         page.wait_for_function("() => document.querySelector('iframe').contentDocument"
                                " .getElementById('bk-view').bkView !== undefined", timeout=30_000)
         frame = page.frames[1]
-        frame.locator("#bk-controls select[name='token']").select_option("19")
+        last = max(t for t, w in enumerate(e.word_ids) if w is not None)
+        frame.locator("#bk-controls select[name='token']").select_option(str(last))
         token = frame.evaluate("async () => { const v = document.getElementById('bk-view').bkView;"
                                " await v.runAsync(); return v.signal('token'); }")
-        assert token == 19 and e.words[e.word_ids[19]] == "bank"
+        assert token == last
         assert frame.locator("#bk-view svg").count() == 1
         assert blocked == [] and errors == []
     finally:
