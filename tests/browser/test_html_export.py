@@ -8,6 +8,8 @@ drawn data set) after changing the HTML controls as a user would.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -216,3 +218,61 @@ def test_notebook_output_works_inside_its_iframe(browser, tmp_path, view_and_enc
         assert blocked == [] and errors == []
     finally:
         context.close()
+
+
+LAB_TIMEOUT_MS = 180_000
+CELL = ("import bertviz_kit as bk\n"
+        "e = bk.load(device='cpu').encode(bk.BANK_TEXT, attentions=True)\n"
+        "bk.html_view(e)")
+
+
+def _lab_view(page):
+    """The Vega view's frame inside the first iframe of a notebook output, once drawn."""
+    iframe = page.locator(".jp-OutputArea-output iframe").first
+    iframe.wait_for(timeout=LAB_TIMEOUT_MS)
+    frame = iframe.element_handle().content_frame()
+    frame.wait_for_function("() => { const el = document.getElementById('bk-view');"
+                            " return el && el.bkView && el.querySelector('svg'); }", timeout=60_000)
+    return frame
+
+
+def _pick_last_word(frame) -> int:
+    select = frame.locator("#bk-controls select[name='token']")
+    last = select.locator("option").last.get_attribute("value")
+    select.select_option(last)
+    return frame.evaluate("async () => { const v = document.getElementById('bk-view').bkView;"
+                          " await v.runAsync(); return v.signal('token'); }"), int(last)
+
+
+def test_view_in_jupyterlab_and_in_the_saved_notebook(page_and_log, tmp_path):
+    """Run the cell in JupyterLab: the view shows and its controls work; save, reopen without running:
+    the stored output still works (the notebook is trusted: its outputs were made here)."""
+    import nbformat
+
+    from .browser_servers import jupyterlab_server
+    from .test_explorer_browser import lab_run_all
+
+    notebook = tmp_path / "html_view.ipynb"
+    kernel = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(CELL)], metadata=kernel), notebook)
+    page, log = page_and_log
+    with jupyterlab_server(notebook, tmp_path) as server:
+        page.goto(f"{server.url}/lab/tree/{notebook.name}?token={server.token}")
+        page.locator(".jp-NotebookPanel .jp-Notebook").wait_for(timeout=LAB_TIMEOUT_MS)
+        server.wait_for_connected_kernel()
+        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=LAB_TIMEOUT_MS)
+        lab_run_all(page)
+        shown, picked = _pick_last_word(_lab_view(page))
+        assert shown == picked
+        page.locator(".jp-CodeCell .jp-InputPrompt").first.click()  # command mode, outside the output
+        page.keyboard.press("Control+s")
+        saved, deadline = server.root / notebook.name, time.monotonic() + 30
+        while not any("text/html" in o.get("data", {}) for o in nbformat.read(saved, as_version=4).cells[0].outputs):
+            assert time.monotonic() < deadline, "the notebook was not saved with the view's output"
+            time.sleep(0.5)
+        page.reload()  # the stored output, not run again
+        page.locator(".jp-NotebookPanel .jp-Notebook").wait_for(timeout=LAB_TIMEOUT_MS)
+        shown, picked = _pick_last_word(_lab_view(page))
+        assert shown == picked
+        page.goto("about:blank")  # close the page's connections before the server stops
+    assert not [e for e in log.errors if "bk-view" in e or "vega" in e.lower()]
