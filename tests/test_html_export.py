@@ -216,3 +216,12 @@ def test_demo_writes_the_page(tmp_path, capsys):
     page = (out / "pages" / "bank.html").read_text(encoding="utf-8")
     assert '"attention_cells' in page and len(page.encode()) <= 1_000_000
     assert "page: " in capsys.readouterr().out
+
+
+def test_an_encoding_with_some_layers_offers_the_presets_it_can_feed(tiny):
+    e = tiny.encode("the bank of the river", layers=[0, 3])  # the tiny model has 3 layers
+    with pytest.raises(bk.InvalidParameterError, match=r"^layers='sum_last4' needs layers .* pass layers='slider'"):
+        bk.html_view(e)
+    view = bk.html_view(e, layers="last")
+    assert view.data["presets"] == [p for p in bk.LAYER_PRESETS if p in ("last", "embeddings")]
+    assert {r["k"].split("|")[0] for r in view.data["cos"]} == {"0", "3", "last", "embeddings"}

@@ -11,7 +11,8 @@ Storage (all JSON, kept small):
   ``873`` is 0.873);
 - the histogram as 60 counts per (token, layer) with the bin range ``lo``, ``hi``
   (float32 values rounded to 5 significant digits);
-- a cosine matrix ``[W, W]`` row-major in one list per (layer spec, sub-word mode).
+- a cosine matrix ``[W, W]`` row-major in one list per (layer spec, sub-word mode), with each
+  word's partners in the curves panel.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._validation import InvalidParameterError
 from ..layers import LAYER_PRESETS
 from ..vectors.addressing import describe_token
 from ..vectors.pooling import SUBWORD_MODES
 
-__all__ = ["STATIC_PANELS", "static_data", "thousandths"]
+__all__ = ["STATIC_PANELS", "available_presets", "static_data", "thousandths"]
 
 #: Panels the HTML view can show (the lens needs the encoder, so it stays in the widget).
 STATIC_PANELS = ("histogram", "heatmap", "curves", "attention")
@@ -45,9 +47,22 @@ def _word_tokens(x: Any) -> list[int]:
     return [t for t, w in enumerate(x.e.word_ids) if w is not None]
 
 
-def _specs(x: Any) -> list[tuple[str, int | None]]:
+def available_presets(x: Any) -> list[str]:
+    """The layer presets the encoding can feed (one stored with some layers only lacks some)."""
+    out = []
+    for preset in LAYER_PRESETS:
+        x.set(layers=preset, redraw=False)
+        try:
+            x.data("heatmap")
+        except InvalidParameterError:
+            continue
+        out.append(preset)
+    return out
+
+
+def _specs(x: Any, presets: list[str]) -> list[tuple[str, int | None]]:
     """Heatmap layer specs: every single layer (the slider's), then the presets: ``(key, layer or None)``."""
-    return [(str(layer), layer) for layer in x.e.layer_ids] + [(p, None) for p in LAYER_PRESETS]
+    return [(str(layer), layer) for layer in x.e.layer_ids] + [(p, None) for p in presets]
 
 
 def _set_spec(x: Any, key: str, layer: int | None, subwords: str) -> None:
@@ -83,14 +98,14 @@ def _partner(label: str) -> int:
     return int(label.rpartition(" ~ ")[2].partition(":")[0])
 
 
-def _cosines(x: Any) -> list[dict[str, Any]]:
+def _cosines(x: Any, presets: list[str]) -> list[dict[str, Any]]:
     """One row per (layer spec, sub-word mode): key ``k`` ("3|mean", "sum_last4|max"), the single layer ``l``
     (None for a preset), the cosine matrix ``v`` and each word's partners in the curves panel ``p``."""
     first: dict[int, int] = {}
     for t in _word_tokens(x):
         first.setdefault(x.e.word_ids[t], t)
     rows = []
-    for key, layer in _specs(x):
+    for key, layer in _specs(x, presets):
         for mode in SUBWORD_MODES:
             _set_spec(x, key, layer, mode)
             partners = []
@@ -141,7 +156,9 @@ def static_data(x: Any, *, attention: bool) -> dict[str, Any]:
     """
     e = x.e
     bins = next(p.bins for p in x.panels if p.name == "histogram")
+    presets = available_presets(x)
     data: dict[str, Any] = {
+        "presets": presets,
         "words": [f"{i}:{w}" for i, w in enumerate(e.words)],
         "word_of": [-1 if w is None else w for w in e.word_ids],
         "tokens": [[t, label] for t, label in _token_labels(e)],
@@ -150,7 +167,7 @@ def static_data(x: Any, *, attention: bool) -> dict[str, Any]:
         "layer_ids": list(e.layer_ids),
         "bins": bins,
         "hist": _histograms(x, bins),
-        "cos": _cosines(x),
+        "cos": _cosines(x, presets),
         "ylim": [_g5(v) for v in x.data("curves")["ylim"]],
     }
     if attention:

@@ -196,5 +196,9 @@ def explorer_page(x: Any, *, attention: bool) -> HtmlView:
                    subwords=s["subwords"], **options)
     start = dict(copy.state)
     data = static_data(copy, attention=attention)
+    if start["layers"] not in ("slider", *data["presets"]):
+        raise InvalidParameterError(
+            f"layers={start['layers']!r} needs layers this encoding did not store (it has layers "
+            f"{tuple(x.e.layer_ids)}); pass layers='slider' or one of {tuple(data['presets'])}.")
     vega = _compile(vegalite_spec(data, start))
     return HtmlView(_page(x.e.text, vega), data, vega)

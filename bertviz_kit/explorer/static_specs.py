@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..layers import LAYER_PRESETS
 from ..vectors.pooling import SUBWORD_MODES
 
 __all__ = ["vegalite_spec", "CHART_NAMES"]
@@ -56,7 +55,7 @@ def _params(data: dict[str, Any], state: dict[str, Any]) -> list[dict[str, Any]]
          "bind": {"input": "range", "min": data["layer_ids"][0], "max": data["layer_ids"][-1], "step": 1,
                   "name": "layer "}},
         {"name": "layers", "value": state["layers"],
-         "bind": {"input": "select", "options": ["slider", *LAYER_PRESETS], "name": "layers "}},
+         "bind": {"input": "select", "options": ["slider", *data["presets"]], "name": "layers "}},
         {"name": "subwords", "value": state["subwords"],
          "bind": {"input": "select", "options": list(SUBWORD_MODES), "name": "subwords "}},
         {"name": "words", "value": data["words"]},
