@@ -140,6 +140,10 @@ def _demo(args: argparse.Namespace, enc) -> int:
 
     import bertviz_kit as bk
 
+    if args.html is not None:
+        from .explorer.static_page import html_path
+
+        html_path(args.html)  # a bad file name fails before the work
     e = enc.encode(args.text, attentions=args.html is not None)
     layers = _layers(args.layers)
     idx = bk.find(e, args.word)

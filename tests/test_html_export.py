@@ -225,3 +225,9 @@ def test_an_encoding_with_some_layers_offers_the_presets_it_can_feed(tiny):
     view = bk.html_view(e, layers="last")
     assert view.data["presets"] == [p for p in bk.LAYER_PRESETS if p in ("last", "embeddings")]
     assert {r["k"].split("|")[0] for r in view.data["cos"]} == {"0", "3", "last", "embeddings"}
+
+
+def test_demo_refuses_a_page_name_without_html_before_the_work(tmp_path, capsys):
+    assert cli_main(["demo", "--out", str(tmp_path / "out"), "--html", str(tmp_path / "bank.png")]) == 2
+    assert "error: path must end in one of ('.html', '.htm')" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
