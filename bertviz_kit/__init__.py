@@ -39,8 +39,10 @@ from .config import MODEL_ENV, Settings, read_settings
 from .encoder import Encoder
 from .encoding import Corpus, Encoding, Encodings
 from .examples import BANK_SENSES, BANK_TEXT
+from .explorer.export import html_view, to_html
 from .explorer.panels import AttentionPanel, CurvesPanel, HeatmapPanel, HistogramPanel, LensPanel
 from .explorer.protocol import DEFAULT_PANELS, PANELS, Panel, PanelControl, register_panel
+from .explorer.static_page import HtmlView
 from .explorer.widget import SAVE_FORMATS, Explorer, explore
 from .extraction import extract, extract_part
 from .layers import LAYER_PRESETS, resolve_layers
@@ -137,6 +139,9 @@ __all__ = [
     "CorruptStoreError",
     "Explorer",
     "explore",
+    "HtmlView",
+    "html_view",
+    "to_html",
     "HEAD_STATISTICS",
     "word_attention",
     "attention_units",

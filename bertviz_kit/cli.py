@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--occurrence", type=int, default=None,
                    help="which occurrence of a --token word (0 = the first, -1 = the last)")
     d.add_argument("--layer", type=int, default=-1, help="layer for the histogram")
+    d.add_argument("--html", default=None, metavar="PATH",
+                   help="also write the explorer's views (with attention) as one self-contained HTML file "
+                        "that works in any browser without a kernel or network, e.g. out/bank.html")
 
     e = sub.add_parser("encode", help="encode texts and print shapes (and save tensors)")
     e.add_argument("texts", nargs="*", help="texts; read lines from --file or stdin when none")
@@ -158,7 +161,11 @@ def _demo(args: argparse.Namespace, enc) -> int:
 
     import bertviz_kit as bk
 
-    e = enc.encode(args.text)
+    if args.html is not None:
+        from .explorer.static_page import html_path
+
+        html_path(args.html)  # a bad file name fails before the work
+    e = enc.encode(args.text, attentions=args.html is not None)
     layers = _layers(args.layers)
     idx = bk.find(e, args.word)
     print(f"model: {enc.name} ({enc.n_layers} layers, {enc.dim} dims)")
@@ -207,6 +214,9 @@ def _demo(args: argparse.Namespace, enc) -> int:
         ax = bk.plot_layer_similarity(curves, title=f"'{args.word}' pairs across layers")
         files.append(_save(ax, out / f"layer_similarity.{fmt}", plt, dpi))
     print("\nfigures: " + ", ".join(str(f) for f in files))
+    if args.html is not None:
+        Path(args.html).parent.mkdir(parents=True, exist_ok=True)
+        print(f"page: {bk.to_html(e, args.html, word=args.word, layers=layers)}")
     return 0
 
 
