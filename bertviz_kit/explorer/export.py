@@ -37,7 +37,7 @@ def html_view(
     value is computed here for every control value, so the page only selects;
     the Vega library is inlined and nothing is fetched (it works offline, from
     disk, and in a saved notebook). Display the result in a notebook, or
-    :meth:`~bertviz_kit.explorer.static_page.HtmlView.save` it.
+    :meth:`~bertviz_kit.HtmlView.save` it.
 
     Parameters
     ----------
