@@ -165,8 +165,9 @@ print("cosine of 'bank' between layers l-1 and l, for l = 1..6:", [round(v, 2) f
 
 # %% tags=["remove-cell"]
 # the text above, checked: the last step changes most, the first step next, the middle ones least
-assert int(steps.argmin()) == len(steps) - 1
-assert float(steps[0]) < float(steps[1:-1].min())
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2":  # the text describes the bundled model's numbers
+    assert int(steps.argmin()) == len(steps) - 1
+    assert float(steps[0]) < float(steps[1:-1].min())
 
 # %% [markdown]
 # ## Attention weights

@@ -92,8 +92,9 @@ ax = bk.plot_similarity_heatmap(sims, labels, vmin=0.9, title="the same, zoomed 
 #
 # %% tags=["remove-cell"]
 # the text above, checked
-assert abs(float(sims[0, 1]) - 0.94) < 0.005 and all(abs(float(sims[i, 2]) - 0.89) < 0.005 for i in (0, 1))
-assert float(sims[0, 1]) > float(sims[:2, 2].max())
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2":  # the text describes the bundled model's numbers
+    assert abs(float(sims[0, 1]) - 0.94) < 0.005 and all(abs(float(sims[i, 2]) - 0.89) < 0.005 for i in (0, 1))
+    assert float(sims[0, 1]) > float(sims[:2, 2].max())
 
 # %% [markdown]
 # ## Where in the network does context separate the senses?
@@ -119,11 +120,12 @@ ax = bk.plot_layer_similarity(curves, title="'bank' pairs across layers")
 #
 # %% tags=["remove-cell"]
 # the text above, checked
-same, cross = curves[f"{labels[0]} ~ {labels[1]}"], [curves[f"{labels[a]} ~ {labels[b]}"] for a, b in pairs[1:]]
-gap = same - (cross[0] + cross[1]) / 2
-assert float(min(c.min() for c in curves.values())) < 0.85 < float(min(c[0] for c in curves.values()))
-assert int(gap.argmax()) in (2, 3) and float(gap[0]) < float(gap[1])
-assert all(float(c[-1]) > float(c[3]) for c in curves.values())   # all rise again at the top
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2":  # the text describes the bundled model's numbers
+    same, cross = curves[f"{labels[0]} ~ {labels[1]}"], [curves[f"{labels[a]} ~ {labels[b]}"] for a, b in pairs[1:]]
+    gap = same - (cross[0] + cross[1]) / 2
+    assert float(min(c.min() for c in curves.values())) < 0.85 < float(min(c[0] for c in curves.values()))
+    assert int(gap.argmax()) in (2, 3) and float(gap[0]) < float(gap[1])
+    assert all(float(c[-1]) > float(c[3]) for c in curves.values())   # all rise again at the top
 
 # %% [markdown]
 # ## Which layer choice separates the senses best?
@@ -146,9 +148,10 @@ for k, v in sorted(gaps.items(), key=lambda kv: -kv[1]):
 #
 # %% tags=["remove-cell"]
 # the text above, checked
-order = sorted(gaps, key=gaps.get, reverse=True)
-assert set(order[:2]) == {"2", "3"} and order[-1] == "last"
-assert gaps["last"] < gaps["sum_last4"] < gaps["2"]
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2":  # the text describes the bundled model's numbers
+    order = sorted(gaps, key=gaps.get, reverse=True)
+    assert set(order[:2]) == {"2", "3"} and order[-1] == "last"
+    assert gaps["last"] < gaps["sum_last4"] < gaps["2"]
 
 # %% [markdown]
 # ## All words at once

@@ -108,9 +108,10 @@ for name, v in [("sampled", base), ("exact", exact), ("centred", centred)]:
 
 # %% tags=["remove-cell"]
 # the text above, checked
-assert float((base - exact).abs().max()) < 0.01
-assert 0.1 <= float(exact[1:6].min()) and float(exact[1:6].max()) <= 0.31
-assert float(centred.abs().max()) < 0.03
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2":  # the text describes the bundled model's numbers
+    assert float((base - exact).abs().max()) < 0.01
+    assert 0.1 <= float(exact[1:6].min()) and float(exact[1:6].max()) <= 0.31
+    assert float(centred.abs().max()) < 0.03
 
 # %% [markdown]
 # ## Self-similarity of some words, raw and adjusted
@@ -146,14 +147,15 @@ ax = bk.plot_layer_similarity(adjusted, title="self-similarity minus anisotropy 
 
 # %% tags=["remove-cell"]
 # the text above, checked
-self_sim = torch.stack([raw[w] for w in words])  # [words, layers]
-assert 0.85 <= float(self_sim[:, 0].min()) and float(self_sim[:, 0].max()) <= 0.96
-assert bool((self_sim[:, 1:4] < self_sim[:, 0:3]).all())          # falls from layer 0 to 3
-assert bool((self_sim[:, 5] > self_sim[:, 4]).all())               # rises again at layer 5
-assert bool((self_sim.argmin(dim=1) == 6).all())                   # lowest at layer 6
-content, function = ["film", "movie", "funny", "story"], ["the", "and"]
-assert max(float(raw[w][6]) for w in function) < min(float(raw[w][6]) for w in content) - 0.3
-assert all(float(adjusted[w][6]) > float(adjusted[w][5]) for w in content)
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2":  # the text describes the bundled model's numbers
+    self_sim = torch.stack([raw[w] for w in words])  # [words, layers]
+    assert 0.85 <= float(self_sim[:, 0].min()) and float(self_sim[:, 0].max()) <= 0.96
+    assert bool((self_sim[:, 1:4] < self_sim[:, 0:3]).all())          # falls from layer 0 to 3
+    assert bool((self_sim[:, 5] > self_sim[:, 4]).all())               # rises again at layer 5
+    assert bool((self_sim.argmin(dim=1) == 6).all())                   # lowest at layer 6
+    content, function = ["film", "movie", "funny", "story"], ["the", "and"]
+    assert max(float(raw[w][6]) for w in function) < min(float(raw[w][6]) for w in content) - 0.3
+    assert all(float(adjusted[w][6]) > float(adjusted[w][5]) for w in content)
 
 # %% [markdown]
 # ## Intra-sentence similarity
@@ -183,9 +185,10 @@ ax = bk.plot_layer_similarity(curves, title="contextuality on 300 movie-review s
 
 # %% tags=["remove-cell"]
 # the text above, checked
-assert bool((intra[1:] > intra[:-1]).all())
-assert abs(float(intra[0]) - 0.34) < 0.01 and abs(float(intra[-1]) - 0.62) < 0.01
-assert float(intra[-1] - intra[0]) > float(base[-1] - base[0])
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2":  # the text describes the bundled model's numbers
+    assert bool((intra[1:] > intra[:-1]).all())
+    assert abs(float(intra[0]) - 0.34) < 0.01 and abs(float(intra[-1]) - 0.62) < 0.01
+    assert float(intra[-1] - intra[0]) > float(base[-1] - base[0])
 
 # %% [markdown]
 # ## Mean-centring before the cosine

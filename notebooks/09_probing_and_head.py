@@ -79,8 +79,9 @@ for name, r in (("mean of words", mean_probe), ("[CLS]", cls_probe)):
 
 # %% tags=["remove-cell"]
 # the printed accuracies, within a few sentences of the ones this notebook was written with
-np.testing.assert_allclose(mean_probe.mean, [0.650, 0.663, 0.690, 0.710, 0.743, 0.763, 0.687], atol=0.02)
-np.testing.assert_allclose(cls_probe.mean, [0.500, 0.650, 0.677, 0.657, 0.627, 0.693, 0.653], atol=0.02)
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2":  # the text describes the bundled model's numbers
+    np.testing.assert_allclose(mean_probe.mean, [0.650, 0.663, 0.690, 0.710, 0.743, 0.763, 0.687], atol=0.02)
+    np.testing.assert_allclose(cls_probe.mean, [0.500, 0.650, 0.677, 0.657, 0.627, 0.693, 0.653], atol=0.02)
 
 # %%
 ax = bk.plot_probe({"mean of words": mean_probe, "[CLS]": cls_probe},
@@ -102,12 +103,13 @@ ax = bk.plot_probe({"mean of words": mean_probe, "[CLS]": cls_probe},
 
 # %% tags=["remove-cell"]
 # the text above, checked
-mean_acc, cls_acc = mean_probe.mean.numpy(), cls_probe.mean.numpy()
-assert mean_acc[0] > 0.58                                         # layer 0 beats chance
-assert int(mean_acc.argmax()) in (3, 4, 5) and mean_acc[-1] < mean_acc.max() - 0.03
-assert abs(cls_acc[0] - 0.5) < 1e-9                               # [CLS] at layer 0: exactly chance
-assert (cls_acc[1:] < mean_acc[1:] + 0.01).all() and 0.03 < (mean_acc[1:] - cls_acc[1:]).mean() < 0.07
-assert 0.02 < float(mean_probe.std.mean()) < 0.08                 # a few points between folds
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2":  # the text describes the bundled model's numbers
+    mean_acc, cls_acc = mean_probe.mean.numpy(), cls_probe.mean.numpy()
+    assert mean_acc[0] > 0.58                                         # layer 0 beats chance
+    assert int(mean_acc.argmax()) in (3, 4, 5) and mean_acc[-1] < mean_acc.max() - 0.03
+    assert abs(cls_acc[0] - 0.5) < 1e-9                               # [CLS] at layer 0: exactly chance
+    assert (cls_acc[1:] < mean_acc[1:] + 0.01).all() and 0.03 < (mean_acc[1:] - cls_acc[1:]).mean() < 0.07
+    assert 0.02 < float(mean_probe.std.mean()) < 0.08                 # a few points between folds
 
 # %% [markdown]
 # ## A word-level probe: the sense of "bank"
@@ -139,8 +141,9 @@ ax = bk.plot_probe(sense_probe, title="'bank': money or river? (20 occurrences, 
 
 # %% tags=["remove-cell"]
 # the text above, checked
-assert round(float(sense_probe.mean[0]) * 20) == 17
-assert float(sense_probe.mean[1:].min()) >= 0.9
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2":  # the text describes the bundled model's numbers
+    assert round(float(sense_probe.mean[0]) * 20) == 17
+    assert float(sense_probe.mean[1:].min()) >= 0.9
 
 # %% [markdown]
 # ## Training the custom head on a frozen encoder
@@ -180,8 +183,9 @@ print(f"held-out accuracy {test_acc:.2f}")
 
 # %% tags=["remove-cell"]
 # the text below, checked: about three in four held out, far better on the training sentences
-assert 0.70 <= test_acc <= 0.80 and train_acc > test_acc + 0.15
-assert abs(mean_acc[-1] - 0.69) < 0.02 and int(mean_acc.argmax()) == 5  # the probe above
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2":  # the text describes the bundled model's numbers
+    assert 0.70 <= test_acc <= 0.80 and train_acc > test_acc + 0.15
+    assert abs(mean_acc[-1] - 0.69) < 0.02 and int(mean_acc.argmax()) == 5  # the probe above
 
 # %% [markdown]
 # About three held-out reviews in four are classified correctly by a linear

@@ -134,12 +134,13 @@ print("embeddings vs last layer:", round(float(linear[0, -1]), 2),
 
 # %% tags=["remove-cell"]
 # the text above, checked (two-decimal values with a tolerance: they are rounded in the text)
-near = lambda value, stated: abs(float(value) - stated) < 0.006  # noqa: E731
-assert all(0.915 < float(linear[k, k + 1]) < 0.945 for k in range(4)) and near(linear[4, 5], 0.88)
-assert all(near(linear[0, k], v) for k, v in zip(range(1, 6), (0.93, 0.87, 0.80, 0.72, 0.60)))
-assert near(linear[5, 6], 0.63) and near(linear[0, 6], 0.43)
-assert float(linear[5, 6]) < min(float(linear[k, k + 1]) for k in range(5))
-assert float((linear - debiased).abs().max()) < 0.01
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2":  # the text describes the bundled model's numbers
+    near = lambda value, stated: abs(float(value) - stated) < 0.006  # noqa: E731
+    assert all(0.915 < float(linear[k, k + 1]) < 0.945 for k in range(4)) and near(linear[4, 5], 0.88)
+    assert all(near(linear[0, k], v) for k, v in zip(range(1, 6), (0.93, 0.87, 0.80, 0.72, 0.60)))
+    assert near(linear[5, 6], 0.63) and near(linear[0, 6], 0.43)
+    assert float(linear[5, 6]) < min(float(linear[k, k + 1]) for k in range(5))
+    assert float((linear - debiased).abs().max()) < 0.01
 
 # %% [markdown]
 # ## Minibatch CKA
@@ -169,9 +170,10 @@ for batch in (10, 50):
 
 # %% tags=["remove-cell"]
 # the text above, checked
-gap = {b: float((mb - debiased).abs().max()) for b, mb in minibatch.items()}
-assert gap[50] < 0.02 and 0.04 < gap[10] < 0.08
-assert all(float((mb - debiased).max()) < 0.01 < -float((mb - debiased).min()) for mb in minibatch.values())
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2":  # the text describes the bundled model's numbers
+    gap = {b: float((mb - debiased).abs().max()) for b, mb in minibatch.items()}
+    assert gap[50] < 0.02 and 0.04 < gap[10] < 0.08
+    assert all(float((mb - debiased).max()) < 0.01 < -float((mb - debiased).min()) for mb in minibatch.values())
 
 # %% [markdown]
 # The rows can also be tokens instead of words (`unit="token"`, special tokens

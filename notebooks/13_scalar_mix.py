@@ -154,18 +154,19 @@ for seed in (0, 1, 2):
 
 # %% tags=["remove-cell"]
 # the text above, checked
-w_upos, w_rel = mix["UPOS"].weights.numpy(), mix["relation"].weights.numpy()
-assert max(w_upos.max(), w_rel.max()) <= 0.30 and set(np.argsort(w_upos)[-2:]) == {2, 3} == set(np.argsort(w_rel)[-2:])
-assert min(w_upos[:2]) > max(w_rel[:2]) and w_rel[2:5].sum() > w_upos[2:5].sum()
-centre = {seed: {t: r.center_of_gravity for t, r in runs.items()} for seed, runs in splits.items()}
-expected = {seed: {t: r.expected_layer for t, r in runs.items()} for seed, runs in splits.items()}
-accuracy = {seed: {t: r.accuracy for t, r in runs.items()} for seed, runs in splits.items()}
-assert all(0.2 <= c["relation"] - c["UPOS"] <= 0.4 for c in centre.values())      # UPOS lower on every split
-assert all(2.45 <= c["UPOS"] <= 2.72 and 2.8 <= c["relation"] <= 3.0 for c in centre.values())
-assert [e["relation"] > e["UPOS"] for e in expected.values()] == [True, False, True]  # agrees on two of three
-for seed, (upos, rel) in {0: (1.19, 2.08), 1: (1.52, 1.16), 2: (1.62, 1.83)}.items():
-    assert abs(expected[seed]["UPOS"] - upos) < 0.15 and abs(expected[seed]["relation"] - rel) < 0.15
-assert all(0.88 <= a["UPOS"] <= 0.91 and 0.67 <= a["relation"] <= 0.73 for a in accuracy.values())
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2":  # the text describes the bundled model's numbers
+    w_upos, w_rel = mix["UPOS"].weights.numpy(), mix["relation"].weights.numpy()
+    assert max(w_upos.max(), w_rel.max()) <= 0.30 and set(np.argsort(w_upos)[-2:]) == {2, 3} == set(np.argsort(w_rel)[-2:])
+    assert min(w_upos[:2]) > max(w_rel[:2]) and w_rel[2:5].sum() > w_upos[2:5].sum()
+    centre = {seed: {t: r.center_of_gravity for t, r in runs.items()} for seed, runs in splits.items()}
+    expected = {seed: {t: r.expected_layer for t, r in runs.items()} for seed, runs in splits.items()}
+    accuracy = {seed: {t: r.accuracy for t, r in runs.items()} for seed, runs in splits.items()}
+    assert all(0.2 <= c["relation"] - c["UPOS"] <= 0.4 for c in centre.values())      # UPOS lower on every split
+    assert all(2.45 <= c["UPOS"] <= 2.72 and 2.8 <= c["relation"] <= 3.0 for c in centre.values())
+    assert [e["relation"] > e["UPOS"] for e in expected.values()] == [True, False, True]  # agrees on two of three
+    for seed, (upos, rel) in {0: (1.19, 2.08), 1: (1.52, 1.16), 2: (1.62, 1.83)}.items():
+        assert abs(expected[seed]["UPOS"] - upos) < 0.15 and abs(expected[seed]["relation"] - rel) < 0.15
+    assert all(0.88 <= a["UPOS"] <= 0.91 and 0.67 <= a["relation"] <= 0.73 for a in accuracy.values())
 
 # %% [markdown]
 # **Route:** Previous: [12 · Word-level probes on Universal Dependencies, checked with control tasks](12_ud_probing_control_tasks.ipynb) · [Start here](00_start_here.ipynb) · Next: [14 · Exercises: one word, two meanings](14_exercises.ipynb)

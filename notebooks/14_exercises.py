@@ -132,10 +132,11 @@ passed = bk.exercises.check_meaning_gap(answer1, es, WORD, MEANING, layer=middle
 
 # %% tags=["remove-cell", "solution"]
 # the text above, checked
-animal = sims[:3, :3][~torch.eye(3, dtype=torch.bool)]
-assert float(sims.min()) > 0.8 and 0.915 <= float(animal.min()) and float(animal.max()) <= 0.965
-assert abs(float(sims[3, 4]) - 0.85) < 0.01 and float(sims[3, 4]) <= float(sims[3:, :3].max())
-assert abs((answer1[0] - answer1[1]) - 0.06) < 0.01
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2" and WORD == "bat":  # the text describes the bundled model's numbers
+    animal = sims[:3, :3][~torch.eye(3, dtype=torch.bool)]
+    assert float(sims.min()) > 0.8 and 0.915 <= float(animal.min()) and float(animal.max()) <= 0.965
+    assert abs(float(sims[3, 4]) - 0.85) < 0.01 and float(sims[3, 4]) <= float(sims[3:, :3].max())
+    assert abs((answer1[0] - answer1[1]) - 0.06) < 0.01
 
 # %% [markdown]
 # ## Exercise 2 · One attention head
@@ -177,8 +178,9 @@ passed = bk.exercises.check_attention_targets(answer2, es[3], WORD)
 
 # %% tags=["remove-cell", "solution"]
 # the text above, checked
-assert answer2[:3] == ["swung"] * 3 and "swung" not in answer2[3:]
-assert float(row[:3].max()) < 0.15
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2" and WORD == "bat":  # the text describes the bundled model's numbers
+    assert answer2[:3] == ["swung"] * 3 and "swung" not in answer2[3:]
+    assert float(row[:3].max()) < 0.15
 
 # %% [markdown]
 # ## Exercise 3 · A value histogram, and one dimension that stands out
@@ -239,10 +241,11 @@ passed = bk.exercises.check_outlier_dimensions(answer3, es, layer=middle)
 
 # %% tags=["remove-cell", "solution"]
 # the text above, checked
-assert answer3 == 223 and 0.4 < wins[middle][1] / wins[middle][2] < 0.55
-assert wins[enc.n_layers][1] / wins[enc.n_layers][2] < 0.2
-a, b = (es[i].hidden_states[0, token[i]] for i in pair)
-assert abs(float(bk.cosine(a, b)) - 0.97) < 0.01
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2" and WORD == "bat":  # the text describes the bundled model's numbers
+    assert answer3 == 223 and 0.4 < wins[middle][1] / wins[middle][2] < 0.55
+    assert wins[enc.n_layers][1] / wins[enc.n_layers][2] < 0.2
+    a, b = (es[i].hidden_states[0, token[i]] for i in pair)
+    assert abs(float(bk.cosine(a, b)) - 0.97) < 0.01
 
 # %% [markdown]
 # ## Exercise 4 · A layer curve
@@ -274,7 +277,8 @@ passed = bk.exercises.check_widest_gap(answer4, es, WORD, MEANING)
 
 # %% tags=["remove-cell", "solution"]
 # the discussion below says the gap peaks in the middle layers
-assert answer4 in (2, 3, 4) and float(gap[answer4]) > float(gap[0]) + 0.03
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2" and WORD == "bat":  # the text describes the bundled model's numbers
+    assert answer4 in (2, 3, 4) and float(gap[answer4]) > float(gap[0]) + 0.03
 
 # %% [markdown]
 # ## To discuss

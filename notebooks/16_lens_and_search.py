@@ -75,12 +75,13 @@ ax = bk.plot_lens(r)
 
 # %% tags=["remove-cell"]
 # the text above, checked
-assert r.rank.tolist()[:-1] == [1] * (len(r.layer_ids) - 1) and r.rank.tolist()[-1] == 2
-assert tuple(r.tokens[-1][:2]) == ("banks", "bank") and abs(float(r.scores[-1, 1]) - 0.38) < 0.01
-top = r.scores[:, 0].tolist()
-assert all(a > b for a, b in zip(top, top[1:])) and abs(top[0] - 0.96) < 0.01 and abs(top[-1] - 0.40) < 0.01
-assert all(sum(t.startswith(("bank", "##bank")) for t in toks[:4]) >= 3 for toks in r.tokens)
-assert not any(t in ("river", "shore", "stream", "water") for toks in r.tokens for t in toks)
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2":  # the text describes the bundled model's numbers
+    assert r.rank.tolist()[:-1] == [1] * (len(r.layer_ids) - 1) and r.rank.tolist()[-1] == 2
+    assert tuple(r.tokens[-1][:2]) == ("banks", "bank") and abs(float(r.scores[-1, 1]) - 0.38) < 0.01
+    top = r.scores[:, 0].tolist()
+    assert all(a > b for a, b in zip(top, top[1:])) and abs(top[0] - 0.96) < 0.01 and abs(top[-1] - 0.40) < 0.01
+    assert all(sum(t.startswith(("bank", "##bank")) for t in toks[:4]) >= 3 for toks in r.tokens)
+    assert not any(t in ("river", "shore", "stream", "water") for toks in r.tokens for t in toks)
 
 # %% [markdown]
 # ## Nearest contexts: layer 1 vs the last layer
@@ -133,14 +134,15 @@ ax = bk.plot_nearest_contexts(hits[-1])
 
 # %% tags=["remove-cell"]
 # the text above, checked
-for found in hits.values():
-    assert len(found) == 8 and all(h.word.lower() == "bank" for h in found)
-    assert found[0].cosine - found[-1].cosine < 0.1
-    assert texts[found[0].text_index] in river
-    assert sum(texts[h.text_index] in river for h in found) == 6
-money_at_1 = [texts[h.text_index] for h in hits[1] if texts[h.text_index] not in river]
-assert all(t.endswith("at the bank.") for t in money_at_1)
-assert not any(texts[h.text_index].endswith("at the bank.") for h in hits[-1] if texts[h.text_index] not in river)
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2":  # the text describes the bundled model's numbers
+    for found in hits.values():
+        assert len(found) == 8 and all(h.word.lower() == "bank" for h in found)
+        assert found[0].cosine - found[-1].cosine < 0.1
+        assert texts[found[0].text_index] in river
+        assert sum(texts[h.text_index] in river for h in found) == 6
+    money_at_1 = [texts[h.text_index] for h in hits[1] if texts[h.text_index] not in river]
+    assert all(t.endswith("at the bank.") for t in money_at_1)
+    assert not any(texts[h.text_index].endswith("at the bank.") for h in hits[-1] if texts[h.text_index] not in river)
 
 # %% [markdown]
 # ## Many queries: a faiss index

@@ -47,3 +47,14 @@ def test_no_heading_is_buried_in_a_code_cell():
             if cell.cell_type == "code":
                 buried = [ln for ln in cell.source.splitlines() if re.match(r"# #+ ", ln)]
                 assert not buried, f"{py.name}: {buried[0]!r} sits in a code cell"
+
+
+def test_the_narrative_guard_names_the_bundled_model():
+    """Hidden assertion cells check the text's numbers when the bundled model runs (the numbers the
+    text describes) and stand aside for another model; the guard must match the bundled model's name."""
+    import bertviz_kit as bk
+
+    guards = {ln.strip() for py in NOTEBOOKS for ln in py.read_text().splitlines() if ln.startswith("if enc.name ==")}
+    assert guards
+    name = bk.load(bk.bundled_model_path()).name
+    assert all(f'enc.name == "{name}"' in g for g in guards), (name, guards)
