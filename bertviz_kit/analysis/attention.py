@@ -233,10 +233,10 @@ _ONE_THREAD_MAX = 1 << 22
 
 
 @contextlib.contextmanager
-def _threads_for(largest: int, device: torch.device) -> Iterator[None]:
-    """One intra-op thread for small CPU work, the current setting otherwise."""
+def threads_for(largest: int, device: torch.device, limit: int = _ONE_THREAD_MAX) -> Iterator[None]:
+    """One intra-op thread for CPU work on at most ``limit`` numbers, the current setting otherwise."""
     n = torch.get_num_threads()
-    small = device.type == "cpu" and largest <= _ONE_THREAD_MAX and n > 1
+    small = device.type == "cpu" and largest <= limit and n > 1
     if small:
         torch.set_num_threads(1)
     try:
@@ -337,7 +337,7 @@ def head_statistics(data: object, queries: str = "all") -> dict[str, torch.Tenso
                 f"{name} must come from one model; text 0 has attentions for {tuple(shape)} layers x heads, "
                 f"text {i} for {tuple(att.shape[:2])}."
             )
-    with _threads_for(max(t[0].numel() for t in texts), texts[0][0].device):
+    with threads_for(max(t[0].numel() for t in texts), texts[0][0].device):
         for att, word_index, tokens in texts:  # one vectorised pass per text (each has its own T x T maps)
             sums, n = _text_sums(att, word_index, tokens, queries)
             for key, v in sums.items():

@@ -34,6 +34,7 @@ import torch
 from .._validation import Instance, InvalidParameterError, check, validate_params
 from ..encoder import Encoder
 from ..encoding import IS_ENCODING, Encoding
+from .attention import threads_for
 
 __all__ = [
     "SUPPORTED_ARCHITECTURES",
@@ -276,19 +277,10 @@ def model_lock(enc: Encoder) -> Any:
     return getattr(enc, "_lock", None) or contextlib.nullcontext()
 
 
-@contextlib.contextmanager
-def small_work(e: Encoding, enc: Encoder | None = None) -> Iterator[None]:
+def small_work(e: Encoding, enc: Encoder | None = None) -> contextlib.AbstractContextManager[None]:
     """One intra-op thread for one short text on the CPU, the current setting otherwise."""
-    n = torch.get_num_threads()
     device = e.hidden_states.device if enc is None else enc.device
-    small = device.type == "cpu" and e.n_tokens * e.dim <= _ONE_THREAD_MAX and n > 1
-    if small:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        if small:
-            torch.set_num_threads(n)
+    return threads_for(e.n_tokens * e.dim, device, limit=_ONE_THREAD_MAX)
 
 
 def model_inputs(enc: Encoder, e: Encoding) -> dict[str, torch.Tensor]:
