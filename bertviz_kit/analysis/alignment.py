@@ -72,10 +72,12 @@ class AlignmentReport:
 
     @property
     def n_unaligned(self) -> int:
+        """Number of treebank words left out: ``len(unaligned)``."""
         return len(self.unaligned)
 
     @property
     def n_shared(self) -> int:
+        """Number of aligned words that share a token with a neighbouring word: ``len(shared)``."""
         return len(self.shared)
 
     def __repr__(self) -> str:

@@ -104,10 +104,12 @@ class EncoderWithHead(nn.Module):
 
     @property
     def in_features(self) -> int:
+        """Width of the head's input: the encoder's hidden size (384 for MiniLM, 768 for BERT-base)."""
         return self.head.in_features
 
     @property
     def out_features(self) -> int:
+        """Width of the head's output (the number of classes, or 300 in the tutorial's model)."""
         return self.head.out_features
 
     @classmethod

@@ -91,6 +91,7 @@ class LensResult:
 
     @property
     def k(self) -> int:
+        """Predictions kept per layer: the second dimension of :attr:`ids`."""
         return int(self.ids.shape[1])
 
     def __repr__(self) -> str:

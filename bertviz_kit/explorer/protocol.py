@@ -118,6 +118,7 @@ class PanelControl:
 
     @property
     def values(self) -> tuple[Any, ...]:
+        """The values of :attr:`choices`, without their labels."""
         return tuple(v for _, v in self.choices)
 
     def check(self, name: str, value: Any) -> Any:
