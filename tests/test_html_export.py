@@ -231,3 +231,22 @@ def test_demo_refuses_a_page_name_without_html_before_the_work(tmp_path, capsys)
     assert cli_main(["demo", "--out", str(tmp_path / "out"), "--html", str(tmp_path / "bank.png")]) == 2
     assert "error: path must end in one of ('.html', '.htm')" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_long_text_is_refused_before_any_work_naming_the_way_out(tiny, monkeypatch):
+    """The page grows with the square of the number of words: a long text is refused up front."""
+    from bertviz_kit.explorer import static_page
+
+    e = tiny.encode(" ".join(["bank"] * 40))
+    def fail(*args, **kwargs):  # no table is computed for a refused text
+        raise AssertionError("static_data ran")
+    monkeypatch.setattr(static_page, "static_data", fail)
+    with pytest.raises(bk.InvalidParameterError, match=r"40 words, more than max_words=30.*max_words=40"):
+        bk.html_view(e, max_words=30)
+    with pytest.raises(bk.InvalidParameterError, match="max_words"):
+        bk.Explorer(e).to_html("x.html", max_words=30)
+    with pytest.raises(bk.InvalidParameterError, match="max_words must be an int >= 1 or None"):
+        bk.html_view(e, max_words=0)
+    monkeypatch.undo()
+    assert bk.html_view(e, max_words=None).n_bytes > 0
+    assert bk.html_view(e, max_words=40).n_bytes > 0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .._validation import Boolean, InvalidParameterError, NoneOr, check
 from ..encoding import IS_ENCODING, Encoding
-from .static_page import HtmlView, explorer_page, html_path
+from .static_page import MAX_WORDS, HtmlView, check_page_size, explorer_page, html_path
 from .widget import Explorer
 
 __all__ = ["html_view", "to_html"]
@@ -28,6 +28,7 @@ def html_view(
     subwords: str = "mean",
     head: int | str = "mean",
     level: str = "word",
+    max_words: int | None = MAX_WORDS,
 ) -> HtmlView:
     """The explorer's views of ``e`` as one self-contained HTML page (controls work without a kernel).
 
@@ -52,6 +53,11 @@ def html_view(
         Attention head at start.
     level : {"word", "token"}, default "word"
         Attention between words or between tokens, at start.
+    max_words : int or None, default 150
+        Refuse a longer text before any work: the page holds every word pair
+        for every layer (and head), so it grows with the square of the number
+        of words (160 words: about 13 MB with the bundled model). ``None``
+        builds it whatever its size.
 
     Returns
     -------
@@ -68,6 +74,7 @@ def html_view(
     model (13 layers x 768, 12 heads): ``benchmarks/html_size.py``.
     """
     check("e", e, IS_ENCODING)
+    check_page_size(len(e.words), max_words)
     check("attention", attention, NoneOr(Boolean(), "when e holds attention weights"))
     if attention is None:
         attention = e.attentions is not None
@@ -79,14 +86,14 @@ def html_view(
     extra = {"head": head, "level": level} if attention else {}
     x = Explorer(e, panels=panels, token=token, word=word, occurrence=occurrence, layer=layer, layers=layers,
                  subwords=subwords, **extra)
-    return explorer_page(x, attention=attention)
+    return explorer_page(x, attention=attention, max_words=max_words)
 
 
 def to_html(e: Encoding, path: str | os.PathLike[str], **options: object) -> Path:
     """Write the explorer's views of ``e`` to ``path`` as one self-contained HTML file; returns the path.
 
     ``options`` are :func:`html_view`'s (``attention``, ``token``, ``layer``,
-    ``layers``, ``subwords``, ``head``, ``level``, ...). The file needs no
+    ``layers``, ``subwords``, ``head``, ``level``, ``max_words``, ...). The file needs no
     kernel and no network: open it in any browser.
     """
     html_path(path)  # a bad path fails before the work

@@ -21,11 +21,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .._validation import InvalidParameterError
+from .._validation import Interval, InvalidParameterError, NoneOr, check
 from .static_data import STATIC_PANELS, static_data
 from .static_specs import CHART_NAMES, vegalite_spec
 
-__all__ = ["HtmlView", "explorer_page", "html_path", "HTML_SUFFIXES"]
+__all__ = ["HtmlView", "explorer_page", "html_path", "HTML_SUFFIXES", "MAX_WORDS", "check_page_size"]
 
 #: File name suffixes :meth:`HtmlView.save` accepts.
 HTML_SUFFIXES = (".html", ".htm")
@@ -182,13 +182,30 @@ def _page(text: str, vega: dict[str, Any]) -> str:
     )
 
 
-def explorer_page(x: Any, *, attention: bool) -> HtmlView:
+MAX_WORDS = 150
+
+
+def check_page_size(n_words: int, max_words: int | None) -> None:
+    """Refuse a text whose page would be large and slow to build (its tables grow with the square of
+    the number of words): more than ``max_words`` words (``None``: no limit)."""
+    limit = check("max_words", max_words, NoneOr(Interval(int, 1), "no limit"))
+    if limit is not None and n_words > limit:
+        raise InvalidParameterError(
+            f"the HTML view holds every word pair for every layer (and head), so its size grows with the "
+            f"square of the number of words: this text has {n_words} words, more than max_words={limit} "
+            f"(160 words make a page of about 13 MB with the bundled model, and take about 20 s). Show a "
+            f"sentence or a paragraph, or pass max_words={n_words} (or None) to build it anyway.")
+
+
+def explorer_page(x: Any, *, attention: bool, max_words: int | None = MAX_WORDS) -> HtmlView:
     """The HTML view of explorer ``x``'s encoding, starting at its selection.
 
     ``x`` (a :class:`bertviz_kit.Explorer`) is left as it is: the tables are
     computed with a copy of it. ``attention`` adds the attention chart (the
-    encoding must hold attention weights).
+    encoding must hold attention weights). A text of more than ``max_words``
+    words is refused before any work (see :func:`check_page_size`).
     """
+    check_page_size(len(x.e.words), max_words)
     s = x.state
     names = STATIC_PANELS if attention else STATIC_PANELS[:3]
     options = {k: s[k] for k in ("head", "level") if attention and k in s}

@@ -389,18 +389,21 @@ class Explorer:
         target.write_bytes(self._file_bytes(fmt, self.dpi if dpi is None else dpi))
         return target
 
-    def to_html(self, path: str | os.PathLike[str]) -> Path:
+    def to_html(self, path: str | os.PathLike[str], *, max_words: int | None = 150) -> Path:
         """Write the views as one self-contained HTML page whose controls work without a kernel.
 
         The page starts at the current selection and shows the histogram, the
         heatmap, the curves and, when this explorer shows it, the attention map
         (see :func:`bertviz_kit.html_view`; the lens stays in the widget).
-        ``path`` ends in ``.html`` or ``.htm``. Returns the path written.
+        ``path`` ends in ``.html`` or ``.htm``. Returns the path written. A
+        text of more than ``max_words`` words is refused before any work (the
+        page grows with the square of the number of words; ``None``: no limit).
         """
         from .static_page import explorer_page, html_path
 
         target = html_path(path)
-        return explorer_page(self, attention=any(p.name == "attention" for p in self.panels)).save(target)
+        attention = any(p.name == "attention" for p in self.panels)
+        return explorer_page(self, attention=attention, max_words=max_words).save(target)
 
     # -- fast path ----------------------------------------------------------
     # A figure drawn once is then updated panel by panel. Each panel owns a
