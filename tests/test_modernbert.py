@@ -184,29 +184,64 @@ def test_attention_and_rollout_honour_the_window(modern):
     torch.testing.assert_close(roll.double(), torch.stack(ref), atol=ATOL, rtol=0)
 
 
-def test_norm_method_is_kobayashi_on_the_normed_values(modern):
-    """||sum_h alpha^h_ij (LN(x_j) W_V^h) W_O^h||: the value map reads the pre-attention norm's output."""
-    enc, e = modern
-    got = context_mixing(e, "norm", enc=enc).scores
-    n, h = e.n_tokens, enc.model.config.num_attention_heads
+def _transformed(enc, e, k: int) -> torch.Tensor:
+    """``[H, T, D]``: ``f^h(x_j) = (LN(x_j) W_V^h) W_O^h``, the value map reading the pre-attention norm."""
+    layer = enc.model.layers[k - 1]
+    h = enc.model.config.num_attention_heads
     hd = enc.dim // h
+    x = _ln(layer.attn_norm, e.hidden_states[k - 1].double())
+    w_v, w_o = _w(layer.attn.Wqkv)[2 * enc.dim:], _w(layer.attn.Wo)
+    return torch.stack([(x @ w_v[c].T) @ w_o[:, c].T for c in (slice(i * hd, (i + 1) * hd) for i in range(h))])
+
+
+def _reference(enc, e, method: str) -> torch.Tensor:
+    """``[L, T, T]``, one pair (i, j) at a time: Kobayashi et al. (2020) norms, or ALTI (Ferrando et al. 2022)
+    with T_i(x_j) = sum_h a^h_ij f^h(x_j) + [i = j] x_i (the raw residual; no LayerNorm after the sum)."""
+    n = e.n_tokens
+    layers = []
     for k in range(1, enc.n_layers + 1):
-        layer = enc.model.layers[k - 1]
-        x = _ln(layer.attn_norm, e.hidden_states[k - 1].double())
-        w_v = _w(layer.attn.Wqkv)[2 * enc.dim:]
-        w_o = _w(layer.attn.Wo)
-        att = e.attentions[k - 1].double()
-        ref = torch.zeros(n, n, dtype=torch.float64)
+        att, fx = e.attentions[k - 1].double(), _transformed(enc, e, k)
+        x = e.hidden_states[k - 1].double()
+        m = torch.zeros(n, n, dtype=torch.float64)
         for i in range(n):
+            parts = []
             for j in range(n):
-                vec = torch.zeros(enc.dim, dtype=torch.float64)
-                for head in range(h):
-                    c = slice(head * hd, (head + 1) * hd)
-                    vec += att[head, i, j] * (x[j] @ w_v[c].T) @ w_o[:, c].T
-                ref[i, j] = vec.norm()
-        torch.testing.assert_close(got[k - 1].double(), ref, atol=ATOL, rtol=1e-4)
-        if k == 2:
-            assert bool((got[1][~_window(enc.model.config, 2, n)] == 0).all())
+                vec = sum(att[h, i, j] * fx[h, j] for h in range(att.shape[0]))
+                m[i, j] = vec.norm()
+                parts.append(vec + (x[i] if i == j else 0))
+            if method == "alti":
+                y = sum(parts)
+                c = torch.stack([torch.clamp(y.abs().sum() - (y - p).abs().sum(), min=0) for p in parts])
+                m[i] = c / c.sum()
+        layers.append(m)
+    out = torch.stack(layers)
+    if method == "alti":  # R_1 = C_1, R_l = C_l R_{l-1}
+        for k in range(1, out.shape[0]):
+            out[k] = out[k] @ out[k - 1]
+    return out
+
+
+@pytest.mark.parametrize("method", ["norm", "alti"])
+def test_norm_and_alti_match_the_formulas_on_the_normed_values(modern, method):
+    enc, e = modern
+    got = context_mixing(e, method, enc=enc)
+    torch.testing.assert_close(got.scores.double(), _reference(enc, e, method), atol=ATOL, rtol=1e-4)
+    assert got.aggregated == (method == "alti")
+    if method == "norm":
+        assert bool((got.scores[1][~_window(enc.model.config, 2, e.n_tokens)] == 0).all())
+    else:
+        torch.testing.assert_close(got.scores.sum(-1), torch.ones(enc.n_layers, e.n_tokens), atol=ATOL, rtol=0)
+
+
+def test_the_residual_parts_sum_to_the_stream_after_the_attention(modern):
+    """The pre-LayerNorm decomposition is exact: sum_j T_i(x_j) = x_i + attn_output_i (no biases here)."""
+    enc, e = modern
+    for k in range(1, enc.n_layers + 1):
+        att, fx = e.attentions[k - 1].double(), _transformed(enc, e, k)
+        x = e.hidden_states[k - 1].double()
+        total = x + torch.einsum("hij,hjd->id", att, fx)
+        r = layer_internals(e, k, enc)
+        torch.testing.assert_close(total, r.attn_residual.double(), atol=ATOL, rtol=1e-4)
 
 
 def _loud(enc):
@@ -240,7 +275,6 @@ def test_value_zeroing_matches_the_layer_run_by_hand(modern):
 
 def test_methods_beyond_the_pre_layernorm_ones_name_them(modern):
     enc, e = modern
-    assert set(PRE_LN_METHODS) < set(MIXING_METHODS)
-    for method in sorted(set(MIXING_METHODS) - set(PRE_LN_METHODS)):
-        with pytest.raises(bk.InvalidParameterError, match=r"pre-LayerNorm modernbert.*'norm', 'value_zeroing'"):
-            context_mixing(e, method, enc=enc)
+    assert set(MIXING_METHODS) - set(PRE_LN_METHODS) == {"norm_res_ln"}
+    with pytest.raises(bk.InvalidParameterError, match=r"pre-LayerNorm modernbert.*'norm', 'alti', 'value_zeroing'"):
+        context_mixing(e, "norm_res_ln", enc=enc)

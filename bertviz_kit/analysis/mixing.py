@@ -42,12 +42,18 @@ mixing with six methods, all returned as ``[n_layers, n, n]`` matrices whose
 On ModernBERT (pre-LayerNorm layers: ``h = x + attn(norm(x))``, no LayerNorm
 after the residual sum), ``"norm"`` takes the value vectors of the normed input
 and the output projection ``Wo`` (the value map ``f^h`` then includes the
-per-token norm before the attention), ``"value_zeroing"`` zeroes the value part
-of the fused ``Wqkv`` projection's output and compares the layer module's output
-(the residual stream before the model's final norm), and ``"attention"`` and
-``"rollout"`` read the probabilities (zero beyond the sliding window of its
-local layers). ``"norm_res_ln"`` and ``"alti"`` decompose the LayerNorm *after*
-the residual sum of a post-LayerNorm layer and raise
+per-token norm before the attention); ``"alti"`` is its pre-LayerNorm form,
+``T_i(x_j) = sum_h alpha^h_ij f^h(x_j)
++ [i = j] x_i`` with the raw residual ``x_i`` and no LayerNorm to decompose,
+then the same contributions, row normalisation and aggregation (the pre-LayerNorm
+form of Ferrando et al. 2023, "Explaining How Transformers Use Context to Build
+Predictions");
+``"value_zeroing"`` zeroes the value part of the fused ``Wqkv`` projection's
+output and compares the layer module's output (the residual stream before the
+model's final norm); ``"attention"`` and ``"rollout"`` read the probabilities
+(zero beyond the sliding window of its local layers). ``"norm_res_ln"``
+decomposes the LayerNorm *after* the residual sum of a post-LayerNorm layer, which
+a pre-LayerNorm layer does not have, and raises
 :class:`~bertviz_kit.InvalidParameterError` there (:data:`PRE_LN_METHODS` lists
 what runs on a pre-LayerNorm model).
 
@@ -76,7 +82,7 @@ __all__ = ["MIXING_METHODS", "PRE_LN_METHODS", "MixingResult", "context_mixing",
 #: The methods of :func:`context_mixing`, in the order of the module docstring.
 MIXING_METHODS = ("attention", "rollout", "norm", "norm_res_ln", "alti", "value_zeroing")
 #: The methods defined on a pre-LayerNorm model (ModernBERT): the others decompose a LayerNorm after the residual.
-PRE_LN_METHODS = ("attention", "rollout", "norm", "value_zeroing")
+PRE_LN_METHODS = ("attention", "rollout", "norm", "alti", "value_zeroing")
 _AGGREGATED = ("rollout", "alti")
 
 
@@ -143,11 +149,17 @@ def _mixed_vectors(d: dict[str, torch.Tensor], w_out: torch.Tensor, n_heads: int
     return torch.einsum("hij,hjo->ijo", d["attention"], fx)
 
 
-def _ln_parts(d: dict[str, torch.Tensor], mixed: torch.Tensor, ln: Any) -> torch.Tensor:
-    """``[T, T, D]``: ``g_i(mixed_ij + [i = j] x_i)``, the LayerNorm decomposed over the sum's parts."""
+def _with_residual(mixed: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``[T, T, D]``: ``mixed_ij + [i = j] x_i`` (the residual joins the token's own term)."""
     z = mixed.clone()
     idx = torch.arange(z.shape[0])
-    z[idx, idx] += d["input"]
+    z[idx, idx] += x
+    return z
+
+
+def _ln_parts(d: dict[str, torch.Tensor], mixed: torch.Tensor, ln: Any) -> torch.Tensor:
+    """``[T, T, D]``: ``g_i(mixed_ij + [i = j] x_i)``, the LayerNorm decomposed over the sum's parts."""
+    z = _with_residual(mixed, d["input"])
     pre = d["ln1_in"]  # the whole LayerNorm input (biases included) gives each token's scale
     s = torch.sqrt(pre.var(-1, unbiased=False) + ln.eps)  # [T]
     gamma = ln.weight.detach().float().cpu()
@@ -172,6 +184,9 @@ def _norm_based(method: str, store: dict[int, dict[str, torch.Tensor]], enc: Enc
         mixed = _mixed_vectors(store[k], w_out, h)
         if method == "norm":
             out.append(mixed.norm(dim=-1))
+            continue
+        if layout.pre_ln is not None:  # ALTI of a pre-LayerNorm layer: no LayerNorm after the residual sum
+            out.append(_alti(_with_residual(mixed, store[k]["input"])))
             continue
         parts = _ln_parts(store[k], mixed, mod.get_submodule(layout.ln1))
         out.append(parts.norm(dim=-1) if method == "norm_res_ln" else _alti(parts))
@@ -288,7 +303,8 @@ def context_mixing(e: Encoding, method: str = "norm", *, enc: Encoder | None = N
     e : Encoding
         One text that fits in one window, from ``enc.encode(text)``.
     method : {"attention", "rollout", "norm", "norm_res_ln", "alti", "value_zeroing"}, default "norm"
-        See the module docstring (formulas and papers).
+        See the module docstring (formulas and papers). A pre-LayerNorm model (ModernBERT) takes the
+        methods of :data:`PRE_LN_METHODS` (all but ``"norm_res_ln"``).
     enc : Encoder, optional
         The encoder that produced ``e`` (one of ``bk.SUPPORTED_ARCHITECTURES``). Required except
         for ``"attention"`` and ``"rollout"`` on an encoding made with ``attentions=True``.
