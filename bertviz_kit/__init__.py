@@ -32,7 +32,7 @@ from .analysis.heads import EncoderWithHead
 from .analysis.internals import SUPPORTED_ARCHITECTURES, EmbeddingSum, LayerInternals, embedding_sum, layer_internals
 from .analysis.lens import LENS_KINDS, LensResult, lens
 from .analysis.masked import MaskPredictions, fill_mask
-from .analysis.mixing import MIXING_METHODS, MixingResult, context_mixing, mixing_agreement
+from .analysis.mixing import MIXING_METHODS, PRE_LN_METHODS, MixingResult, context_mixing, mixing_agreement
 from .analysis.neurons import TopNeurons, query_key_products, top_neurons
 from .analysis.probing import PROBES, ProbeResult, ScalarMixResult, control_labels, probe_layers, scalar_mix_probe
 from .config import MODEL_ENV, Settings, read_settings
@@ -203,6 +203,7 @@ __all__ = [
     "query_key_products",
     "top_neurons",
     "MIXING_METHODS",
+    "PRE_LN_METHODS",
     "MixingResult",
     "context_mixing",
     "mixing_agreement",

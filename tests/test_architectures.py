@@ -145,3 +145,23 @@ def test_other_architectures_with_onednn_kernels(other):
     plain = bk.load(other.name, device="cpu", cpu_linear="torch")
     for a, b in zip(fast.encode(TEXTS), plain.encode(TEXTS)):
         torch.testing.assert_close(a.hidden_states, b.hidden_states, rtol=1e-4, atol=1e-4)
+
+
+def test_modernbert_encodes_as_transformers(tmp_path_factory):
+    """ModernBERT (rotary, pre-LayerNorm, a sliding window shorter than the text): bk.load/encode give
+    transformers' own hidden states (the last one after the final norm) and eager attentions."""
+    from tiny_architectures import tiny_encoder
+    from transformers import AutoModel
+
+    enc = tiny_encoder("modernbert", tmp_path_factory)
+    ref_model = AutoModel.from_pretrained(enc.name, attn_implementation="eager").eval()
+    for text in (BANK_TEXT, "a robbers' bank"):
+        e = enc.encode(text, attentions=True)
+        ids = e.input_ids.long().unsqueeze(0)
+        with torch.no_grad():
+            out = ref_model(input_ids=ids, attention_mask=torch.ones_like(ids), output_hidden_states=True,
+                            output_attentions=True)
+        assert e.hidden_states.shape == (enc.n_layers + 1, e.n_tokens, enc.dim)
+        torch.testing.assert_close(e.hidden_states, torch.cat(out.hidden_states).float(), atol=1e-5, rtol=0)
+        torch.testing.assert_close(e.hidden_states[-1], out.last_hidden_state[0], atol=1e-5, rtol=0)
+        torch.testing.assert_close(e.attentions, torch.cat(out.attentions).float(), atol=1e-5, rtol=0)

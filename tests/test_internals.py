@@ -13,7 +13,7 @@ import math
 import pytest
 import torch
 from conftest import BANK_TEXT
-from tiny_architectures import SUPPORTED, tiny_encoder
+from tiny_architectures import POST_LN, SUPPORTED, tiny_encoder
 
 import bertviz_kit as bk
 from bertviz_kit.analysis.internals import embedding_sum, layer_internals
@@ -24,6 +24,12 @@ ATOL = 1e-5
 
 @pytest.fixture(scope="module", params=SUPPORTED)
 def arch(request, tmp_path_factory):
+    enc = tiny_encoder(request.param, tmp_path_factory)
+    return enc, enc.encode(BANK_TEXT, attentions=True)
+
+
+@pytest.fixture(scope="module", params=POST_LN)  # ModernBERT's pre-LayerNorm steps: test_modernbert.py
+def post_ln(request, tmp_path_factory):
     enc = tiny_encoder(request.param, tmp_path_factory)
     return enc, enc.encode(BANK_TEXT, attentions=True)
 
@@ -41,6 +47,9 @@ def test_probabilities_from_captured_queries_and_keys_equal_the_models_attention
         if r.architecture == "deberta-v2":  # content-to-content, plus the two relative-position terms
             logits = r.query @ r.key.transpose(1, 2) / math.sqrt(3 * d) + r.position_scores
             assert r.position_scores.abs().max() > 0
+        elif r.architecture == "modernbert":  # rotated queries and keys; a sliding-window mask in local layers
+            logits = r.query @ r.key.transpose(1, 2) / math.sqrt(d) + r.position_scores
+            assert bool((r.position_scores <= 0).all())
         else:
             logits = r.query @ r.key.transpose(1, 2) / math.sqrt(d)
             assert r.scaling == pytest.approx(1 / math.sqrt(d)) and not r.position_scores.any()
@@ -52,8 +61,8 @@ def test_probabilities_from_captured_queries_and_keys_equal_the_models_attention
         torch.testing.assert_close(r.output, e.hidden_states[layer], atol=ATOL, rtol=0)
 
 
-def test_each_step_follows_from_the_one_before(arch):
-    enc, e = arch
+def test_each_step_follows_from_the_one_before(post_ln):
+    enc, e = post_ln
     r = layer_internals(e, -1, enc)
     assert r.layer == enc.n_layers
     torch.testing.assert_close(r.context, r.probs @ r.value, atol=ATOL, rtol=0)
@@ -78,8 +87,8 @@ def test_embedding_sum_equals_the_first_hidden_state(arch):
     emb = enc.model.get_input_embeddings().weight.detach()
     torch.testing.assert_close(s.word, emb[e.input_ids])
     assert s.projected == (enc.model.config.model_type in ("electra", "albert", "deberta-v2"))
-    assert (s.token_type is None) == (enc.model.config.model_type in ("distilbert", "deberta-v2"))
-    assert (s.position is None) == (enc.model.config.model_type == "deberta-v2")
+    assert (s.token_type is None) == (enc.model.config.model_type in ("distilbert", "deberta-v2", "modernbert"))
+    assert (s.position is None) == (enc.model.config.model_type in ("deberta-v2", "modernbert"))
     if enc.model.config.model_type in ("roberta", "xlm-roberta"):
         assert s.position_ids[0] == enc.model.config.pad_token_id + 1  # positions start after padding
     else:
@@ -116,7 +125,7 @@ def test_bundled_model_inside_layer(minilm, bank):
 
 
 def test_unsupported_architecture_names_the_supported_ones(tmp_path_factory):
-    enc = tiny_encoder("modernbert", tmp_path_factory)
+    enc = tiny_encoder("mpnet", tmp_path_factory)
     e = enc.encode("the bank")
     with pytest.raises(bk.InvalidParameterError, match="bert.*distilbert.*albert.*deberta-v2.*modernbert"):
         layer_internals(e, 1, enc)

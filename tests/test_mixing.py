@@ -13,7 +13,7 @@ import math
 import pytest
 import torch
 from conftest import BANK_TEXT
-from tiny_architectures import SUPPORTED, tiny_encoder
+from tiny_architectures import POST_LN, tiny_encoder
 
 import bertviz_kit as bk
 from bertviz_kit.analysis.mixing import MIXING_METHODS, context_mixing, mixing_agreement
@@ -40,7 +40,7 @@ def _modules(enc, k):
     return [enc.model.get_submodule(p.format(k=k - 1)) for p in paths]
 
 
-@pytest.fixture(scope="module", params=SUPPORTED)
+@pytest.fixture(scope="module", params=POST_LN)  # ModernBERT (pre-LayerNorm): test_modernbert.py
 def arch(request, tmp_path_factory):
     enc = tiny_encoder(request.param, tmp_path_factory)
     return enc, enc.encode(BANK_TEXT, attentions=True)

@@ -3,7 +3,8 @@
 BERT comes from conftest, RoBERTa and DistilBERT from test_architectures; ELECTRA (with an
 embedding projection), XLM-R and ALBERT (a projection and one layer shared by all layers) are
 built here, and a DeBERTa-v3-style DeBERTa-v2 (relative positions only, an embedding projection),
-plus a ModernBERT that the internals refuse.
+a ModernBERT (pre-LayerNorm, rotary, GeGLU, alternating global and sliding-window layers whose
+window is shorter than the test texts) and an MPNet that the internals refuse.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from test_architectures import _distilbert, _roberta
 
 import bertviz_kit as bk
 
-SUPPORTED = ("bert", "roberta", "xlm-roberta", "electra", "distilbert", "albert", "deberta-v2")
+SUPPORTED = ("bert", "roberta", "xlm-roberta", "electra", "distilbert", "albert", "deberta-v2", "modernbert")
+POST_LN = SUPPORTED[:-1]  # the post-LayerNorm architectures
 
 
 def _bert_tokenizer(folder) -> None:
@@ -81,10 +83,23 @@ def _modernbert(folder) -> str:
 
     _bert_tokenizer(folder)
     torch.manual_seed(7)
-    config = ModernBertConfig(vocab_size=len(tiny_vocab()), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+    # layers 1 and 3 global, layer 2 local: each token sees the tokens at most 2 positions away
+    config = ModernBertConfig(vocab_size=len(tiny_vocab()), hidden_size=32, num_hidden_layers=3, num_attention_heads=4,
                               intermediate_size=64, max_position_embeddings=64, pad_token_id=0, bos_token_id=2,
-                              eos_token_id=3, cls_token_id=2, sep_token_id=3)
+                              eos_token_id=3, cls_token_id=2, sep_token_id=3, local_attention=4,
+                              global_attn_every_n_layers=2)
     ModernBertModel(config).eval().save_pretrained(folder, safe_serialization=True)
+    return str(folder)
+
+
+def _mpnet(folder) -> str:
+    from transformers import MPNetConfig, MPNetModel
+
+    _bert_tokenizer(folder)
+    torch.manual_seed(8)
+    config = MPNetConfig(vocab_size=len(tiny_vocab()), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                         intermediate_size=64, max_position_embeddings=66)
+    MPNetModel(config).eval().save_pretrained(folder, safe_serialization=True)
     return str(folder)
 
 
@@ -97,6 +112,7 @@ BUILDERS = {
     "albert": _albert,
     "deberta-v2": _deberta,
     "modernbert": _modernbert,
+    "mpnet": _mpnet,
 }
 
 _CACHE: dict[str, bk.Encoder] = {}

@@ -16,10 +16,12 @@ its LayerNorm recomputed by hand (dropout is off in eval mode), which equal
 
 Supported architectures (:data:`SUPPORTED_ARCHITECTURES`): BERT and the models
 with its module layout (RoBERTa, XLM-R, CamemBERT, ELECTRA), DistilBERT, ALBERT
-(whose layers share weights) and DeBERTa-v2/v3 (whose scores add relative-position
-terms, read through the attention module's own function). Others (ModernBERT's
-pre-LayerNorm rotary layers, for one) raise
-:class:`~bertviz_kit.InvalidParameterError` naming these.
+(whose layers share weights), DeBERTa-v2/v3 (whose scores add relative-position
+terms, read through the attention module's own function) and ModernBERT
+(pre-LayerNorm layers with one fused query-key-value projection, rotary positions
+applied to the queries and keys with the model's own rotary function and cos/sin,
+a GeGLU feed-forward block, and local layers whose sliding-window mask enters the
+scores). Others raise :class:`~bertviz_kit.InvalidParameterError` naming these.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from .._validation import Instance, InvalidParameterError, check, validate_param
 from ..encoder import Encoder
 from ..encoding import IS_ENCODING, Encoding
 from .attention import threads_for
+from .prenorm import mask_term, pre_ln_parts
 
 __all__ = [
     "SUPPORTED_ARCHITECTURES",
@@ -53,28 +56,38 @@ class Layout:
 
     ``layers`` is the module list of the transformer layers; the other layer
     paths are relative to one layer. ``attention`` is the module whose output
-    ``[1]`` holds the attention probabilities (eager attention).
+    ``[1]`` holds the attention probabilities (eager attention). A pre-LayerNorm
+    layout (ModernBERT) names its norm before the attention in ``pre_ln``, has
+    ``ln1`` = the norm before the feed-forward block and no ``ln2``; ``fused_qkv``:
+    ``query`` is one projection whose output holds the queries, keys and values
+    (``key`` and ``value`` are None); ``gated``: ``ffn_in`` outputs the input and
+    the gate halves of a GLU.
     """
 
     family: str
     layers: str
     query: str
-    key: str
-    value: str
+    key: str | None
+    value: str | None
     attention: str
     out_proj: str
     ln1: str
     ffn_in: str
     act: str
     ffn_out: str
-    ln2: str
+    ln2: str | None
     word: str = "embeddings.word_embeddings"
-    position: str = "embeddings.position_embeddings"
+    position: str | None = "embeddings.position_embeddings"
     token_type: str | None = "embeddings.token_type_embeddings"
     emb_ln: str = "embeddings.LayerNorm"
     project: str | None = None
     relative: bool = False  # DeBERTa: disentangled relative-position terms in the scores
     project_before_ln: bool = False  # DeBERTa projects the embedding sum before its LayerNorm
+    pre_ln: str | None = None  # ModernBERT: the LayerNorm before the attention (pre-LN layers)
+    final_ln: str | None = None  # ModernBERT: the LayerNorm after the last layer (model path)
+    fused_qkv: bool = False
+    rotary: bool = False
+    gated: bool = False
 
 
 _BERT = Layout(
@@ -98,6 +111,12 @@ _DEBERTA = replace(
     value="attention.self.value_proj", project="embeddings.embed_proj", relative=True, project_before_ln=True,
 )
 
+_MODERNBERT = Layout(
+    "modernbert", "layers", "attn.Wqkv", None, None, "attn", "attn.Wo", "mlp_norm", "mlp.Wi", "mlp.act", "mlp.Wo",
+    None, word="embeddings.tok_embeddings", position=None, token_type=None, emb_ln="embeddings.norm",
+    pre_ln="attn_norm", final_ln="final_norm", fused_qkv=True, rotary=True, gated=True,
+)
+
 #: model_type -> module layout, for every architecture this module reads.
 LAYOUTS: dict[str, Layout] = {
     "bert": _BERT,
@@ -108,6 +127,7 @@ LAYOUTS: dict[str, Layout] = {
     "distilbert": _DISTILBERT,
     "albert": _ALBERT,
     "deberta-v2": _DEBERTA,
+    "modernbert": _MODERNBERT,
 }
 
 #: The ``config.model_type`` values :func:`layer_internals` and the context-mixing methods support.
@@ -119,8 +139,8 @@ def layout_of(model: Any) -> Layout:
     kind = str(getattr(model.config, "model_type", "") or "")
     if kind not in LAYOUTS:
         raise InvalidParameterError(
-            f"enc must hold one of the architectures {SUPPORTED_ARCHITECTURES} (a post-LayerNorm encoder whose "
-            f"modules bertviz_kit knows); got model_type {kind!r}. Load e.g. bert-base-cased or the bundled "
+            f"enc must hold one of the architectures {SUPPORTED_ARCHITECTURES} (an encoder whose modules "
+            f"bertviz_kit knows); got model_type {kind!r}. Load e.g. bert-base-cased or the bundled "
             "all-MiniLM-L6-v2 (bk.load())."
         )
     if kind == "deberta-v2" and int(getattr(model.config, "conv_kernel_size", 0) or 0) > 0:
@@ -160,8 +180,8 @@ def _optional(model: Any, path: str | None) -> torch.nn.Module | None:
 
 
 # roles recorded from a module's output, and from its input (forward pre-hook)
-_OUT_ROLES = ("query", "key", "value", "attention", "out_proj", "ln1", "ffn_in", "act", "ffn_out", "ln2")
-_IN_ROLES = {"out_proj": "context", "ln1": "ln1_in", "ln2": "ln2_in"}
+_OUT_ROLES = ("query", "key", "value", "attention", "out_proj", "ln1", "ffn_in", "act", "ffn_out", "ln2", "pre_ln")
+_IN_ROLES = {"out_proj": "context", "ln1": "ln1_in", "ln2": "ln2_in", "ffn_out": "neurons"}
 
 
 class _Recorder:
@@ -192,12 +212,21 @@ class _Recorder:
                 att = mod.get_submodule(layout.attention)
                 self.handles.append(att.register_forward_pre_hook(self._relative, with_kwargs=True))
             for role in _OUT_ROLES:
+                if getattr(layout, role) is None:
+                    continue
                 sub = mod.get_submodule(getattr(layout, role))
                 self.handles.append(sub.register_forward_hook(self._out(role)))
                 if role in _IN_ROLES:
                     self.handles.append(sub.register_forward_pre_hook(self._in(_IN_ROLES[role])))
+        if layout.final_ln is not None and n_layers in self.store:  # the last layer's output, normed
+            self.handles.append(model.get_submodule(layout.final_ln).register_forward_hook(self._final(n_layers)))
         if embeddings:
             self._embedding_hooks(model, layout)
+
+    def _final(self, k: int) -> Any:
+        def hook(mod: Any, args: Any, out: Any) -> None:
+            self.store[k]["final"] = out[0].detach()
+        return hook
 
     def _embedding_hooks(self, model: Any, layout: Layout) -> None:
         def keep(name: str, inputs: bool = False) -> Any:
@@ -225,6 +254,8 @@ class _Recorder:
             self.relative[self.current] = {k: kwargs.get(k) for k in ("relative_pos", "rel_embeddings")}
 
     def _leave(self, mod: Any, args: Any, out: Any) -> None:
+        if self.current is not None:
+            self.store[self.current]["output"] = (out[0] if isinstance(out, tuple) else out)[0].detach()
         self.current = None
 
     def _out(self, role: str) -> Any:
@@ -315,8 +346,13 @@ def capture(enc: Encoder, e: Encoding, layers: list[int], *, embeddings: bool = 
     """One forward pass of ``e``'s tokens with hooks: ``({layer: {role: tensor}}, embedding parts)``.
 
     Tensors are float32, batch axis dropped: ``input``, ``ln1_in``, ``ln1``, ``ln2_in``, ``ln2``,
-    ``out_proj``, ``context``, ``query``, ``key``, ``value`` ``[T, D]``; ``ffn_in``, ``act`` ``[T, F]``,
+    ``output`` (the layer module's output), ``out_proj``, ``context``, ``query``, ``key``, ``value``
+    ``[T, D]``; ``ffn_in``, ``act``, ``neurons`` (the second dense layer's input) ``[T, F]``,
     ``ffn_out`` ``[T, D]``; ``attention`` and ``position_scores`` ``[H, T, T]``; ``scaling`` (0-d).
+    Pre-LayerNorm layouts (ModernBERT) also have ``pre_ln`` ``[T, D]``, ``gate`` ``[T, F]`` and, for
+    the last layer, ``final`` ``[T, D]``; their ``query`` and ``key`` are rotated, ``act`` is
+    ``act(input) * gate`` and ``ln2_in``/``ln2`` are the layer's output (see
+    :func:`bertviz_kit.analysis.prenorm.pre_ln_parts`).
     ``call`` holds the layer's other arguments as the model passed them (on the model's device).
     """
     layout = check_pair(e, enc)
@@ -327,7 +363,11 @@ def capture(enc: Encoder, e: Encoding, layers: list[int], *, embeddings: bool = 
             with eager_eval(model), small_work(e, enc), torch.inference_mode():
                 model(**model_inputs(enc, e), output_attentions=True, return_dict=True)
                 for k, d in rec.store.items():
-                    d["position_scores"], d["scaling"] = _score_terms(model, layout, k, d, rec.relative.get(k))
+                    pre_ln_parts(d, n_heads=n_heads_of(model), kwargs=rec.calls[k][1], fused_qkv=layout.fused_qkv,
+                                 attention=layer_module(model, layout, k).get_submodule(layout.attention),
+                                 rotary=layout.rotary, gated=layout.gated, ffn_norm=layout.ln2 is not None)
+                    d["position_scores"], d["scaling"] = _score_terms(model, layout, k, d, rec.relative.get(k),
+                                                                      rec.calls[k][1])
         finally:
             rec.remove()
     store: dict[int, dict[str, Any]] = {
@@ -337,16 +377,20 @@ def capture(enc: Encoder, e: Encoding, layers: list[int], *, embeddings: bool = 
     return store, {r: v.float().cpu() if v.is_floating_point() else v.cpu() for r, v in rec.emb.items()}
 
 
-def _score_terms(model: Any, layout: Layout, k: int, d: dict[str, torch.Tensor], relative: dict[str, Any] | None
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Layer ``k``'s position terms of the scores ``[H, T, T]`` (zeros but in DeBERTa) and the scale (0-d).
+def _score_terms(model: Any, layout: Layout, k: int, d: dict[str, torch.Tensor], relative: dict[str, Any] | None,
+                 kwargs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Layer ``k``'s position terms of the scores ``[H, T, T]`` and the scale (0-d).
 
     DeBERTa's disentangled terms come from the attention module's own
-    ``disentangled_attention_bias``, given the captured queries and keys.
+    ``disentangled_attention_bias``, given the captured queries and keys;
+    ModernBERT's are the sliding-window mask of its local layers (the mask the
+    model passed to the layer); zeros for the others.
     """
     h = n_heads_of(model)
     q, key = _heads(d["query"], h), _heads(d["key"], h)
     t = q.shape[1]
+    if layout.rotary:
+        return mask_term(kwargs.get("attention_mask"), h, t, q), torch.tensor(float(q.shape[-1]) ** -0.5)
     if not layout.relative:
         return q.new_zeros(h, t, t), torch.tensor(float(q.shape[-1]) ** -0.5)
     att = layer_module(model, layout, k).get_submodule(layout.attention)
@@ -375,6 +419,11 @@ class LayerInternals:
     ``T`` = tokens, ``D`` = hidden size, ``H`` = heads, ``d`` = ``D / H`` (head size),
     ``F`` = feed-forward size. All tensors are float32 on the CPU.
 
+    The fields follow a post-LayerNorm layer (BERT and the others): attention, residual,
+    LayerNorm, feed-forward, residual, LayerNorm. ModernBERT's layers are pre-LayerNorm
+    (``x + attn(norm1(x))``, then ``h + mlp(norm2(h))``, no norm after); where its meaning
+    differs, a field says so under "ModernBERT".
+
     Attributes
     ----------
     layer : int
@@ -384,13 +433,19 @@ class LayerInternals:
         The layer's input (``e.hidden_states[layer - 1]``).
     query, key, value : torch.Tensor ``[H, T, d]``
         Each head's queries, keys and values (the linear maps' outputs, biases included).
+        ModernBERT: split from the fused ``Wqkv`` projection of ``pre_norm``; ``query`` and
+        ``key`` after the rotary position embedding (the model's own ``apply_rotary_pos_emb``
+        with the cos/sin its rotary module passed to the layer), as the scores use them.
     scores : torch.Tensor ``[H, T, T]``
         Attention logits ``query @ key.T * scaling + position_scores`` (one text, no padding:
-        no mask term). Row = the query (receiving) token, column = the key.
+        no padding mask term). Row = the query (receiving) token, column = the key.
     position_scores : torch.Tensor ``[H, T, T]``
-        The relative-position terms of the scores: DeBERTa's content-to-position and
+        The position terms of the scores: DeBERTa's content-to-position and
         position-to-content terms (computed by the model's own attention module from the
-        captured queries and keys); zeros for the other architectures.
+        captured queries and keys); ModernBERT's sliding-window mask in its local layers
+        (0 within the window, ``-inf`` beyond it, so ``probs`` is 0 there; zeros in its
+        global layers: its positions are in the rotated queries and keys); zeros for the
+        other architectures.
     probs : torch.Tensor ``[H, T, T]``
         The model's own attention probabilities, ``softmax(scores)`` along the last axis.
     context : torch.Tensor ``[H, T, d]``
@@ -398,23 +453,35 @@ class LayerInternals:
     attn_output : torch.Tensor ``[T, D]``
         The heads concatenated and projected (output dense layer, bias included).
     attn_residual : torch.Tensor ``[T, D]``
-        ``input + attn_output``: the first LayerNorm's input.
+        ``input + attn_output``: the first LayerNorm's input (ModernBERT: the residual
+        stream after the attention, the input of ``mlp_norm``).
     attn_norm : torch.Tensor ``[T, D]``
-        After the first LayerNorm (the feed-forward block's input).
+        After the first LayerNorm (the feed-forward block's input; ModernBERT:
+        ``mlp_norm(attn_residual)``).
     ffn_pre : torch.Tensor ``[T, F]``
-        Feed-forward pre-activation (first dense layer).
+        Feed-forward pre-activation (first dense layer). ModernBERT (GeGLU): the input half
+        of ``Wi``'s output, the one the activation is applied to.
     ffn_act : torch.Tensor ``[T, F]``
-        After the activation (GELU for BERT): the feed-forward "neurons".
+        After the activation (GELU for BERT): the feed-forward "neurons", the second dense
+        layer's input. ModernBERT: ``act(ffn_pre) * ffn_gate``, the input of ``Wo``.
     ffn_output : torch.Tensor ``[T, D]``
         Second dense layer's output.
     ffn_residual : torch.Tensor ``[T, D]``
-        ``attn_norm + ffn_output``: the final LayerNorm's input.
+        ``attn_norm + ffn_output``: the final LayerNorm's input. ModernBERT:
+        ``attn_residual + ffn_output``, the layer module's output (the residual stream).
     output : torch.Tensor ``[T, D]``
         After the final LayerNorm: the layer's output, ``e.hidden_states[layer]``.
+        ModernBERT: ``ffn_residual``, except in the last layer, where it is the model's
+        ``final_norm(ffn_residual)`` (as ``e.hidden_states[-1]``).
     scaling : float
         The scale of the scores, ``1 / sqrt(d)`` (DeBERTa: ``1 / sqrt(d * (1 + n_position_terms))``).
     architecture : str
         ``config.model_type`` of the model.
+    pre_norm : torch.Tensor ``[T, D]`` or None
+        ModernBERT: ``attn_norm(input)``, the attention's input (its first layer's norm is
+        the identity); None for the post-LayerNorm architectures.
+    ffn_gate : torch.Tensor ``[T, F]`` or None
+        ModernBERT: the gate half of ``Wi``'s output; None without a gated feed-forward block.
     """
 
     layer: int
@@ -437,6 +504,8 @@ class LayerInternals:
     output: torch.Tensor
     scaling: float
     architecture: str
+    pre_norm: torch.Tensor | None = None
+    ffn_gate: torch.Tensor | None = None
 
     @property
     def n_heads(self) -> int:
@@ -508,8 +577,9 @@ def layer_internals(e: Encoding, layer: int, enc: Encoder) -> LayerInternals:
         scores=q @ key.transpose(1, 2) * scaling + d["position_scores"], position_scores=d["position_scores"],
         probs=d["attention"], context=_heads(d["context"], h),
         attn_output=d["out_proj"], attn_residual=d["ln1_in"], attn_norm=d["ln1"], ffn_pre=d["ffn_in"],
-        ffn_act=d["act"], ffn_output=d["ffn_out"], ffn_residual=d["ln2_in"], output=d["ln2"], scaling=scaling,
-        architecture=str(enc.model.config.model_type),
+        ffn_act=d["act"], ffn_output=d["ffn_out"], ffn_residual=d["ln2_in"], output=d.get("final", d["ln2"]),
+        scaling=scaling, architecture=str(enc.model.config.model_type), pre_norm=d.get("pre_ln"),
+        ffn_gate=d.get("gate"),
     )
 
 
@@ -531,13 +601,15 @@ class EmbeddingSum:
         The word (token) embeddings, as the model's own module returned them.
     position : torch.Tensor ``[T, E]`` or None
         The absolute position embeddings; ``None`` for DeBERTa-v2/v3, whose positions enter
-        each layer's attention as relative terms instead.
+        each layer's attention as relative terms instead, and for ModernBERT, whose positions
+        rotate each layer's queries and keys.
     token_type : torch.Tensor ``[T, E]`` or None
-        The token-type (segment) embedding of type 0; ``None`` for models without one (DistilBERT).
+        The token-type (segment) embedding of type 0; ``None`` for models without one
+        (DistilBERT, ModernBERT).
     total : torch.Tensor ``[T, E]``
         ``word + position + token_type``, computed here.
     normed : torch.Tensor ``[T, E]``
-        ``total`` through the embedding LayerNorm (weight, bias and eps of the model's module),
+        ``total`` through the embedding LayerNorm (weight, bias (if any) and eps of the model's module),
         computed here; dropout is off in eval mode. (DeBERTa projects ``total`` to ``D`` first.)
     output : torch.Tensor ``[T, D]``
         What layer 1 receives, ``e.hidden_states[0]``: ``normed``, or ``normed`` through the
@@ -567,6 +639,8 @@ class EmbeddingSum:
 @validate_params({"e": IS_ENCODING, "enc": IS_ENCODER})
 def embedding_sum(e: Encoding, enc: Encoder) -> EmbeddingSum:
     """The embedding layer by hand: word + position + token-type embeddings, then LayerNorm.
+
+    (ModernBERT: the token embedding alone, then its LayerNorm.)
 
     The three lookups are read from the model's own embedding modules during
     one forward pass (hooks); their sum, the LayerNorm (with the module's
@@ -602,8 +676,8 @@ def embedding_sum(e: Encoding, enc: Encoder) -> EmbeddingSum:
 
     with torch.inference_mode():
         pre = project(total) if layout.project_before_ln else total
-        normed = torch.nn.functional.layer_norm(
-            pre, pre.shape[-1:], ln.weight.detach().float().cpu(), ln.bias.detach().float().cpu(), ln.eps)
+        bias = None if ln.bias is None else ln.bias.detach().float().cpu()
+        normed = torch.nn.functional.layer_norm(pre, pre.shape[-1:], ln.weight.detach().float().cpu(), bias, ln.eps)
         output = normed if layout.project_before_ln else project(normed)
     positions = emb["position_ids"].long() if position is not None else torch.arange(e.n_tokens)
     return EmbeddingSum(

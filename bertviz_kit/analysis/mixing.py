@@ -39,6 +39,24 @@ mixing with six methods, all returned as ``[n_layers, n, n]`` matrices whose
     original; rows normalised to sum to 1. One batched pass of the layer per
     layer: the ``n`` zeroed copies are stacked in one batch.
 
+On ModernBERT (pre-LayerNorm layers: ``h = x + attn(norm(x))``, no LayerNorm
+after the residual sum), ``"norm"`` takes the value vectors of the normed input
+and the output projection ``Wo`` (the value map ``f^h`` then includes the
+per-token norm before the attention); ``"alti"`` is its pre-LayerNorm form,
+``T_i(x_j) = sum_h alpha^h_ij f^h(x_j)
++ [i = j] x_i`` with the raw residual ``x_i`` and no LayerNorm to decompose,
+then the same contributions, row normalisation and aggregation (the pre-LayerNorm
+form of Ferrando et al. 2023, "Explaining How Transformers Use Context to Build
+Predictions");
+``"value_zeroing"`` zeroes the value part of the fused ``Wqkv`` projection's
+output and compares the layer module's output (the residual stream before the
+model's final norm); ``"attention"`` and ``"rollout"`` read the probabilities
+(zero beyond the sliding window of its local layers). ``"norm_res_ln"``
+decomposes the LayerNorm *after* the residual sum of a post-LayerNorm layer, which
+a pre-LayerNorm layer does not have, and raises
+:class:`~bertviz_kit.InvalidParameterError` there (:data:`PRE_LN_METHODS` lists
+what runs on a pre-LayerNorm model).
+
 ``level="word"`` applies the rule of :func:`bertviz_kit.word_attention` to
 every layer's matrix (sum over a source word's pieces, mean over a receiving
 word's pieces; special tokens stay units of their own), before the
@@ -59,10 +77,12 @@ from ..vectors.addressing import attention_units
 from .attention import word_attention
 from .internals import capture, check_pair, eager_eval, layer_module, layout_of, model_lock, n_heads_of, small_work
 
-__all__ = ["MIXING_METHODS", "MixingResult", "context_mixing", "mixing_agreement"]
+__all__ = ["MIXING_METHODS", "PRE_LN_METHODS", "MixingResult", "context_mixing", "mixing_agreement"]
 
 #: The methods of :func:`context_mixing`, in the order of the module docstring.
 MIXING_METHODS = ("attention", "rollout", "norm", "norm_res_ln", "alti", "value_zeroing")
+#: The methods defined on a pre-LayerNorm model (ModernBERT): the others decompose a LayerNorm after the residual.
+PRE_LN_METHODS = ("attention", "rollout", "norm", "alti", "value_zeroing")
 _AGGREGATED = ("rollout", "alti")
 
 
@@ -129,11 +149,17 @@ def _mixed_vectors(d: dict[str, torch.Tensor], w_out: torch.Tensor, n_heads: int
     return torch.einsum("hij,hjo->ijo", d["attention"], fx)
 
 
-def _ln_parts(d: dict[str, torch.Tensor], mixed: torch.Tensor, ln: Any) -> torch.Tensor:
-    """``[T, T, D]``: ``g_i(mixed_ij + [i = j] x_i)``, the LayerNorm decomposed over the sum's parts."""
+def _with_residual(mixed: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``[T, T, D]``: ``mixed_ij + [i = j] x_i`` (the residual joins the token's own term)."""
     z = mixed.clone()
     idx = torch.arange(z.shape[0])
-    z[idx, idx] += d["input"]
+    z[idx, idx] += x
+    return z
+
+
+def _ln_parts(d: dict[str, torch.Tensor], mixed: torch.Tensor, ln: Any) -> torch.Tensor:
+    """``[T, T, D]``: ``g_i(mixed_ij + [i = j] x_i)``, the LayerNorm decomposed over the sum's parts."""
+    z = _with_residual(mixed, d["input"])
     pre = d["ln1_in"]  # the whole LayerNorm input (biases included) gives each token's scale
     s = torch.sqrt(pre.var(-1, unbiased=False) + ln.eps)  # [T]
     gamma = ln.weight.detach().float().cpu()
@@ -159,6 +185,9 @@ def _norm_based(method: str, store: dict[int, dict[str, torch.Tensor]], enc: Enc
         if method == "norm":
             out.append(mixed.norm(dim=-1))
             continue
+        if layout.pre_ln is not None:  # ALTI of a pre-LayerNorm layer: no LayerNorm after the residual sum
+            out.append(_alti(_with_residual(mixed, store[k]["input"])))
+            continue
         parts = _ln_parts(store[k], mixed, mod.get_submodule(layout.ln1))
         out.append(parts.norm(dim=-1) if method == "norm_res_ln" else _alti(parts))
     return torch.stack(out)
@@ -183,7 +212,7 @@ def _value_zeroing(store: dict[int, dict[str, torch.Tensor]], enc: Encoder, batc
             mask = keep[zeroed].clone()
             mask[torch.arange(len(zeroed)), zeroed] = 0  # copy b zeroes the value vectors of token zeroed[b]
             with model_lock(enc):  # the hook lives on the shared model: no other call of it runs meanwhile
-                hook = mod.get_submodule(layout.value).register_forward_hook(lambda m, i, o, mask=mask: o * mask)
+                hook = _zero_values(mod, layout, mask)
                 try:
                     with eager_eval(model), torch.inference_mode():
                         batch = x.to(device=dev, dtype=dtype).expand(len(zeroed), n, -1).contiguous()
@@ -197,6 +226,19 @@ def _value_zeroing(store: dict[int, dict[str, torch.Tensor]], enc: Encoder, batc
         dist = 0.5 * (unit(changed, dim=-1) - unit(y, dim=-1).unsqueeze(0)).square().sum(-1)  # [j, i]
         out.append(_row_normalise(dist.T))
     return torch.stack(out)
+
+
+def _zero_values(mod: torch.nn.Module, layout: Any, mask: torch.Tensor) -> Any:
+    """A hook on layer ``mod`` that multiplies its value vectors by ``mask`` ``[B, T, 1]``; its handle.
+
+    A fused query-key-value projection (ModernBERT) has the values in the last third of its output."""
+    if not layout.fused_qkv:
+        return mod.get_submodule(layout.value).register_forward_hook(lambda m, i, o: o * mask)
+
+    def hook(m: Any, i: Any, o: torch.Tensor) -> torch.Tensor:
+        q, k, v = o.chunk(3, dim=-1)
+        return torch.cat((q, k, v * mask), dim=-1)
+    return mod.get_submodule(layout.query).register_forward_hook(hook)
 
 
 def _batched(args: tuple[Any, ...], size: int) -> tuple[Any, ...]:
@@ -234,6 +276,11 @@ def _per_layer(e: Encoding, method: str, enc: Encoder | None, batch_size: int) -
         return _attention_rollout_input(e, enc, method)
     if enc is None:
         raise InvalidParameterError(f"method={method!r} needs enc= (the encoder that produced e).")
+    layout = layout_of(enc.model)
+    if layout.pre_ln is not None and method not in PRE_LN_METHODS:
+        raise InvalidParameterError(
+            f"method={method!r} decomposes the LayerNorm after the attention's residual sum of a post-LayerNorm "
+            f"layer; enc holds a pre-LayerNorm {layout.family} model, on which the methods are {PRE_LN_METHODS}.")
     store, _ = capture(enc, e, list(range(1, enc.n_layers + 1)))
     if method == "value_zeroing":
         return _value_zeroing(store, enc, batch_size)
@@ -256,7 +303,8 @@ def context_mixing(e: Encoding, method: str = "norm", *, enc: Encoder | None = N
     e : Encoding
         One text that fits in one window, from ``enc.encode(text)``.
     method : {"attention", "rollout", "norm", "norm_res_ln", "alti", "value_zeroing"}, default "norm"
-        See the module docstring (formulas and papers).
+        See the module docstring (formulas and papers). A pre-LayerNorm model (ModernBERT) takes the
+        methods of :data:`PRE_LN_METHODS` (all but ``"norm_res_ln"``).
     enc : Encoder, optional
         The encoder that produced ``e`` (one of ``bk.SUPPORTED_ARCHITECTURES``). Required except
         for ``"attention"`` and ``"rollout"`` on an encoding made with ``attentions=True``.

@@ -38,8 +38,10 @@ def query_key_products(r: LayerInternals, head: int, token: int) -> torch.Tensor
     -------
     torch.Tensor ``[T, d]``
         Row ``j`` is ``r.query[head, token] * r.key[head, j]`` (elementwise); its sum
-        times ``r.scaling`` (plus ``r.position_scores[head, token, j]``, zero but in DeBERTa)
-        is the score ``r.scores[head, token, j]``.
+        times ``r.scaling`` (plus ``r.position_scores[head, token, j]``: DeBERTa's position
+        terms, ModernBERT's sliding-window mask, zero elsewhere) is the score
+        ``r.scores[head, token, j]``. ModernBERT's queries and keys are the rotated ones, so
+        the products carry the positions.
     """
     check("r", r, Instance(LayerInternals, label="a LayerInternals (from bk.layer_internals)"))
     if isinstance(head, bool) or not isinstance(head, int) or not 0 <= head < r.n_heads:
@@ -59,6 +61,8 @@ class TopNeurons:
         Transformer layers (1-based), one per row.
     neurons : torch.Tensor, int64 ``[L, k]``
         Indices of the ``k`` largest activations (after the activation function) at each layer, largest first.
+        ModernBERT (GeGLU): the activation of hidden unit ``n`` is ``gelu(input_n) * gate_n``,
+        the input of the second dense layer (``LayerInternals.ffn_act``).
     values : torch.Tensor, float32 ``[L, k]``
         Their activation values.
     token_index : int
