@@ -135,11 +135,7 @@ def cka(x: object, y: object, debiased: bool = False) -> float:
     if n < need:
         raise InvalidParameterError(
             f"{'debiased ' if debiased else ''}CKA needs at least {need} examples (rows); got {n}.")
-    xc, yc = xf - xf.mean(0), yf - yf.mean(0)
-    for name, v in (("x", xc), ("y", yc)):
-        if not bool((v != 0).any()):
-            raise ValueError(f"{name} has no variance (every row is the same): CKA is undefined.")
-    xc, yc = xc / xc.norm(), yc / yc.norm()  # CKA ignores scale; unit norm keeps any scale in range
+    xc, yc = _centred_unit(xf, "x"), _centred_unit(yf, "y")
     d1, d2 = xc.shape[1], yc.shape[1]
     if d1 * d2 + d1 * d1 + d2 * d2 <= n * (d1 + d2 + 3):  # feature space is cheaper
         f_xy = (xc.T @ yc).pow(2).sum()
@@ -157,6 +153,20 @@ def cka(x: object, y: object, debiased: bool = False) -> float:
     for name, v in (("x", f_xx), ("y", f_yy)):
         _check_norm(float(v), name, debiased)
     return float(f_xy / torch.sqrt(f_xx * f_yy))
+
+
+def _centred_unit(t: torch.Tensor, name: str) -> torch.Tensor:
+    """``t [n, d]`` (finite float64) centred and scaled to unit Frobenius norm; raises for no variance.
+
+    A side is constant when every row equals the first one exactly (a rounded mean would leave
+    residues near 1e-17 and a meaningless ratio). Scale goes before centring: dividing by the
+    largest ``|value|`` keeps any scale (1e-300 to 1e300) in range for the squares that follow.
+    """
+    if bool((t == t[0]).all()):
+        raise ValueError(f"{name} has no variance (every row is the same): CKA is undefined.")
+    t = t / t.abs().max()
+    t = t - t.mean(0)
+    return t / t.norm()
 
 
 def _check_norm(v: float, name: str, debiased: bool) -> None:
