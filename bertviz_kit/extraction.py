@@ -113,6 +113,9 @@ def extract(
         names (``"sum_last4"`` keeps the last four, uncombined).
     dtype : {"float16", "bfloat16", "float32"}, default "float16"
         Precision on disk (records are views in this dtype; pooling computes in float32).
+        float16 holds values up to 65504; a layer beyond it is refused with an
+        error naming the layer and its largest ``|value|`` (choose "bfloat16",
+        the same size with float32's range), never stored as inf.
     batch_size : int
         Texts per forward batch.
     shard_size : int

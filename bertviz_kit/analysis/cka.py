@@ -51,6 +51,7 @@ import numpy as np
 import torch
 
 from .._validation import Boolean, Interval, InvalidParameterError, NoneOr, Options, validate_params
+from ..encoder import check_finite_hidden
 from ..encoding import Corpus, Encoding, Encodings, as_corpus
 from ..vectors.pooling import SUBWORD_MODES, pool_tokens
 
@@ -333,6 +334,7 @@ def _chunks(corpus: Corpus, unit: str, subwords: str, spans: bool) -> Iterator[_
     non-special token, all stored layers concatenated, float32."""
     k = len(corpus.layer_ids)
     for first, b in corpus.blocks():
+        check_finite_hidden(b.hidden, b.token_starts, b.layer_ids, first=first)
         if unit == "word":
             n_words = int(b.word_starts[-1])
             vecs = pool_tokens(b.hidden, list(range(k)), "concat", b.word_group, n_words, subwords)

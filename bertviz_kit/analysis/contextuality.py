@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from .._validation import Boolean, Interval, InvalidParameterError, Options, validate_params
+from ..encoder import check_finite_hidden
 from ..encoding import Corpus, Encoding, Encodings, as_corpus
 from ..layers import stored_row
 from ..vectors.pooling import SUBWORD_MODES, pool_tokens
@@ -239,7 +240,8 @@ def mev_baseline(
     words = starts[pick] + offset  # words numbered across the corpus, sorted
     k = len(corpus.layer_ids)
     parts, base = [], 0
-    for _, b in corpus.blocks():
+    for first, b in corpus.blocks():
+        check_finite_hidden(b.hidden, b.token_starts, b.layer_ids, first=first)
         n_words = int(b.word_starts[-1])
         lo, hi = torch.searchsorted(words, torch.tensor([base, base + n_words])).tolist()
         if hi > lo:

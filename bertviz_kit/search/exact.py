@@ -34,6 +34,7 @@ from .._validation import (
     check,
     validate_params,
 )
+from ..encoder import check_finite_hidden
 from ..encoding import IS_ENCODING, Corpus, Encoding, Encodings, as_corpus
 from ..layers import stored_row
 from ..vectors.addressing import resolve_word
@@ -157,21 +158,27 @@ def resolve_query(e: Encoding, word: object, occurrence: object, span: object, l
     group, words = _query_group(e, word, occurrence, span)
     e_row = stored_row(e, layer)
     q = pool_tokens(token_major(e), [e_row], "sum", group, 1, subwords)[0]
+    if not bool(torch.isfinite(q).all()):
+        raise InvalidParameterError(
+            f"the query's hidden states hold NaN or infinite values at layer {e.layer_ids[e_row]}; "
+            f"no cosine can rank against them.")
     spans = [e.word_spans[w] for w in sorted(words)]
     a, z = spans[0][0], spans[-1][1]
     return Query(torch.nn.functional.normalize(q.float(), dim=-1), frozenset(words), e.text, e.text[a:z],
                   (a, z), e.layer_ids[e_row])
 
 
-def block_word_vectors(b: Encodings, row: int, subwords: str) -> torch.Tensor:
-    """Unit-length float32 ``[n_words_in_block, dim]``: every word of a block pooled at stored row ``row``."""
+def block_word_vectors(b: Encodings, row: int, subwords: str, first: int = 0) -> torch.Tensor:
+    """Unit-length float32 ``[n_words_in_block, dim]``: every word of a block pooled at stored row ``row``
+    (raises for NaN or infinite hidden states there, naming text ``first`` + its index in the block)."""
     n_words = int(b.word_starts[-1])
+    check_finite_hidden(b.hidden[:, row : row + 1], b.token_starts, [b.layer_ids[row]], first=first)
     vecs = pool_tokens(b.hidden, [row], "sum", b.word_group, n_words, subwords)
     return torch.nn.functional.normalize(vecs.float(), dim=-1)
 
 
-def _block_scores(b: Encodings, row: int, q: torch.Tensor, subwords: str) -> torch.Tensor:
-    vecs = block_word_vectors(b, row, subwords)
+def _block_scores(b: Encodings, row: int, q: torch.Tensor, subwords: str, first: int = 0) -> torch.Tensor:
+    vecs = block_word_vectors(b, row, subwords, first)
     return vecs @ q.to(vecs.device)
 
 
@@ -277,7 +284,7 @@ def nearest_contexts(
     best_span = torch.empty((0, 2), dtype=torch.long)
     texts: dict[int, str] = {}  # the texts of the running top-k
     for first, b in corpus.blocks():
-        scores = _block_scores(b, c_row, query.vector, subwords).float().cpu()
+        scores = _block_scores(b, c_row, query.vector, subwords, first).float().cpu()
         starts = b.word_starts.cpu()
         n_words = scores.shape[0]
         if n_words == 0:
