@@ -194,8 +194,7 @@ class Encoder:
             sequence of strings.
         """
         single = isinstance(texts, str)
-        if not single and hasattr(texts, "tolist") and not isinstance(texts, torch.Tensor):
-            texts = texts.tolist()  # a numpy array or pandas Series of str
+        texts = as_text_list(texts)
         items = [texts] if single else texts
         if not single and (not isinstance(texts, Sequence) or isinstance(texts, (bytes, bytearray))):
             hint = "; decode it first" if isinstance(texts, (bytes, bytearray)) else ""
@@ -405,6 +404,14 @@ class Encoder:
         att = torch.stack(out.attentions).to(device=device, dtype=dtype)  # [L, B, H, T, T]
         for r, (t, k) in enumerate(zip(b.texts, b.lengths.tolist())):
             att_out[t] = att[:, r, :, :k, :k].clone()
+
+
+def as_text_list(texts: Any) -> Any:
+    """A NumPy array or pandas Series of str as a list (what :meth:`Encoder.encode` and
+    :func:`bertviz_kit.extract` both accept); anything else is returned unchanged."""
+    if not isinstance(texts, (str, torch.Tensor)) and hasattr(texts, "tolist"):
+        return texts.tolist()
+    return texts
 
 
 def check_finite_hidden(hidden: torch.Tensor, token_starts: torch.Tensor, layer_ids: list[int],

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ._validation import Boolean, Instance, Interval, InvalidParameterError, Options, validate_params
-from .encoder import Encoder
+from .encoder import Encoder, as_text_list
 from .layers import stored_layer_ids
 from .store import (
     FORMAT,
@@ -100,6 +100,7 @@ def extract(
     ----------
     encoder : Encoder
     texts : sequence of str
+        A list or tuple of str, or a NumPy array or pandas Series of str (as for ``encode``).
     path : folder
         Created if missing. Rerunning with the same encoder, texts and options
         resumes after the last complete shard, first re-encoding any shard that
@@ -131,6 +132,7 @@ def extract(
     -------
     Store
     """
+    texts = as_text_list(texts)  # a NumPy array or pandas Series of str, as encode takes them
     _check_texts(texts)
     layer_ids = stored_layer_ids(layers, encoder.n_layers)
     root = Path(path)

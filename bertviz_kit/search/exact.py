@@ -38,7 +38,7 @@ from ..encoder import check_finite_hidden
 from ..encoding import IS_ENCODING, Corpus, Encoding, Encodings, as_corpus
 from ..layers import stored_row
 from ..vectors.addressing import resolve_word
-from ..vectors.pooling import SUBWORD_MODES, pool_tokens, token_major
+from ..vectors.pooling import SUBWORD_MODES, check_span, pool_tokens, token_major
 
 __all__ = ["nearest_contexts", "ContextMatch", "ContextMatches"]
 
@@ -124,12 +124,7 @@ def _query_group(e: Encoding, word: object, occurrence: object, span: object) ->
     if span is not None:
         if word is not None or occurrence is not None:
             raise InvalidParameterError(f"give word= or span=, not both; got word={word!r} and span={span!r}.")
-        ok = (isinstance(span, tuple) and len(span) == 2 and all(isinstance(v, int) and not isinstance(v, bool)
-                                                                for v in span) and 0 <= span[0] < span[1])
-        if not ok:
-            raise InvalidParameterError(
-                f"span must be a (start, end) pair of character offsets with 0 <= start < end; got {span!r}.")
-        a, b = span
+        a, b = check_span(e, span)  # inside the text: a span past its end is refused, not clipped
         words = {w for w, (s, t) in zip(e.word_ids, e.offsets) if w is not None and s < b and t > a}
         if not words:
             raise InvalidParameterError(
