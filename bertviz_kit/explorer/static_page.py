@@ -58,6 +58,11 @@ def html_path(path: Any) -> Path:
     target = Path(path)
     if target.suffix.lower() not in HTML_SUFFIXES:
         raise InvalidParameterError(f"path must end in one of {HTML_SUFFIXES}; got {str(path)!r}.")
+    if not target.parent.is_dir():
+        raise InvalidParameterError(
+            f"path {str(path)!r} is in a folder that does not exist ({str(target.parent)!r}); create it first.")
+    if target.is_dir():
+        raise InvalidParameterError(f"path {str(path)!r} is a folder; give a file name ending in .html.")
     return target
 
 
