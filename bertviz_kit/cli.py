@@ -164,7 +164,7 @@ def _demo(args: argparse.Namespace, enc) -> int:
     if args.html is not None:
         from .explorer.static_page import html_path
 
-        html_path(args.html)  # a bad file name fails before the work
+        html_path(args.html, folder=False)  # a bad file name fails before the work; the folder is made
     e = enc.encode(args.text, attentions=args.html is not None)
     layers = _layers(args.layers)
     idx = bk.find(e, args.word)

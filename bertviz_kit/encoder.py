@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
 import warnings
 from collections.abc import Iterator, Sequence
@@ -176,7 +177,11 @@ class Encoder:
             skips collecting the other layers altogether.
         dtype : {"float32", "bfloat16", "float16"}, default "float32"
             Storage dtype of the kept hidden states (half types halve memory;
-            pooling functions still compute in float32).
+            pooling functions still compute in float32). float16 holds values up
+            to 65504: a layer beyond that raises an error naming the layer and
+            its largest ``|value|`` (use bfloat16, float32's range in the same
+            memory). Hidden states with NaN or infinite values (a model that
+            overflows) raise an error naming the layer and the text.
         device : str or torch.device, optional
             Where the hidden states are kept: ``"cpu"`` (default) or the model's
             GPU (``"cuda"``), where pooling then runs too.
@@ -189,8 +194,7 @@ class Encoder:
             sequence of strings.
         """
         single = isinstance(texts, str)
-        if not single and hasattr(texts, "tolist") and not isinstance(texts, torch.Tensor):
-            texts = texts.tolist()  # a numpy array or pandas Series of str
+        texts = as_text_list(texts)
         items = [texts] if single else texts
         if not single and (not isinstance(texts, Sequence) or isinstance(texts, (bytes, bytearray))):
             hint = "; decode it first" if isinstance(texts, (bytes, bytearray)) else ""
@@ -279,12 +283,8 @@ class Encoder:
         text_index = torch.repeat_interleave(torch.arange(n), lengths)
         word_index = _renumber_flat(raw_words, text_index, starts, rust)
         plan = Plan(self.max_length, self.settings.stride, ids, special, starts, lengths, text_index, attentions)
-        hidden, att = self._forward(plan, batch_size, attentions, progress, layer_ids, dtype, device)
-        if dtype == torch.float16 and not bool(torch.isfinite(hidden).all()):
-            raise InvalidParameterError(
-                "dtype='float16' cannot hold these hidden states: some exceed its range (65504) and became "
-                "infinite; use dtype='bfloat16' (the same memory, float32's range) or 'float32'."
-            )
+        hidden, att, peak = self._forward(plan, batch_size, attentions, progress, layer_ids, dtype, device)
+        check_finite_hidden(hidden, starts, layer_ids, peak)
         return Encodings(
             texts=texts,
             hidden=hidden,
@@ -323,7 +323,7 @@ class Encoder:
         layer_ids: list[int],
         dtype: torch.dtype,
         device: torch.device,
-    ) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
+    ) -> tuple[torch.Tensor, list[torch.Tensor] | None, torch.Tensor | None]:
         """Run every batch once; write the kept layers of every token straight into one flat
         ``[tokens, layers, dim]`` tensor on ``device`` (no per-text copies)."""
         batches = plan.batches(batch_size)
@@ -339,6 +339,8 @@ class Encoder:
         att_out: list[torch.Tensor | None] | None = [None] * plan.n_texts if attentions else None
         last_only = layer_ids == [self.n_layers]
         sink = _HostSink(hidden) if on_gpu and device.type != compute.type else None
+        # float16 overflows above 65504: keep each layer's largest |value| (before the cast) to say so
+        peak = torch.zeros(len(layer_ids), device=compute) if dtype == torch.float16 else None
         # one call at a time per encoder (see __init__)
         with self._lock, _eager_attention(self.model, attentions):
             with torch.inference_mode(), self._packed or contextlib.nullcontext():
@@ -348,6 +350,8 @@ class Encoder:
                         output_attentions=attentions, return_dict=True,
                     )
                     layers = self._batch_layers(out, layer_ids, last_only)
+                    if peak is not None:
+                        peak = torch.maximum(peak, torch.stack([x.detach().abs().amax().float() for x in layers]))
                     keep = b.keep.to(compute, non_blocking=on_gpu)
                     if sink is not None:
                         _copy_to_host(sink, layers, keep, b.dest, dtype)
@@ -359,7 +363,7 @@ class Encoder:
                         self._keep_attentions(out, b, att_out, device, dtype)  # type: ignore[arg-type]
                 if sink is not None:
                     sink.flush()
-        return hidden, att_out  # type: ignore[return-value]
+        return hidden, att_out, peak  # type: ignore[return-value]
 
     def _batch_inputs(self, plan: Plan, b: Batch, pad: int, compute: torch.device) -> dict[str, torch.Tensor]:
         """The model's inputs for batch ``b``, on the ``compute`` device."""
@@ -400,6 +404,47 @@ class Encoder:
         att = torch.stack(out.attentions).to(device=device, dtype=dtype)  # [L, B, H, T, T]
         for r, (t, k) in enumerate(zip(b.texts, b.lengths.tolist())):
             att_out[t] = att[:, r, :, :k, :k].clone()
+
+
+def as_text_list(texts: Any) -> Any:
+    """A NumPy array or pandas Series of str as a list (what :meth:`Encoder.encode` and
+    :func:`bertviz_kit.extract` both accept); anything else is returned unchanged."""
+    if not isinstance(texts, (str, torch.Tensor)) and hasattr(texts, "tolist"):
+        return texts.tolist()
+    return texts
+
+
+def check_finite_hidden(hidden: torch.Tensor, token_starts: torch.Tensor, layer_ids: list[int],
+                        peak: torch.Tensor | None = None, first: int = 0) -> None:
+    """Raise when hidden states ``[tokens, layers, dim]`` hold NaN or infinite values, naming the
+    layer, the first text concerned (``first`` + its index in ``token_starts``) and, for float16
+    storage, the largest ``|value|`` (``peak``, per layer, taken before the cast) against
+    float16's range.
+
+    Hidden states are checked where they are made (:meth:`Encoder.encode`, hence ``extract``)
+    and where a statistic over a corpus or a search would hide a NaN row in its result
+    (``anisotropy``, ``intra_similarity``, ``mev_baseline``, ``layer_cka``, ``nearest_contexts``);
+    the pooling functions of single texts pass a NaN on to the same row of their result.
+    """
+    starts = token_starts - token_starts[0]
+    for j, layer in enumerate(layer_ids):
+        finite = torch.isfinite(hidden[:, j]).all(-1)
+        if bool(finite.all()):
+            continue
+        row = int((~finite).nonzero()[0, 0])
+        text = first + int(torch.searchsorted(starts.cpu(), torch.tensor(row), right=True)) - 1
+        top = None if peak is None else float(peak[j])
+        if top is not None and math.isfinite(top) and hidden.dtype == torch.float16:
+            raise InvalidParameterError(
+                f"dtype='float16' cannot hold these hidden states: layer {layer} reaches |value| {top:.4g} "
+                f"(first in text {text}), beyond float16's range (65504), and would be stored as inf; use "
+                f"dtype='bfloat16' (the same memory, float32's range) or 'float32'."
+            )
+        raise ValueError(
+            f"the hidden states hold NaN or infinite values at layer {layer} (first in text {text}); no "
+            f"statistic can use them: check the model's weights and its dtype (a float16 model can "
+            f"overflow; load it in float32), or the corpus they came from."
+        )
 
 
 @contextlib.contextmanager

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ._validation import Boolean, Instance, Interval, InvalidParameterError, Options, validate_params
-from .encoder import Encoder
+from .encoder import Encoder, as_text_list
 from .layers import stored_layer_ids
 from .store import (
     FORMAT,
@@ -100,6 +100,7 @@ def extract(
     ----------
     encoder : Encoder
     texts : sequence of str
+        A list or tuple of str, or a NumPy array or pandas Series of str (as for ``encode``).
     path : folder
         Created if missing. Rerunning with the same encoder, texts and options
         resumes after the last complete shard, first re-encoding any shard that
@@ -113,6 +114,9 @@ def extract(
         names (``"sum_last4"`` keeps the last four, uncombined).
     dtype : {"float16", "bfloat16", "float32"}, default "float16"
         Precision on disk (records are views in this dtype; pooling computes in float32).
+        float16 holds values up to 65504; a layer beyond it is refused with an
+        error naming the layer and its largest ``|value|`` (choose "bfloat16",
+        the same size with float32's range), never stored as inf.
     batch_size : int
         Texts per forward batch.
     shard_size : int
@@ -128,6 +132,7 @@ def extract(
     -------
     Store
     """
+    texts = as_text_list(texts)  # a NumPy array or pandas Series of str, as encode takes them
     _check_texts(texts)
     layer_ids = stored_layer_ids(layers, encoder.n_layers)
     root = Path(path)

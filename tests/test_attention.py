@@ -475,3 +475,28 @@ def test_cli_demo_formats_and_dpi(tmp_path, tiny_path, capsys):
         assert exc.value.code == 2
     err = capsys.readouterr().err
     assert "invalid choice: 'jpg'" in err and "must be a positive integer" in err
+
+
+@pytest.mark.parametrize("queries", ["all", "words"])
+def test_head_statistics_averaged_per_text_as_clark_et_al(tiny, split, queries):
+    items = [*list(split)[:3], tiny.encode(" ".join(["the robbers fished the river"] * 4), attentions=True)]
+    assert len({e.n_tokens for e in items}) == 4  # texts of different lengths
+    per_text = [slow_head_statistics([e], queries) for e in items]
+    stats = bk.head_statistics(items, queries=queries, average="texts")
+    pooled = bk.head_statistics(items, queries=queries)
+    for key in bk.HEAD_STATISTICS:
+        ref = np.mean([p[key] for p in per_text], axis=0)  # each text's mean, then the mean over texts
+        assert np.allclose(stats[key].numpy(), ref, atol=1e-5), key
+    assert not np.allclose(stats["distance"].numpy(), pooled["distance"].numpy(), atol=1e-3)
+    one = bk.head_statistics(items[0], queries=queries, average="texts")
+    assert all(torch.allclose(one[k], bk.head_statistics(items[0], queries=queries)[k]) for k in one)
+
+
+def test_head_statistics_per_text_leaves_out_texts_without_queries(split):
+    items = list(split)  # the last one is the empty text: no word queries
+    assert items[-1].n_words == 0
+    stats = bk.head_statistics(items, queries="words", average="texts")
+    ref = bk.head_statistics(items[:-1], queries="words", average="texts")
+    assert all(torch.allclose(stats[k], ref[k]) for k in stats)
+    with pytest.raises(bk.InvalidParameterError, match="average"):
+        bk.head_statistics(items, average="words")

@@ -385,3 +385,33 @@ def test_plot_cka_fixed_scale_labels_and_colour_bar(varied):
     with pytest.raises(ValueError, match="non-empty 2-D"):
         bk.plot_cka(torch.ones(3))
     plt.close("all")
+
+
+@settings(max_examples=80, deadline=None)
+@given(x=arrays, seed=st.integers(0, 10_000), ex=st.integers(-300, 300), ey=st.integers(-300, 300),
+       debiased=st.booleans())
+def test_cka_ignores_scale_from_1e_minus_300_to_1e300(x, seed, ex, ey, debiased):
+    y = x[:, ::-1] ** 2 + np.random.default_rng(seed).normal(size=x.shape)
+    base = bk.cka(x, y, debiased)
+    got = bk.cka(x * 10.0**ex, y * 10.0**ey, debiased)
+    assert np.isfinite(got)
+    assert got == pytest.approx(base, abs=1e-8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(value=st.floats(-1e300, 1e300, allow_nan=False), n=st.integers(2, 12), d=st.integers(1, 5),
+       debiased=st.booleans(), side=st.sampled_from(["x", "y"]))
+def test_constant_float64_features_have_no_variance(value, n, d, debiased, side):
+    const = np.full((max(n, 4), d), value)
+    other = _random(n, max(n, 4), 3)
+    args = (const, other) if side == "x" else (other, const)
+    with pytest.raises(ValueError, match=f"{side} has no variance"):
+        bk.cka(*args, debiased=debiased)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_cka_refuses_nan_and_inf_anywhere(bad):
+    x = _random(0, 8, 3)
+    x[5, 2] = bad
+    with pytest.raises(bk.InvalidParameterError, match="x holds NaN or infinite values"):
+        bk.cka(x, _random(1, 8, 2))

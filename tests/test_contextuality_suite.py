@@ -201,3 +201,29 @@ def test_static_embeddings_errors(tiny, es):
     assert bk.static_embeddings(last, ["bank"], layer=-1).shape == (1, es.dim)
     with pytest.raises(ValueError, match="no spread around its mean"):
         bk.static_embeddings(es, ["hello"], center=True)
+
+
+def test_released_baseline_is_truncated_svd_explained_variance_ratio(tiny):
+    from sklearn.decomposition import TruncatedSVD
+
+    texts = [f"word{i} the river bank {i} was good" if i % 2 else f"a robber {i} robs it" for i in range(40)]
+    es = tiny.encode(texts)
+    got = bk.mev_baseline(es, n_samples=40, seed=1, released=True)
+    # the same sampled words, pooled as the default baseline pools them
+    picked = []
+    counts = es.word_counts()
+    g = torch.Generator().manual_seed(1)
+    texts_idx = torch.nonzero(counts > 0).squeeze(1)
+    pick = texts_idx[torch.randperm(texts_idx.numel(), generator=g)[:40]].sort().values
+    offset = torch.minimum((torch.rand(pick.numel(), generator=g, dtype=torch.float64) * counts[pick]).long(),
+                           counts[pick] - 1)
+    for t, w in zip(pick.tolist(), offset.tolist()):
+        picked.append(torch.stack([bk.word_vectors(es[t], layers=layer)[w] for layer in es.layer_ids]))
+    x = torch.stack(picked, dim=1).double().numpy()  # [L, n, d]
+    for layer in range(x.shape[0]):
+        svd = TruncatedSVD(n_components=2, algorithm="arpack").fit(x[layer])
+        assert got[layer].item() == pytest.approx(svd.explained_variance_ratio_[0], abs=1e-4)
+    default = bk.mev_baseline(es, n_samples=40, seed=1)
+    assert not torch.allclose(got, default, atol=1e-3)
+    with pytest.raises(bk.InvalidParameterError, match="released=True .* center=True"):
+        bk.mev_baseline(es, released=True, center=True)

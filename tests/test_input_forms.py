@@ -140,3 +140,91 @@ def test_a_settings_file_that_is_not_utf8_names_itself(tmp_path):
     path.write_bytes("model: café\n".encode("latin-1"))
     with pytest.raises(InvalidParameterError, match=r"settings\.yml.*not UTF-8"):
         bk.read_settings(path)
+
+
+# -- sequences of texts, labels, spans -------------------------------------------------------
+
+class _Series:  # what pandas offers: tolist()
+    def __init__(self, values):
+        self.values = values
+
+    def tolist(self):
+        return list(self.values)
+
+
+@pytest.mark.parametrize("make", [list, tuple, lambda t: __import__("numpy").array(t), _Series],
+                         ids=["list", "tuple", "numpy", "series"])
+def test_encode_and_extract_take_the_same_sequences_of_texts(tiny, tmp_path, make):
+    import torch
+
+    texts = ["the bank", "", "a river bank"]
+    es = tiny.encode(make(texts))
+    store = bk.extract(tiny, make(texts), tmp_path / "s", dtype="float32", progress=False)
+    assert len(store) == 3 and [store[i].text for i in range(3)] == texts
+    assert torch.equal(store[2].hidden_states, es[2].hidden_states)
+
+
+@pytest.mark.parametrize("bad", [__import__("numpy").array([1, 2]), ["ok", 3], "one text", b"bytes"])
+def test_encode_and_extract_refuse_the_same_non_texts(tiny, tmp_path, bad):
+    if not isinstance(bad, str):
+        with pytest.raises(InvalidParameterError, match="texts"):
+            tiny.encode(bad)
+    with pytest.raises(InvalidParameterError, match="texts"):
+        bk.extract(tiny, bad, tmp_path / "s", progress=False)
+
+
+def _x(n=8):
+    import torch
+
+    return torch.randn(2, n, 4, generator=torch.Generator().manual_seed(0))
+
+
+@pytest.mark.parametrize(("labels", "first", "second"), [
+    ([1, "1", 2, "2"] * 2, "labels\\[0\\] is 1 \\(number\\)", "labels\\[1\\] is '1' \\(str\\)"),
+    ([True, 1, False, 0] * 2, "labels\\[0\\] is True \\(bool\\)", "labels\\[1\\] is 1 \\(number\\)"),
+    (["a", "b", "a", 2] * 2, "labels\\[0\\] is 'a' \\(str\\)", "labels\\[3\\] is 2 \\(number\\)"),
+])
+def test_probe_labels_of_mixed_types_are_refused(labels, first, second):
+    with pytest.raises(InvalidParameterError, match=f"{first} and {second}"):
+        bk.probe_layers(_x(), labels, cv=2)
+    with pytest.raises(InvalidParameterError, match="mix kinds"):
+        bk.scalar_mix_probe(_x(), labels)
+
+
+@pytest.mark.parametrize("missing", [float("nan"), None, __import__("numpy").float32("nan")])
+def test_missing_probe_labels_are_named_by_index(missing):
+    import numpy as np
+
+    labels = [0, 1] * 4
+    labels[5] = missing
+    with pytest.raises(InvalidParameterError, match=r"labels\[5\] is (NaN|None), a missing label"):
+        bk.probe_layers(_x(), labels, cv=2)
+    arr = np.array([0.0, 1.0] * 4)
+    arr[6] = np.nan
+    with pytest.raises(InvalidParameterError, match=r"labels\[6\] is NaN"):
+        bk.probe_layers(_x(), arr, cv=2)
+    with pytest.raises(InvalidParameterError, match=r"groups\[5\] is"):
+        bk.probe_layers(_x(), [0, 1] * 4, groups=labels, cv=2)
+
+
+@pytest.mark.parametrize("labels", [[0, 1] * 4, [0.0, 1.0] * 4, [0, 1.0] * 4, ["a", "b"] * 4,
+                                    __import__("numpy").array([0, 1] * 4), __import__("numpy").array(["x", "y"] * 4)])
+def test_labels_of_one_kind_still_work(labels):
+    assert bk.probe_layers(_x(), labels, cv=2).mean.shape == (2,)
+
+
+@pytest.mark.parametrize("span", [(4, 100), (0, 18), (17, 18), (-1, 3), (5, 5)])
+def test_a_character_span_outside_the_text_is_refused_everywhere(tiny, span):
+    e = tiny.encode("the bank was good")  # 17 characters
+    corpus = tiny.encode(["a bank", "the river"])
+    with pytest.raises(InvalidParameterError, match=r"span must satisfy 0 <= char_start < char_end <= 17"):
+        bk.span_vector(e, span)
+    with pytest.raises(InvalidParameterError, match=r"span must satisfy 0 <= char_start < char_end <= 17"):
+        bk.nearest_contexts(corpus, e, span=span, k=1)
+
+
+def test_a_span_up_to_the_end_of_the_text_is_accepted(tiny):
+    e = tiny.encode("the bank was good")
+    corpus = tiny.encode(["a bank", "the river"])
+    assert bk.span_vector(e, (13, 17)).shape == (e.dim,)
+    assert bk.nearest_contexts(corpus, e, span=(13, 17), k=1)[0].word

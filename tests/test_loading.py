@@ -111,3 +111,24 @@ def test_an_explicit_folder_loads_without_the_bundled_model_package(tiny_path, m
         bk.bundled_model_path()
     enc = bk.load(tiny_path)
     assert enc.encode("a bank").n_layers == enc.n_layers
+
+
+def test_bundled_models_256_is_documented_and_available(minilm):
+    """The checkpoint's sentence-transformers setting truncates at 256; the toolkit windows at the
+    model's 512 positions (docs/guide/vectors.md says why) and max_length=256 is one keyword away."""
+    import json
+    from pathlib import Path
+
+    conf = json.loads((Path(bk.bundled_model_path()) / "sentence_bert_config.json").read_text())
+    assert conf["max_seq_length"] == 256
+    assert minilm.max_length == minilm.model.config.max_position_embeddings == 512
+    guide = (Path(__file__).parents[1] / "docs" / "guide" / "vectors.md").read_text()
+    assert "max_seq_length: 256" in guide and "bk.load(max_length=256)" in guide
+    short = bk.load(max_length=256, device="cpu")
+    assert short.max_length == 256
+    text = " ".join(["the bank by the river"] * 50)  # 252 tokens: one window either way
+    a, b = minilm.encode(text, layers=[-1]), short.encode(text, layers=[-1])
+    assert a.n_tokens == 252 and not b.is_windowed
+    assert torch.allclose(a.hidden_states, b.hidden_states, atol=1e-5)
+    long = short.encode(" ".join(["the bank by the river"] * 60), layers=[-1])
+    assert long.is_windowed and not minilm.encode(" ".join(["the bank by the river"] * 60)).is_windowed

@@ -56,6 +56,20 @@ def test_plan_covers_every_token_within_the_width(n, width, stride):
     assert len(ranges) == 1 + math.ceil((n - width) / (width - overlap))
 
 
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(1, 2000), width=st.integers(2, 520), stride=st.integers(0, 300))
+def test_no_forward_window_is_redundant(n, width, stride):
+    """Every window is the one some token takes its vectors from, and no plan of full windows
+    sharing the overlap has fewer: a last window that overlaps its neighbour by almost all of
+    it is still the best window of the tokens after the middle of that overlap."""
+    ranges = _plan_windows(n, width, stride)
+    best = set(_best_window(n, ranges).tolist())
+    assert best == set(range(len(ranges)))
+    overlap = min(stride, width // 2)
+    fewest = 1 if n <= width else 1 + math.ceil((n - width) / (width - overlap))
+    assert len(ranges) == fewest
+
+
 @settings(max_examples=120, deadline=None)
 @given(n=st.integers(1, 400), width=st.integers(1, 80), stride=st.integers(0, 200))
 def test_best_window_holds_the_token_with_the_most_context(n, width, stride):

@@ -282,8 +282,8 @@ def _text_sums(att: torch.Tensor, word_index: torch.Tensor, tokens: Sequence[str
     return sums, counts
 
 
-@validate_params({"queries": Options(("all", "words"))})
-def head_statistics(data: object, queries: str = "all") -> dict[str, torch.Tensor]:
+@validate_params({"queries": Options(("all", "words")), "average": Options(("tokens", "texts"))})
+def head_statistics(data: object, queries: str = "all", *, average: str = "tokens") -> dict[str, torch.Tensor]:
     """How every head attends (Clark et al. 2019): one ``[n_layers, n_heads]`` tensor per statistic.
 
     For every layer and head, averaged over query tokens (rows of the attention
@@ -306,10 +306,14 @@ def head_statistics(data: object, queries: str = "all") -> dict[str, torch.Tenso
         Mean ``|i - j|`` (in tokens) between query ``i`` and key ``j``,
         weighted by the attention.
 
-    **Averaging.** Every statistic is pooled over all counted query tokens of
-    all texts (each query token weighs the same, so longer texts weigh more),
-    not averaged per text first. Keys are always all tokens, special tokens
-    included.
+    **Averaging.** By default (``average="tokens"``) every statistic is
+    pooled over all counted query tokens of all texts: each query token
+    weighs the same, so longer texts weigh more. Clark et al. (2019) average
+    over each text's tokens first and then over texts (each text weighs the
+    same): ``average="texts"``. The two agree for one text, or for texts of
+    one length; over texts of mixed lengths they differ (statistics that
+    depend on length, such as ``"entropy"`` and ``"distance"``, most). Keys
+    are always all tokens, special tokens included.
 
     Parameters
     ----------
@@ -320,6 +324,12 @@ def head_statistics(data: object, queries: str = "all") -> dict[str, torch.Tenso
     queries : {"all", "words"}, default "all"
         Which query tokens count: every token, or only the words' tokens
         (leaving out the rows of ``[CLS]`` and ``[SEP]`` themselves).
+    average : {"tokens", "texts"}, default "tokens"
+        ``"tokens"``: one mean over the query tokens of all texts.
+        ``"texts"``: the mean of each text's mean, as Clark et al. (2019);
+        a text without counted queries for a statistic (no word, or one
+        token for ``"previous"``/``"next"``) is left out of that statistic's
+        mean.
 
     Returns
     -------
@@ -341,6 +351,8 @@ def head_statistics(data: object, queries: str = "all") -> dict[str, torch.Tenso
         for att, word_index, tokens in texts:  # one vectorised pass per text (each has its own T x T maps)
             sums, n = _text_sums(att, word_index, tokens, queries)
             for key, v in sums.items():
+                if average == "texts":  # this text's mean counts once
+                    v, n[key] = (v / n[key] if n[key] else v * 0), int(n[key] > 0)
                 totals[key] = totals[key] + v if key in totals else v
                 counts[key] += n[key]
     if counts["entropy"] == 0:

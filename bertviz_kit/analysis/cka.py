@@ -51,6 +51,7 @@ import numpy as np
 import torch
 
 from .._validation import Boolean, Interval, InvalidParameterError, NoneOr, Options, validate_params
+from ..encoder import check_finite_hidden
 from ..encoding import Corpus, Encoding, Encodings, as_corpus
 from ..vectors.pooling import SUBWORD_MODES, pool_tokens
 
@@ -135,11 +136,7 @@ def cka(x: object, y: object, debiased: bool = False) -> float:
     if n < need:
         raise InvalidParameterError(
             f"{'debiased ' if debiased else ''}CKA needs at least {need} examples (rows); got {n}.")
-    xc, yc = xf - xf.mean(0), yf - yf.mean(0)
-    for name, v in (("x", xc), ("y", yc)):
-        if not bool((v != 0).any()):
-            raise ValueError(f"{name} has no variance (every row is the same): CKA is undefined.")
-    xc, yc = xc / xc.norm(), yc / yc.norm()  # CKA ignores scale; unit norm keeps any scale in range
+    xc, yc = _centred_unit(xf, "x"), _centred_unit(yf, "y")
     d1, d2 = xc.shape[1], yc.shape[1]
     if d1 * d2 + d1 * d1 + d2 * d2 <= n * (d1 + d2 + 3):  # feature space is cheaper
         f_xy = (xc.T @ yc).pow(2).sum()
@@ -157,6 +154,20 @@ def cka(x: object, y: object, debiased: bool = False) -> float:
     for name, v in (("x", f_xx), ("y", f_yy)):
         _check_norm(float(v), name, debiased)
     return float(f_xy / torch.sqrt(f_xx * f_yy))
+
+
+def _centred_unit(t: torch.Tensor, name: str) -> torch.Tensor:
+    """``t [n, d]`` (finite float64) centred and scaled to unit Frobenius norm; raises for no variance.
+
+    A side is constant when every row equals the first one exactly (a rounded mean would leave
+    residues near 1e-17 and a meaningless ratio). Scale goes before centring: dividing by the
+    largest ``|value|`` keeps any scale (1e-300 to 1e300) in range for the squares that follow.
+    """
+    if bool((t == t[0]).all()):
+        raise ValueError(f"{name} has no variance (every row is the same): CKA is undefined.")
+    t = t / t.abs().max()
+    t = t - t.mean(0)
+    return t / t.norm()
 
 
 def _check_norm(v: float, name: str, debiased: bool) -> None:
@@ -323,6 +334,7 @@ def _chunks(corpus: Corpus, unit: str, subwords: str, spans: bool) -> Iterator[_
     non-special token, all stored layers concatenated, float32."""
     k = len(corpus.layer_ids)
     for first, b in corpus.blocks():
+        check_finite_hidden(b.hidden, b.token_starts, b.layer_ids, first=first)
         if unit == "word":
             n_words = int(b.word_starts[-1])
             vecs = pool_tokens(b.hidden, list(range(k)), "concat", b.word_group, n_words, subwords)

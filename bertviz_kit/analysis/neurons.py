@@ -30,7 +30,7 @@ def query_key_products(r: LayerInternals, head: int, token: int) -> torch.Tensor
     r : LayerInternals
         From :func:`bertviz_kit.layer_internals`.
     head : int
-        Head index in ``[0, n_heads)``.
+        Head index in ``[0, n_heads)``; negative counts from the end, as for the token.
     token : int
         The query (receiving) token, an index into ``r.tokens``.
 
@@ -44,8 +44,9 @@ def query_key_products(r: LayerInternals, head: int, token: int) -> torch.Tensor
         the products carry the positions.
     """
     check("r", r, Instance(LayerInternals, label="a LayerInternals (from bk.layer_internals)"))
-    if isinstance(head, bool) or not isinstance(head, int) or not 0 <= head < r.n_heads:
-        raise InvalidParameterError(f"head must be an int in [0, {r.n_heads - 1}]; got {head!r}.")
+    if isinstance(head, bool) or not isinstance(head, int) or not -r.n_heads <= head < r.n_heads:
+        raise InvalidParameterError(
+            f"head must be an int in [0, {r.n_heads - 1}] (or [-{r.n_heads}, -1] from the end); got {head!r}.")
     if isinstance(token, bool) or not isinstance(token, int) or not -r.n_tokens <= token < r.n_tokens:
         raise InvalidParameterError(f"token must be an int in [{-r.n_tokens}, {r.n_tokens - 1}]; got {token!r}.")
     return r.query[head, token].unsqueeze(0) * r.key[head]

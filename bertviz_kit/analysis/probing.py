@@ -47,6 +47,7 @@ from .._validation import (
 from ..encoding import Corpus, Encoding, as_corpus
 from ..vectors.pooling import POOLING_MODES, SPECIALS_MODES, layer_sentence_vectors
 from .alignment import WordFeatures
+from .labels import as_labels
 
 __all__ = [
     "PROBES",
@@ -170,16 +171,6 @@ def _features(
     return x, tuple(range(x.shape[0]))
 
 
-def _labels(labels: object, n: int | None, name: str = "labels") -> np.ndarray:
-    """``labels`` as a 1-D array, one per row (``n`` rows, or any length for ``None``)."""
-    if isinstance(labels, (str, bytes)) or not isinstance(labels, (Sequence, np.ndarray, torch.Tensor)):
-        raise InvalidParameterError(f"{name} must be a sequence with one label per row; got {type(labels).__name__}.")
-    y = np.asarray(labels.tolist() if isinstance(labels, torch.Tensor) else list(labels))
-    if y.ndim != 1 or (n is not None and len(y) != n):
-        raise InvalidParameterError(f"{name} must hold one label per row: {n}; got {len(y)}.")
-    return y
-
-
 def _probe_inputs(
     data: object, labels: object, groups: object, pooling: str, specials: str
 ) -> tuple[np.ndarray, tuple[int, ...], np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
@@ -187,7 +178,7 @@ def _probe_inputs(
     (with their classes, class index and class counts; at least two classes) and the groups."""
     x, layer_ids = _features(data, pooling, specials)
     n = x.shape[1]
-    y = _labels(labels, n)
+    y = as_labels(labels, n)
     classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
     if len(classes) < 2:
         raise InvalidParameterError(f"labels must hold at least two classes; got only {classes.tolist()}.")
@@ -197,14 +188,14 @@ def _probe_inputs(
 def _groups(groups: object, data: object, n: int) -> np.ndarray | None:
     if groups is None:
         return data.sentence.numpy() if isinstance(data, WordFeatures) else None
-    g = _labels(groups, n, "groups")
+    g = as_labels(groups, n, "groups")
     return g
 
 
 def _word_types(word_types: object, data: object, n: int) -> np.ndarray | None:
     if word_types is None:
         return np.asarray(data.word_types) if isinstance(data, WordFeatures) else None
-    return _labels(word_types, n, "word_types")
+    return as_labels(word_types, n, "word_types")
 
 
 @contextlib.contextmanager
@@ -264,10 +255,10 @@ def control_labels(
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InvalidParameterError(f"seed must be an int >= 0; got {seed!r}.")
-    y = _labels(labels, None)
+    y = as_labels(labels, None)
     if len(y) == 0:
         raise InvalidParameterError("labels must hold at least one label; got none.")
-    t = _labels(word_types, len(y), "word_types")
+    t = as_labels(word_types, len(y), "word_types")
     classes, counts = np.unique(y, return_counts=True)
     types, inverse = np.unique(t, return_inverse=True)
     rng = np.random.default_rng(seed)
@@ -301,7 +292,7 @@ def _folds(
         if counts.min() < cv:
             small = classes[counts.argmin()]
             raise InvalidParameterError(
-                f"every class needs at least cv={cv} members for StratifiedKFold; class {small!r} "
+                f"every class needs at least cv={cv} members for StratifiedKFold; class {small.item()!r} "
                 f"has {counts.min()}. Use a smaller cv or more data."
             )
         splits = list(StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed).split(x0, y))

@@ -51,13 +51,19 @@ _GLUE = """
 """
 
 
-def html_path(path: Any) -> Path:
-    """``path`` as a Path, checked: a file name or path ending in ``.html`` or ``.htm``."""
+def html_path(path: Any, *, folder: bool = True) -> Path:
+    """``path`` as a Path, checked: a file name or path ending in ``.html`` or ``.htm``, not a
+    folder, in a folder that exists (unless ``folder=False``: the caller creates it)."""
     if not isinstance(path, (str, os.PathLike)):
         raise InvalidParameterError(f"path must be a file name or path; got {type(path).__name__}.")
     target = Path(path)
     if target.suffix.lower() not in HTML_SUFFIXES:
         raise InvalidParameterError(f"path must end in one of {HTML_SUFFIXES}; got {str(path)!r}.")
+    if folder and not target.parent.is_dir():
+        raise InvalidParameterError(
+            f"path {str(path)!r} is in a folder that does not exist ({str(target.parent)!r}); create it first.")
+    if target.is_dir():
+        raise InvalidParameterError(f"path {str(path)!r} is a folder; give a file name ending in .html.")
     return target
 
 

@@ -171,6 +171,11 @@ class Explorer:
         check("e", e, IS_ENCODING)
         if encoder is not None and not isinstance(encoder, Encoder):
             raise InvalidParameterError(f"encoder must be an Encoder (bk.load) or None; got {type(encoder).__name__}.")
+        if encoder is not None and (e.dim, e.n_layers) != (encoder.dim, encoder.n_layers):
+            raise InvalidParameterError(
+                f"encoder must be the model that encoded e: e has {e.n_layers} layers of width {e.dim} "
+                f"(e.model_name={e.model_name!r}), encoder has {encoder.n_layers} of width {encoder.dim} "
+                f"({encoder.name!r}); a new sentence typed in would come from another model.")
         self.dpi = check("dpi", dpi, Interval(int, 20, 600))
         self.encoder = encoder
         self.e = e
@@ -385,6 +390,9 @@ class Explorer:
             raise InvalidParameterError(f"path must be a file name or path; got {type(path).__name__}.")
         target = Path(path)
         fmt = self._format(target.name, str(path))
+        if not target.parent.is_dir():
+            raise InvalidParameterError(
+                f"path {str(path)!r} is in a folder that does not exist ({str(target.parent)!r}); create it first.")
         dpi = check("dpi", dpi, NoneOr(Interval(int, 20, 1200), "the explorer's dpi"))
         target.write_bytes(self._file_bytes(fmt, self.dpi if dpi is None else dpi))
         return target

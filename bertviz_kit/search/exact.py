@@ -34,10 +34,11 @@ from .._validation import (
     check,
     validate_params,
 )
+from ..encoder import check_finite_hidden
 from ..encoding import IS_ENCODING, Corpus, Encoding, Encodings, as_corpus
 from ..layers import stored_row
 from ..vectors.addressing import resolve_word
-from ..vectors.pooling import SUBWORD_MODES, pool_tokens, token_major
+from ..vectors.pooling import SUBWORD_MODES, check_span, pool_tokens, token_major
 
 __all__ = ["nearest_contexts", "ContextMatch", "ContextMatches"]
 
@@ -123,12 +124,7 @@ def _query_group(e: Encoding, word: object, occurrence: object, span: object) ->
     if span is not None:
         if word is not None or occurrence is not None:
             raise InvalidParameterError(f"give word= or span=, not both; got word={word!r} and span={span!r}.")
-        ok = (isinstance(span, tuple) and len(span) == 2 and all(isinstance(v, int) and not isinstance(v, bool)
-                                                                for v in span) and 0 <= span[0] < span[1])
-        if not ok:
-            raise InvalidParameterError(
-                f"span must be a (start, end) pair of character offsets with 0 <= start < end; got {span!r}.")
-        a, b = span
+        a, b = check_span(e, span)  # inside the text: a span past its end is refused, not clipped
         words = {w for w, (s, t) in zip(e.word_ids, e.offsets) if w is not None and s < b and t > a}
         if not words:
             raise InvalidParameterError(
@@ -157,21 +153,27 @@ def resolve_query(e: Encoding, word: object, occurrence: object, span: object, l
     group, words = _query_group(e, word, occurrence, span)
     e_row = stored_row(e, layer)
     q = pool_tokens(token_major(e), [e_row], "sum", group, 1, subwords)[0]
+    if not bool(torch.isfinite(q).all()):
+        raise InvalidParameterError(
+            f"the query's hidden states hold NaN or infinite values at layer {e.layer_ids[e_row]}; "
+            f"no cosine can rank against them.")
     spans = [e.word_spans[w] for w in sorted(words)]
     a, z = spans[0][0], spans[-1][1]
     return Query(torch.nn.functional.normalize(q.float(), dim=-1), frozenset(words), e.text, e.text[a:z],
                   (a, z), e.layer_ids[e_row])
 
 
-def block_word_vectors(b: Encodings, row: int, subwords: str) -> torch.Tensor:
-    """Unit-length float32 ``[n_words_in_block, dim]``: every word of a block pooled at stored row ``row``."""
+def block_word_vectors(b: Encodings, row: int, subwords: str, first: int = 0) -> torch.Tensor:
+    """Unit-length float32 ``[n_words_in_block, dim]``: every word of a block pooled at stored row ``row``
+    (raises for NaN or infinite hidden states there, naming text ``first`` + its index in the block)."""
     n_words = int(b.word_starts[-1])
+    check_finite_hidden(b.hidden[:, row : row + 1], b.token_starts, [b.layer_ids[row]], first=first)
     vecs = pool_tokens(b.hidden, [row], "sum", b.word_group, n_words, subwords)
     return torch.nn.functional.normalize(vecs.float(), dim=-1)
 
 
-def _block_scores(b: Encodings, row: int, q: torch.Tensor, subwords: str) -> torch.Tensor:
-    vecs = block_word_vectors(b, row, subwords)
+def _block_scores(b: Encodings, row: int, q: torch.Tensor, subwords: str, first: int = 0) -> torch.Tensor:
+    vecs = block_word_vectors(b, row, subwords, first)
     return vecs @ q.to(vecs.device)
 
 
@@ -277,7 +279,7 @@ def nearest_contexts(
     best_span = torch.empty((0, 2), dtype=torch.long)
     texts: dict[int, str] = {}  # the texts of the running top-k
     for first, b in corpus.blocks():
-        scores = _block_scores(b, c_row, query.vector, subwords).float().cpu()
+        scores = _block_scores(b, c_row, query.vector, subwords, first).float().cpu()
         starts = b.word_starts.cpu()
         n_words = scores.shape[0]
         if n_words == 0:

@@ -154,7 +154,8 @@ def word_vectors(
     return pool_tokens(token_major(e), rows, mode, e.word_index, e.n_words, subwords)
 
 
-def _check_span(e: Encoding, span: object) -> tuple[int, int]:
+def check_span(e: Encoding, span: object) -> tuple[int, int]:
+    """``span`` as ``(start, end)`` character offsets inside ``e.text``; raises naming the text's length."""
     n = len(e.text)
     if (
         not isinstance(span, (tuple, list))
@@ -174,7 +175,7 @@ def _check_span(e: Encoding, span: object) -> tuple[int, int]:
 @validate_params({"e": _ENCODING})
 def span_tokens(e: Encoding, span: tuple[int, int]) -> torch.Tensor:
     """Indices of the (non-special) tokens that overlap the character span ``[start, end)``."""
-    start, end = _check_span(e, span)
+    start, end = check_span(e, span)
     off = torch.tensor(e.offsets, dtype=torch.long).reshape(-1, 2)
     hit = (off[:, 0] < end) & (off[:, 1] > start) & ~e.special_mask
     return torch.nonzero(hit).squeeze(1)

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 import torch
 
 from .._validation import Boolean, Interval, InvalidParameterError, NoneOr, Options, validate_params
+from ..encoder import check_finite_hidden
 from ..encoding import IS_ENCODING, Corpus, Encoding, Encodings, as_corpus
 from ..layers import COMBINE_MODES, LayerSpec, layer_rows
 from .addressing import resolve_word
@@ -300,6 +301,7 @@ def _word_blocks(corpus: Corpus, subwords: str) -> Iterator[tuple[int, Encodings
     """Per block: ``(first text, block, word vectors [L, n_words_in_block, D])``."""
     k = len(corpus.layer_ids)
     for first, b in corpus.blocks():
+        check_finite_hidden(b.hidden, b.token_starts, b.layer_ids, first=first)
         n_words = int(b.word_starts[-1])
         pooled = pool_tokens(b.hidden, list(range(k)), "concat", b.word_group, n_words, subwords)
         yield first, b, pooled.reshape(n_words, k, corpus.dim).permute(1, 0, 2)
@@ -453,13 +455,15 @@ def _sampled_words(corpus: Corpus, picks: torch.Tensor, mean: torch.Tensor | Non
     k = len(corpus.layer_ids)
     parts = []
     word_base = 0
-    for _, b in corpus.blocks():
+    for first, b in corpus.blocks():
         n_words = int(b.word_starts[-1])
         lo, hi = torch.searchsorted(needed, torch.tensor([word_base, word_base + n_words]))
         if hi > lo:
             local = needed[lo:hi] - word_base
             group = _word_lookup(b, local, local.numel())
             pooled = pool_tokens(b.hidden, list(range(k)), "concat", group, local.numel(), subwords)
+            if not bool(torch.isfinite(pooled).all()):  # only the picked words are read; the block names its text
+                check_finite_hidden(b.hidden, b.token_starts, b.layer_ids, first=first)
             parts.append(pooled.reshape(local.numel(), k, corpus.dim).permute(1, 0, 2))
         word_base += n_words
     u = _unit(torch.cat(parts, dim=1), mean)
