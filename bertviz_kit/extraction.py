@@ -177,16 +177,35 @@ def _open_manifest(
         warnings.warn(f"{err.args[0].split(';')[0]}; rebuilt it from {len(manifest['shards'])} valid "
                       f"shard(s), the rest is encoded again.", UserWarning, stacklevel=4)
         write_atomic(manifest_path, json.dumps(manifest, indent=1).encode())
-    old = {k: manifest.get(k) for k in header}
-    old_prov = manifest.get("provenance", {})
-    changed = sorted(k for k in header if old[k] != header[k])
-    changed += sorted(f"provenance.{k}" for k in provenance if old_prov.get(k) != provenance[k])
-    if changed:
-        raise InvalidParameterError(
-            f"path {str(root)!r} holds another extraction (differs in {', '.join(changed)}); "
-            f"use a new folder, or delete this one to start over."
-        )
+    _check_same_extraction(root, manifest, header, provenance)
     return manifest
+
+
+def _short(v: Any) -> str:
+    r = repr(v)
+    return r if len(r) <= 40 else r[:37] + "..."
+
+
+def _check_same_extraction(root: Path, manifest: dict[str, Any], header: dict[str, Any],
+                           provenance: dict[str, Any]) -> None:
+    """Refuse to resume a store written by another model, with other texts or other options.
+
+    A manifest written before a provenance key existed is not judged on that key (for one
+    without ``model_fingerprint``, a warning says its model could not be checked)."""
+    old_prov = manifest.get("provenance", {})
+    changed = [(k, manifest.get(k), header[k]) for k in sorted(header) if manifest.get(k) != header[k]]
+    keys = [k for k in provenance if k in old_prov] if old_prov else list(provenance)
+    changed += [(f"provenance.{k}", old_prov.get(k), provenance[k]) for k in sorted(keys)
+                if old_prov.get(k) != provenance[k]]
+    if changed:
+        what = ", ".join(f"{k} (stored {_short(a)}, now {_short(b)})" for k, a, b in changed)
+        raise InvalidParameterError(
+            f"path {str(root)!r} holds another extraction (differs in {what}). To resume it, pass the "
+            f"encoder, texts and options it was made with; to keep both, extract into a new folder."
+        )
+    if old_prov and "model_fingerprint" not in old_prov:
+        warnings.warn(f"store {str(root)!r} was written before model fingerprints: resuming it cannot check that "
+                      f"the encoder is the one that made it.", UserWarning, stacklevel=5)
 
 
 def _write_shard(

@@ -28,8 +28,8 @@ from typing import Any
 import torch
 
 from ._validation import InvalidParameterError
-from .encoder import Encoder
-from .encoding import Corpus, Encoding, Encodings
+from .encoder import Encoder, config_digest, tokenizer_digest, weights_digest
+from .encoding import Corpus, Encoding, Encodings, describe_model
 
 __all__ = ["open_store", "Store", "STORE_DTYPES", "CorruptStoreError"]
 
@@ -82,26 +82,6 @@ def shard_problem(root: Path, record: dict[str, Any], full: bool) -> str | None:
     return None
 
 
-def _weights_fingerprint(encoder: Encoder) -> str:
-    """SHA-256 over the model's parameters and buffers (names and bytes), cached while no
-    tensor changes (torch's in-place version counters)."""
-    state = encoder.model.state_dict(keep_vars=True)
-    key = tuple((name, t.data_ptr(), t._version) for name, t in state.items())
-    cached = getattr(encoder, "_weights_fingerprint", None)
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    h = hashlib.sha256()
-    with torch.no_grad():
-        for name in sorted(state):
-            t = state[name].detach().cpu().contiguous()
-            h.update(name.encode())
-            h.update(str(t.dtype).encode() + str(tuple(t.shape)).encode())
-            h.update(t.view(torch.uint8).numpy() if t.numel() else b"")
-    digest = h.hexdigest()
-    encoder._weights_fingerprint = (key, digest)  # type: ignore[attr-defined]
-    return digest
-
-
 def provenance_of(encoder: Encoder) -> dict[str, Any]:
     """Everything about the encoder that changes the stored numbers, and the library versions."""
     import safetensors
@@ -110,10 +90,11 @@ def provenance_of(encoder: Encoder) -> dict[str, Any]:
 
     from ._version import __version__
 
-    tok = hashlib.sha256(encoder.tokenizer.backend_tokenizer.to_str().encode()).hexdigest()
     return {
-        "weights_sha256": _weights_fingerprint(encoder),
-        "tokenizer_sha256": tok,
+        "model_fingerprint": encoder.fingerprint,  # weights (sampled), tokenizer and config
+        "weights_digest": weights_digest(encoder.model),
+        "tokenizer_digest": tokenizer_digest(encoder.tokenizer),
+        "config_digest": config_digest(encoder.model.config),
         "max_length": encoder.max_length,
         "stride": encoder.settings.stride,
         "model_dtype": str(next(encoder.model.parameters()).dtype).replace("torch.", ""),
@@ -260,6 +241,24 @@ def _part_roots(path: str | os.PathLike | Sequence[str | os.PathLike]) -> list[P
     return roots
 
 
+#: Manifest keys that must agree for parts to open as one store; provenance keys too when both parts record them.
+_PART_KEYS = ("model", "n_layers", "dim", "layer_ids", "dtype")
+_PART_PROVENANCE = ("model_fingerprint", "max_length", "stride")
+
+
+def check_parts_match(first_root: Path, first: dict[str, Any], root: Path, m: dict[str, Any]) -> None:
+    """Refuse a part made by another model, with other stored layers, dtype, max_length or stride."""
+    pa, pb = first.get("provenance", {}), m.get("provenance", {})
+    wrong = [f"{k}={m.get(k)!r} vs {first.get(k)!r}" for k in _PART_KEYS if m.get(k) != first.get(k)]
+    wrong += [f"{k}={pb[k]!r} vs {pa[k]!r}" for k in _PART_PROVENANCE if k in pa and k in pb and pa[k] != pb[k]]
+    if wrong:
+        raise InvalidParameterError(
+            f"store parts must come from one model ({describe_model(first['model'], pa.get('model_fingerprint', ''))}"
+            f" in {str(first_root)!r}) with the same stored layers, dtype, max_length and stride; "
+            f"{str(root)!r} has {'; '.join(wrong)}. Extract every part with the same encoder and options."
+        )
+
+
 class Store(Corpus):
     """An extraction written by :func:`extract`, read lazily from memory-mapped shards.
 
@@ -303,13 +302,8 @@ class Store(Corpus):
                 )
             manifests.append(m)
         first = manifests[0]
-        for root, m in zip(self.parts, manifests):
-            for key in ("model", "n_layers", "dim", "layer_ids"):
-                if m[key] != first[key]:
-                    raise ValueError(
-                        f"store parts must come from one model with the same stored layers; "
-                        f"{str(root)!r} has {key}={m[key]!r}, {str(self.parts[0])!r} has {first[key]!r}."
-                    )
+        for root, m in zip(self.parts[1:], manifests[1:]):
+            check_parts_match(self.parts[0], first, root, m)
         self._manifests = manifests
         self._shards: list[tuple[Path, dict[str, Any]]] = []
         starts = []
@@ -325,12 +319,14 @@ class Store(Corpus):
             self.manifest = first
         else:
             shards = [{"file": str(f.relative_to(self.path)) if f.is_relative_to(self.path) else str(f),
-                       "start": st, "count": s["count"]} for (f, s), st in zip(self._shards, starts)]
+                       "start": st, "count": s["count"], "sha256": s.get("sha256")}
+                      for (f, s), st in zip(self._shards, starts)]
             self.manifest = {**first, "n_texts": sum(m["n_texts"] for m in manifests), "shards": shards}
         self.n_layers = int(first["n_layers"])
         self.layer_ids = tuple(first["layer_ids"])
         self.dim = int(first["dim"])
         self.model_name = first["model"]
+        self.model_fingerprint = str(first.get("provenance", {}).get("model_fingerprint", ""))
         self._cache: tuple[int, Encodings] | None = None
         self._verified: set[int] = set()
 
@@ -356,7 +352,8 @@ class Store(Corpus):
         m = self.manifest
         parts = f", parts={len(self.parts)}" if len(self.parts) > 1 else ""
         p = self.provenance
-        prov = (f", weights={p['weights_sha256'][:12]}, max_length={p['max_length']}, stride={p['stride']}, "
+        model = p.get("model_fingerprint") or p.get("weights_sha256", "")[:12]
+        prov = (f", model_fingerprint={model!r}, max_length={p['max_length']}, stride={p['stride']}, "
                 f"model_dtype={p['model_dtype']!r}, torch={p['versions']['torch']!r}") if p else ""
         return (f"Store(path={str(self.path)!r}, records={len(self)}/{m['n_texts']}, model={m['model']!r}, "
                 f"layer_ids={m['layer_ids']}, dtype={m['dtype']!r}, shards={len(self._shards)}{parts}{prov})")
@@ -413,6 +410,7 @@ class Store(Corpus):
             layer_ids=self.layer_ids,
             n_layers=self.n_layers,
             model_name=self.model_name,
+            model_fingerprint=self.model_fingerprint,
             tokens=json.loads(meta["tokens"]),
             windows=windows,
         )

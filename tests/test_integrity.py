@@ -33,10 +33,11 @@ def test_manifest_records_checksums_and_provenance(tiny, store):
     m = json.loads((store.path / "manifest.json").read_text())
     assert m["version"] == 2 and all(len(s["sha256"]) == 64 and s["bytes"] > 0 for s in m["shards"])
     p = store.provenance
-    assert set(p) == {"weights_sha256", "tokenizer_sha256", "max_length", "stride", "model_dtype",
-                      "cpu_linear", "versions"}
+    assert set(p) == {"model_fingerprint", "weights_digest", "tokenizer_digest", "config_digest", "max_length",
+                      "stride", "model_dtype", "cpu_linear", "versions"}
     assert p["max_length"] == tiny.max_length and p["versions"]["torch"] == torch.__version__
-    assert f"weights={p['weights_sha256'][:12]}" in repr(store)
+    assert p["model_fingerprint"] == tiny.fingerprint == store.model_fingerprint
+    assert f"model_fingerprint={tiny.fingerprint!r}" in repr(store)
     assert p["cpu_linear"] == tiny.settings.cpu_linear  # the setting; each shard names the kernels it ran on
     assert {s["kernels"] for s in m["shards"]} == {tiny.cpu_linear}
     assert store.verify() == []
@@ -110,19 +111,17 @@ def test_resume_with_another_encoder_setting_is_refused(tiny_path, tmp_path):
     folder = make_tiny_model(tmp_path / "m3", seed=0)
     bk.extract(bk.load(folder, device="cpu"), TEXTS[:6], tmp_path / "t", shard_size=6, progress=False)
     make_tiny_model(tmp_path / "m3", seed=5)
-    with pytest.raises(ValueError, match=r"differs in provenance.weights_sha256"):
+    with pytest.raises(ValueError, match=r"differs in .*provenance.model_fingerprint \(stored '[0-9a-f]{16}', now"):
         bk.extract(bk.load(folder, device="cpu"), TEXTS[:6], tmp_path / "t", shard_size=6, progress=False)
 
 
 def test_weights_changed_in_place_change_the_fingerprint(tiny_path, tmp_path):
-    from bertviz_kit.store import _weights_fingerprint
-
     enc = bk.load(tiny_path, device="cpu")
-    a = _weights_fingerprint(enc)
-    assert _weights_fingerprint(enc) == a  # cached
+    a = enc.fingerprint
+    assert enc.fingerprint == a  # cached
     with torch.no_grad():
-        next(enc.model.parameters())[0, 0] += 1.0
-    assert _weights_fingerprint(enc) != a
+        next(enc.model.parameters())[0, 0] += 1.0  # element 0 is always among the sampled ones
+    assert enc.fingerprint != a
 
 
 def test_second_writer_is_refused_with_the_holder_named(tiny_path, tmp_path):

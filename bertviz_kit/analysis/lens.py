@@ -36,7 +36,7 @@ import torch
 
 from .._validation import Instance, Interval, InvalidParameterError, NoneOr, Options, check, validate_params
 from ..encoder import Encoder
-from ..encoding import IS_ENCODING, Encoding
+from ..encoding import IS_ENCODING, Encoding, check_same_model
 from ..vectors.addressing import describe_token, resolve_token
 
 __all__ = ["lens", "LensResult", "LENS_KINDS"]
@@ -225,6 +225,7 @@ def lens(
         raise InvalidParameterError("give a word (a word string or word index) or token= (a token index).")
     check("token", token, NoneOr(Interval(int)))
     t = resolve_token(e, token=token, word=word_or_token, occurrence=occurrence, name="token")
+    check_same_model(e, enc, "e", "enc", "pass the encoder that encoded e")
     dim = int(enc.dim)
     if e.dim != dim:
         raise InvalidParameterError(

@@ -34,7 +34,7 @@ from .._validation import (
     check,
     validate_params,
 )
-from ..encoding import IS_ENCODING, Corpus, Encoding, Encodings, as_corpus
+from ..encoding import IS_ENCODING, Corpus, Encoding, Encodings, as_corpus, check_same_model
 from ..layers import stored_row
 from ..vectors.addressing import resolve_word
 from ..vectors.pooling import SUBWORD_MODES, pool_tokens, token_major
@@ -265,6 +265,7 @@ def nearest_contexts(
         for many fast queries (the same results).
     """
     corpus = as_corpus(corpus, "corpus")
+    check_same_model(e, corpus, "e", "corpus", "encode the query with the model that encoded the corpus")
     if corpus.dim != e.dim:
         raise InvalidParameterError(
             f"corpus has vectors of width {corpus.dim} and e of width {e.dim}: encode both with the same model.")

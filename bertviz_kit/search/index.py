@@ -31,12 +31,13 @@ import math
 import os
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
 from .._validation import Instance, Interval, InvalidParameterError, NoneOr, Options, check, validate_params
-from ..encoding import IS_ENCODING, Corpus, Encoding, as_corpus
+from ..encoding import IS_ENCODING, Corpus, Encoding, as_corpus, check_same_model
 from ..layers import stored_row
 from ..vectors.pooling import SUBWORD_MODES
 from .exact import ContextMatches, block_spans, block_word_vectors, context_matches, resolve_query
@@ -113,6 +114,9 @@ class ContextIndex:
         Candidate list size per query (``hnsw`` only; more = slower, closer to exact).
     build_seconds : float
         Wall time of the build (0 for a loaded index).
+    model_name, model_fingerprint : str
+        The model that encoded the corpus (the fingerprint is empty for an index saved
+        before fingerprints); :meth:`search` refuses a query from another model.
     """
 
     def __init__(self, corpus: Corpus | None, index: Any, meta: dict[str, Any], texts: list[str],
@@ -131,6 +135,8 @@ class ContextIndex:
         self.nprobe = meta.get("nprobe")
         self.ef_search = meta.get("ef_search")
         self.build_seconds = build_seconds
+        self.model_name = str(meta.get("model") or "")
+        self.model_fingerprint = str(meta.get("model_fingerprint") or "")
         self._word_starts = word_starts
         self._spans = spans
         self._text_hashes = text_hashes
@@ -176,6 +182,7 @@ class ContextIndex:
         (the layer and ``subwords`` are the index's). With ``kind="flat"`` the
         matches are the same; ``ivf`` and ``hnsw`` may miss some.
         """
+        check_same_model(e, self, "e", "the index", "encode the query with the model that encoded the corpus")
         if e.dim != self.dim:
             raise InvalidParameterError(
                 f"the index has vectors of width {self.dim} and e of width {e.dim}: encode e with the model "
@@ -348,6 +355,7 @@ def build_context_index(
     meta = {
         "format": _FORMAT, "version": _VERSION, "kind": kind, "layer": lid, "subwords": subwords,
         "dim": dim, "n_texts": len(corpus), "n_words": n_words, "model": corpus.model_name,
+        "model_fingerprint": corpus.model_fingerprint,
         "texts_sha256": _texts_digest(texts), "store": _store_identity(corpus),
         "word_counts_sha256": hashlib.sha256(counts.tobytes()).hexdigest(),
         "nlist": nlist or None, "nprobe": nprobe or None, "m": m if kind == "hnsw" else None,
@@ -390,6 +398,9 @@ def load_context_index(path: str | os.PathLike, corpus: Corpus | None = None) ->
         raise InvalidParameterError(f"{str(root / _META)!r} is not a version-{_VERSION} context index.")
     if corpus is not None:
         corpus = as_corpus(corpus, "corpus")
+        made_by = SimpleNamespace(model_name=meta.get("model"), model_fingerprint=meta.get("model_fingerprint"))
+        check_same_model(corpus, made_by, "corpus",
+                         f"the index at {str(root)!r}", "rebuild the index with bk.build_context_index")
         counts = corpus.word_counts().numpy().astype(np.int64)
         found = {
             "model": corpus.model_name, "dim": corpus.dim, "n_texts": len(corpus),
