@@ -33,12 +33,15 @@ from .store import (
     CorruptStoreError,
     Store,
     fingerprint,
+    holds_parts,
     manifest_key,
     provenance_of,
     read_manifest,
     rebuild_manifest,
     shard_problem,
     shard_tensors,
+    short_repr,
+    tensors_digest,
     write_atomic,
 )
 
@@ -133,6 +136,12 @@ def extract(
     root = Path(path)
     if root.exists() and not root.is_dir():
         raise InvalidParameterError(f"path {str(root)!r} is a file; give a folder for the store.")
+    if not (root / MANIFEST).exists() and (parts := holds_parts(root)):
+        raise InvalidParameterError(
+            f"path {str(root)!r} holds the parts of a distributed extraction ({len(parts)}: "
+            f"{parts[0].name}, ...); open them with bk.open_store, add a part with bk.extract_part on a new "
+            f"sub-folder, or extract into a new folder."
+        )
     root.mkdir(parents=True, exist_ok=True)
     header = {
         "format": FORMAT, "version": VERSION, "model": encoder.name, "n_layers": encoder.n_layers,
@@ -158,6 +167,14 @@ def _check_texts(texts: object) -> None:
     for i, t in enumerate(texts):
         if not isinstance(t, str):
             raise InvalidParameterError(f"texts[{i}] must be a str; got {type(t).__name__}.")
+        try:
+            t.encode("utf-8")
+        except UnicodeEncodeError as err:  # here, so the message gives its index among all texts
+            raise InvalidParameterError(
+                f"texts[{i}] holds a lone surrogate {t[err.start]!r} at character {err.start}, which is not "
+                f"valid Unicode text; decode the bytes with the right encoding, or drop it with "
+                f"text.encode('utf-8', 'replace').decode()."
+            ) from None
 
 
 def _open_manifest(
@@ -181,11 +198,6 @@ def _open_manifest(
     return manifest
 
 
-def _short(v: Any) -> str:
-    r = repr(v)
-    return r if len(r) <= 40 else r[:37] + "..."
-
-
 def _check_same_extraction(root: Path, manifest: dict[str, Any], header: dict[str, Any],
                            provenance: dict[str, Any]) -> None:
     """Refuse to resume a store written by another model, with other texts or other options.
@@ -198,7 +210,7 @@ def _check_same_extraction(root: Path, manifest: dict[str, Any], header: dict[st
     changed += [(f"provenance.{k}", old_prov.get(k), provenance[k]) for k in sorted(keys)
                 if old_prov.get(k) != provenance[k]]
     if changed:
-        what = ", ".join(f"{k} (stored {_short(a)}, now {_short(b)})" for k, a, b in changed)
+        what = ", ".join(f"{k} (stored {short_repr(a)}, now {short_repr(b)})" for k, a, b in changed)
         raise InvalidParameterError(
             f"path {str(root)!r} holds another extraction (differs in {what}). To resume it, pass the "
             f"encoder, texts and options it was made with; to keep both, extract into a new folder."
@@ -223,8 +235,11 @@ def _write_shard(
         "tokens": json.dumps([list(es.tokens(i)) for i in range(len(es))], ensure_ascii=False),
         "windows": json.dumps([list(map(list, es.windows(i))) for i in range(len(es))]),
         "manifest_key": key,
+        "start": str(start), "count": str(len(chunk)),
     }
-    data = save(shard_tensors(es), metadata=meta)
+    tensors = shard_tensors(es)
+    meta["tensors_sha256"] = tensors_digest(tensors)
+    data = save(tensors, metadata=meta)
     name = f"shard-{k:05d}.safetensors"
     write_atomic(root / name, data)
     return {"file": name, "start": start, "count": len(chunk), "bytes": len(data),

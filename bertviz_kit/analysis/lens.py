@@ -225,12 +225,12 @@ def lens(
         raise InvalidParameterError("give a word (a word string or word index) or token= (a token index).")
     check("token", token, NoneOr(Interval(int)))
     t = resolve_token(e, token=token, word=word_or_token, occurrence=occurrence, name="token")
-    check_same_model(e, enc, "e", "enc", "pass the encoder that encoded e")
     dim = int(enc.dim)
     if e.dim != dim:
         raise InvalidParameterError(
             f"e has hidden states of width {e.dim} but enc's model has width {dim}: pass the encoder that "
             f"encoded e (e.model_name={e.model_name!r}, enc.name={enc.name!r}).")
+    check_same_model(e, enc, "e", "enc", "pass the encoder that encoded e")
     emb = enc.model.get_input_embeddings().weight.detach()
     n_vocab = int(emb.shape[0])
     if k > n_vocab:
