@@ -265,10 +265,10 @@ def nearest_contexts(
         for many fast queries (the same results).
     """
     corpus = as_corpus(corpus, "corpus")
-    check_same_model(e, corpus, "e", "corpus", "encode the query with the model that encoded the corpus")
     if corpus.dim != e.dim:
         raise InvalidParameterError(
             f"corpus has vectors of width {corpus.dim} and e of width {e.dim}: encode both with the same model.")
+    check_same_model(e, corpus, "e", "corpus", "encode the query with the model that encoded the corpus")
     query = resolve_query(e, word, occurrence, span, layer, subwords)
     c_row = stored_row(corpus, layer)
 

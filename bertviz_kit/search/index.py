@@ -184,11 +184,11 @@ class ContextIndex:
         (the layer and ``subwords`` are the index's). With ``kind="flat"`` the
         matches are the same; ``ivf`` and ``hnsw`` may miss some.
         """
-        check_same_model(e, self, "e", "the index", "encode the query with the model that encoded the corpus")
         if e.dim != self.dim:
             raise InvalidParameterError(
                 f"the index has vectors of width {self.dim} and e of width {e.dim}: encode e with the model "
                 f"that encoded the corpus.")
+        check_same_model(e, self, "e", "the index", "encode the query with the model that encoded the corpus")
         query = resolve_query(e, word, occurrence, span, self.layer, self.subwords)
         excluded = self._excluded(query.text, query.words)
         want = min(k + len(excluded), self.n_words)
