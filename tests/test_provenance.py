@@ -40,6 +40,10 @@ def test_fingerprint_is_short_stable_and_unchanged_by_encoding(tiny, tiny_path, 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == fp  # another process, the same model
     assert twin.fingerprint != fp and twin.dim == tiny.dim
+    fresh = bk.load(tiny_path, device="cpu")  # the runtime state set before the first fingerprint
+    fresh.tokenizer.backend_tokenizer.enable_truncation(7)
+    fresh.tokenizer.backend_tokenizer.enable_padding(length=9)
+    assert fresh.fingerprint == fp
 
 
 def test_fingerprint_sees_tokenizer_and_config(tiny_path, tmp_path):
