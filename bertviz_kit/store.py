@@ -29,8 +29,9 @@ from typing import Any
 import torch
 
 from ._validation import InvalidParameterError
-from .encoder import Encoder, config_digest, tokenizer_digest, weights_digest
+from .encoder import Encoder
 from .encoding import Corpus, Encoding, Encodings, describe_model
+from .fingerprint import config_digest, tokenizer_digest, weights_digest
 
 __all__ = ["open_store", "Store", "STORE_DTYPES", "CorruptStoreError"]
 
