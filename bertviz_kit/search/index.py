@@ -118,7 +118,7 @@ class ContextIndex:
         Wall time of the build (0 for a loaded index).
     model_name, model_fingerprint : str
         The model that encoded the corpus (the fingerprint is empty for an index saved
-        before fingerprints); :meth:`search` refuses a query from another model.
+        before fingerprints); ``search`` refuses a query from another model.
     """
 
     def __init__(self, corpus: Corpus | None, index: Any, meta: dict[str, Any], texts: list[str],
@@ -216,7 +216,7 @@ class ContextIndex:
         and ``context_index.json`` (layer, subwords, kind, what identifies the corpus and
         its model, and the SHA-256 of the other three files). Each file is written whole
         (a temporary file moved into place) and the metadata last, so
-        :func:`load_context_index` refuses a damaged folder or files of two saves.
+        :func:`~bertviz_kit.load_context_index` refuses a damaged folder or files of two saves.
         """
         faiss = _faiss()
         if path is None:
