@@ -58,6 +58,10 @@ class Encoding:
         ``[CLS]`` and ``[SEP]``, around it).
     model_name : str
         Name or path of the model that produced the encoding.
+    model_fingerprint : str
+        :attr:`bertviz_kit.Encoder.fingerprint` of that model (weights, tokenizer,
+        config); empty when unknown. Functions that combine two encodings or corpora
+        refuse two different fingerprints.
     """
 
     text: str
@@ -73,6 +77,7 @@ class Encoding:
     windows: tuple[tuple[int, int], ...] = ()
     model_name: str = ""
     word_spans: tuple[tuple[int, int], ...] = field(default=())
+    model_fingerprint: str = ""
 
     def __post_init__(self) -> None:
         n_rows = self.hidden_states.shape[0]
@@ -160,6 +165,7 @@ class Corpus(Sequence[Encoding]):
     layer_ids: tuple[int, ...]
     dim: int
     model_name: str
+    model_fingerprint: str = ""
 
     def blocks(self, max_tokens: int | None = None) -> Iterator[tuple[int, Encodings]]:  # pragma: no cover
         """Yield ``(index of the block's first text, block)`` in text order."""
@@ -205,6 +211,8 @@ class Encodings(Corpus):
     n_layers : int
         Transformer layers of the model.
     model_name : str
+    model_fingerprint : str
+        :attr:`bertviz_kit.Encoder.fingerprint` of the model (empty when unknown).
     attentions : list of torch.Tensor or None
         Per text ``[n_layers, n_heads, n_tokens, n_tokens]`` when requested.
     """
@@ -225,6 +233,7 @@ class Encodings(Corpus):
         token_table: Sequence[str] | None = None,
         attentions: Sequence[torch.Tensor] | None = None,
         windows: dict[int, tuple[tuple[int, int], ...]] | None = None,
+        model_fingerprint: str = "",
     ) -> None:
         n = len(texts)
         if hidden.ndim != 3 or hidden.shape[1] != len(layer_ids):
@@ -252,6 +261,7 @@ class Encodings(Corpus):
         self.layer_ids = tuple(int(v) for v in layer_ids)
         self.n_layers = int(n_layers)
         self.model_name = model_name
+        self.model_fingerprint = model_fingerprint
         self.attentions = None if attentions is None else list(attentions)
         self._tokens = None if tokens is None else list(tokens)
         self._token_table = token_table
@@ -373,6 +383,7 @@ class Encodings(Corpus):
             windows=self._windows.get(i, ((0, e - s),)),
             model_name=self.model_name,
             word_spans=word_spans,
+            model_fingerprint=self.model_fingerprint,
         )
 
     def __iter__(self) -> Iterator[Encoding]:
@@ -394,6 +405,7 @@ class Encodings(Corpus):
             layer_ids=self.layer_ids,
             n_layers=self.n_layers,
             model_name=self.model_name,
+            model_fingerprint=self.model_fingerprint,
             tokens=None if self._tokens is None else self._tokens[a:b],
             token_table=self._token_table,
             attentions=None if self.attentions is None else self.attentions[a:b],
@@ -437,6 +449,7 @@ class Encodings(Corpus):
             texts=self.texts, hidden=hidden, token_starts=self.token_starts.clone(),
             input_ids=self.input_ids.clone(), word_index=self.word_index.clone(), offsets=self.offsets.clone(),
             layer_ids=self.layer_ids, n_layers=self.n_layers, model_name=self.model_name,
+            model_fingerprint=self.model_fingerprint,
             tokens=self._tokens, token_table=self._token_table, attentions=att, windows=self._windows,
         )
 
@@ -453,6 +466,7 @@ class Encodings(Corpus):
             if not isinstance(e, Encoding):
                 raise InvalidParameterError(
                     f"{name}[{i}] must be an Encoding (from Encoder.encode); got {type(e).__name__}.")
+            check_same_model(first, e, f"{name}[0]", f"{name}[{i}]", f"{name} must come from one model")
             if (e.layer_ids != first.layer_ids or e.dim != first.dim or e.n_layers != first.n_layers
                     or e.model_name != first.model_name):
                 raise InvalidParameterError(
@@ -474,6 +488,7 @@ class Encodings(Corpus):
             layer_ids=first.layer_ids,
             n_layers=first.n_layers,
             model_name=first.model_name,
+            model_fingerprint=next((e.model_fingerprint for e in items if e.model_fingerprint), ""),
             tokens=[e.tokens for e in items],
             attentions=None if any(a is None for a in atts) else atts,
             windows={i: e.windows for i, e in enumerate(items) if e.is_windowed},
@@ -520,6 +535,37 @@ def as_corpus(data: object, name: str = "es") -> Corpus:
             f"Encoding; got {type(data).__name__}."
         )
     return Encodings.from_encodings(data, name)
+
+
+def model_identity(x: object) -> tuple[str, str]:
+    """``(model name, fingerprint)`` of an encoder, encoding, corpus or index (``""`` when unknown)."""
+    name = getattr(x, "model_name", None)
+    if name is None:
+        name = getattr(x, "name", "")
+    fp = getattr(x, "model_fingerprint", None)
+    if fp is None:
+        fp = getattr(x, "fingerprint", "")
+    return str(name or ""), str(fp or "")
+
+
+def describe_model(name: str, fp: str) -> str:
+    """A model as an error message names it: its name and short fingerprint."""
+    return f"{name!r} (fingerprint {fp[:12] if fp else 'unknown'})"
+
+
+def check_same_model(a: object, b: object, a_label: str, b_label: str, fix: str = "") -> None:
+    """Refuse ``a`` and ``b`` (encoders, encodings, corpora, indexes) made by two different models.
+
+    Two known fingerprints must be equal; an unknown one (an encoding built by hand, a store
+    or index written before fingerprints) is accepted. Comparing models on purpose goes through
+    the functions documented as cross-model (:func:`bertviz_kit.layer_cka` with ``other``).
+    """
+    (na, fa), (nb, fb) = model_identity(a), model_identity(b)
+    if fa and fb and fa != fb:
+        raise InvalidParameterError(
+            f"{a_label} comes from model {describe_model(na, fa)} and {b_label} from model "
+            f"{describe_model(nb, fb)}: {fix or 'use data made by one model'}."
+        )
 
 
 IS_ENCODING = Instance(Encoding, label="an Encoding (from Encoder.encode)")

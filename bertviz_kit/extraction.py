@@ -33,12 +33,15 @@ from .store import (
     CorruptStoreError,
     Store,
     fingerprint,
+    holds_parts,
     manifest_key,
     provenance_of,
     read_manifest,
     rebuild_manifest,
     shard_problem,
     shard_tensors,
+    short_repr,
+    tensors_digest,
     write_atomic,
 )
 
@@ -138,6 +141,12 @@ def extract(
     root = Path(path)
     if root.exists() and not root.is_dir():
         raise InvalidParameterError(f"path {str(root)!r} is a file; give a folder for the store.")
+    if not (root / MANIFEST).exists() and (parts := holds_parts(root)):
+        raise InvalidParameterError(
+            f"path {str(root)!r} holds the parts of a distributed extraction ({len(parts)}: "
+            f"{parts[0].name}, ...); open them with bk.open_store, add a part with bk.extract_part on a new "
+            f"sub-folder, or extract into a new folder."
+        )
     root.mkdir(parents=True, exist_ok=True)
     header = {
         "format": FORMAT, "version": VERSION, "model": encoder.name, "n_layers": encoder.n_layers,
@@ -163,6 +172,14 @@ def _check_texts(texts: object) -> None:
     for i, t in enumerate(texts):
         if not isinstance(t, str):
             raise InvalidParameterError(f"texts[{i}] must be a str; got {type(t).__name__}.")
+        try:
+            t.encode("utf-8")
+        except UnicodeEncodeError as err:  # here, so the message gives its index among all texts
+            raise InvalidParameterError(
+                f"texts[{i}] holds a lone surrogate {t[err.start]!r} at character {err.start}, which is not "
+                f"valid Unicode text; decode the bytes with the right encoding, or drop it with "
+                f"text.encode('utf-8', 'replace').decode()."
+            ) from None
 
 
 def _open_manifest(
@@ -182,16 +199,30 @@ def _open_manifest(
         warnings.warn(f"{err.args[0].split(';')[0]}; rebuilt it from {len(manifest['shards'])} valid "
                       f"shard(s), the rest is encoded again.", UserWarning, stacklevel=4)
         write_atomic(manifest_path, json.dumps(manifest, indent=1).encode())
-    old = {k: manifest.get(k) for k in header}
-    old_prov = manifest.get("provenance", {})
-    changed = sorted(k for k in header if old[k] != header[k])
-    changed += sorted(f"provenance.{k}" for k in provenance if old_prov.get(k) != provenance[k])
-    if changed:
-        raise InvalidParameterError(
-            f"path {str(root)!r} holds another extraction (differs in {', '.join(changed)}); "
-            f"use a new folder, or delete this one to start over."
-        )
+    _check_same_extraction(root, manifest, header, provenance)
     return manifest
+
+
+def _check_same_extraction(root: Path, manifest: dict[str, Any], header: dict[str, Any],
+                           provenance: dict[str, Any]) -> None:
+    """Refuse to resume a store written by another model, with other texts or other options.
+
+    A manifest written before a provenance key existed is not judged on that key (for one
+    without ``model_fingerprint``, a warning says its model could not be checked)."""
+    old_prov = manifest.get("provenance", {})
+    changed = [(k, manifest.get(k), header[k]) for k in sorted(header) if manifest.get(k) != header[k]]
+    keys = [k for k in provenance if k in old_prov] if old_prov else list(provenance)
+    changed += [(f"provenance.{k}", old_prov.get(k), provenance[k]) for k in sorted(keys)
+                if old_prov.get(k) != provenance[k]]
+    if changed:
+        what = ", ".join(f"{k} (stored {short_repr(a)}, now {short_repr(b)})" for k, a, b in changed)
+        raise InvalidParameterError(
+            f"path {str(root)!r} holds another extraction (differs in {what}). To resume it, pass the "
+            f"encoder, texts and options it was made with; to keep both, extract into a new folder."
+        )
+    if old_prov and "model_fingerprint" not in old_prov:
+        warnings.warn(f"store {str(root)!r} was written before model fingerprints: resuming it cannot check that "
+                      f"the encoder is the one that made it.", UserWarning, stacklevel=5)
 
 
 def _write_shard(
@@ -209,8 +240,11 @@ def _write_shard(
         "tokens": json.dumps([list(es.tokens(i)) for i in range(len(es))], ensure_ascii=False),
         "windows": json.dumps([list(map(list, es.windows(i))) for i in range(len(es))]),
         "manifest_key": key,
+        "start": str(start), "count": str(len(chunk)),
     }
-    data = save(shard_tensors(es), metadata=meta)
+    tensors = shard_tensors(es)
+    meta["tensors_sha256"] = tensors_digest(tensors)
+    data = save(tensors, metadata=meta)
     name = f"shard-{k:05d}.safetensors"
     write_atomic(root / name, data)
     return {"file": name, "start": start, "count": len(chunk), "bytes": len(data),

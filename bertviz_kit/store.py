@@ -19,6 +19,7 @@ import itertools
 import json
 import mmap
 import os
+import re
 import struct
 import uuid
 from collections.abc import Iterator, Sequence
@@ -29,7 +30,8 @@ import torch
 
 from ._validation import InvalidParameterError
 from .encoder import Encoder
-from .encoding import Corpus, Encoding, Encodings
+from .encoding import Corpus, Encoding, Encodings, describe_model
+from .fingerprint import config_digest, tokenizer_digest, weights_digest
 
 __all__ = ["open_store", "Store", "STORE_DTYPES", "CorruptStoreError"]
 
@@ -82,26 +84,6 @@ def shard_problem(root: Path, record: dict[str, Any], full: bool) -> str | None:
     return None
 
 
-def _weights_fingerprint(encoder: Encoder) -> str:
-    """SHA-256 over the model's parameters and buffers (names and bytes), cached while no
-    tensor changes (torch's in-place version counters)."""
-    state = encoder.model.state_dict(keep_vars=True)
-    key = tuple((name, t.data_ptr(), t._version) for name, t in state.items())
-    cached = getattr(encoder, "_weights_fingerprint", None)
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    h = hashlib.sha256()
-    with torch.no_grad():
-        for name in sorted(state):
-            t = state[name].detach().cpu().contiguous()
-            h.update(name.encode())
-            h.update(str(t.dtype).encode() + str(tuple(t.shape)).encode())
-            h.update(t.view(torch.uint8).numpy() if t.numel() else b"")
-    digest = h.hexdigest()
-    encoder._weights_fingerprint = (key, digest)  # type: ignore[attr-defined]
-    return digest
-
-
 def provenance_of(encoder: Encoder) -> dict[str, Any]:
     """Everything about the encoder that changes the stored numbers, and the library versions."""
     import safetensors
@@ -110,10 +92,11 @@ def provenance_of(encoder: Encoder) -> dict[str, Any]:
 
     from ._version import __version__
 
-    tok = hashlib.sha256(encoder.tokenizer.backend_tokenizer.to_str().encode()).hexdigest()
     return {
-        "weights_sha256": _weights_fingerprint(encoder),
-        "tokenizer_sha256": tok,
+        "model_fingerprint": encoder.fingerprint,  # weights (sampled), tokenizer and config
+        "weights_digest": weights_digest(encoder.model),
+        "tokenizer_digest": tokenizer_digest(encoder.tokenizer),
+        "config_digest": config_digest(encoder.model.config),
         "max_length": encoder.max_length,
         "stride": encoder.settings.stride,
         "model_dtype": str(next(encoder.model.parameters()).dtype).replace("torch.", ""),
@@ -138,10 +121,11 @@ def read_manifest(root: Path) -> dict[str, Any]:
         manifest = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(manifest, dict) or not isinstance(manifest.get("shards"), list):
             raise ValueError("it is not a JSON object with a list of shards")
+        _check_header(manifest)
         for s in manifest["shards"]:
             if not isinstance(s, dict) or not {"file", "start", "count"} <= set(s):
                 raise ValueError("a shard entry lacks file, start or count")
-            if "/" in str(s["file"]) or "\\" in str(s["file"]) or str(s["file"]).startswith("."):
+            if not isinstance(s["file"], str) or "/" in s["file"] or "\\" in s["file"] or s["file"].startswith("."):
                 raise ValueError(f"shard file name {s['file']!r} points outside the store")
         at = 0
         for s in manifest["shards"]:
@@ -150,12 +134,66 @@ def read_manifest(root: Path) -> dict[str, Any]:
                 raise ValueError(f"shard {s['file']!r} has start {s['start']!r} and count {s['count']!r}; "
                                  f"shards must follow each other from text 0")
             at += s["count"]
-    except (OSError, UnicodeDecodeError, ValueError) as err:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
+        why = "nested too deeply" if isinstance(err, RecursionError) else err
         raise CorruptStoreError(
-            f"{str(path)!r} is unreadable ({err}); run bk.extract with the same encoder, texts and "
+            f"{str(path)!r} is unreadable ({why}); run bk.extract with the same encoder, texts and "
             f"options on {str(root)!r} to rebuild it from the shards that are still valid."
         ) from None
     return manifest
+
+
+_HEADER_TYPES = {"model": str, "n_layers": int, "dim": int, "n_texts": int, "layer_ids": list}
+
+
+def _check_header(manifest: dict[str, Any]) -> None:
+    """Raise ValueError unless the manifest is this format, a known version, with a usable header."""
+    if manifest.get("format") != FORMAT:
+        raise ValueError(f"it is not a bertviz_kit store manifest (format {short_repr(manifest.get('format'))})")
+    version = manifest.get("version", 1)
+    if version not in (1, VERSION) or isinstance(version, bool):
+        raise ValueError(f"format version {short_repr(version)} is not one this bertviz_kit reads (1 or {VERSION})")
+    for key, kind in _HEADER_TYPES.items():
+        v = manifest.get(key)
+        if not isinstance(v, kind) or isinstance(v, bool):
+            raise ValueError(f"{key} is {short_repr(v)}, not a {kind.__name__}")
+    if manifest.get("dtype") not in STORE_DTYPES:
+        raise ValueError(f"dtype is {short_repr(manifest.get('dtype'))}, not one of {list(STORE_DTYPES)}")
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in manifest["layer_ids"]):
+        raise ValueError("layer_ids must be a list of ints")
+    if not isinstance(manifest.get("provenance", {}), dict):
+        raise ValueError("provenance is not a JSON object")
+
+
+def short_repr(v: object) -> str:
+    """``repr(v)``, cut to 40 characters."""
+    r = repr(v)
+    return r if len(r) <= 40 else r[:37] + "..."
+
+
+def tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over a shard's tensors (names, dtypes, shapes, bytes, in name order): written into
+    the shard's own metadata, so a shard can be checked without its manifest."""
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        h.update(f"{name}|{str(t.dtype)}|{tuple(t.shape)}|".encode())
+        if t.numel():
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def shard_meta_problem(tensors: dict[str, torch.Tensor], meta: dict[str, str], start: int) -> str | None:
+    """Why a shard's own description disagrees with it (``None`` when it agrees, or when the shard
+    predates self-description): its recorded first text and count, and its tensors' checksum."""
+    if "tensors_sha256" not in meta:
+        return None
+    count = int(tensors["lengths"].shape[0])
+    if meta.get("start") != str(start) or meta.get("count") != str(count):
+        return f"it says it holds texts {meta.get('start')}+{meta.get('count')}, expected {start}+{count}"
+    if tensors_digest(tensors) != meta["tensors_sha256"]:
+        return "its tensors do not match their checksum"
+    return None
 
 
 def rebuild_manifest(root: Path, base: dict[str, Any], key: str, texts: Sequence[str]) -> dict[str, Any]:
@@ -172,7 +210,8 @@ def rebuild_manifest(root: Path, base: dict[str, Any], key: str, texts: Sequence
             tensors, meta = _map_shard(file)
             count = int(tensors["lengths"].shape[0])
             same = meta.get("manifest_key") == key
-            ok = same and json.loads(meta["texts"]) == list(texts[start:start + count])
+            ok = same and json.loads(meta["texts"]) == list(texts[start:start + count]) \
+                and shard_meta_problem(tensors, meta, start) is None
         except (CorruptStoreError, KeyError, ValueError):
             same = ok = False
         if k == 0 and not same and "manifest_key" in meta:  # a readable shard of someone else's extraction
@@ -222,21 +261,37 @@ def _map_shard(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
                                                and 0 <= info["data_offsets"][0] <= info["data_offsets"][1]
                                                <= size - base):
                 raise ValueError(f"tensor {name!r} lies outside the file or has an unknown dtype")
-    except (OSError, struct.error, ValueError, KeyError, TypeError, IndexError) as err:
-        raise CorruptStoreError(f"shard {str(path)!r} is damaged ({err}); rerun bk.extract with the same "
-                                f"encoder, texts and options on its folder to re-encode it.") from None
-    data = torch.frombuffer(mapped, dtype=torch.uint8)
-    tensors = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        dtype = _SAFETENSORS_DTYPES[info["dtype"]]
-        a, b = info["data_offsets"]
-        raw = data[base + a : base + b]
-        if (base + a) % dtype.itemsize:  # unaligned (not written by extract): read a copy
-            raw = raw.clone()
-        tensors[name] = raw.view(dtype).reshape(info["shape"])
-    return tensors, header.get("__metadata__", {})
+        data = torch.frombuffer(mapped, dtype=torch.uint8)
+        tensors = {}
+        for name, info in header.items():
+            if name == "__metadata__":
+                continue
+            dtype = _SAFETENSORS_DTYPES[info["dtype"]]
+            a, b = info["data_offsets"]
+            raw = data[base + a : base + b]
+            if (base + a) % dtype.itemsize:  # unaligned (not written by extract): read a copy
+                raw = raw.clone()
+            tensors[name] = raw.view(dtype).reshape([int(d) for d in info["shape"]])
+        meta = header.get("__metadata__", {})
+        if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+            raise ValueError("its metadata is not a table of strings")
+    except (OSError, struct.error, ValueError, KeyError, TypeError, IndexError, RuntimeError, AttributeError,
+            RecursionError) as err:
+        raise CorruptStoreError(f"shard {str(path)!r} is damaged ({type(err).__name__}: {err}); rerun bk.extract "
+                                f"with the same encoder, texts and options on its folder to re-encode it.") from None
+    return tensors, meta
+
+
+def part_order(path: Path) -> tuple[Any, ...]:
+    """Sort key for part folders: numbers by value (``part-10`` after ``part-9``), the rest by name."""
+    return tuple((0, int(c), "") if c.isdigit() else (1, 0, c) for c in re.split(r"(\d+)", path.name))
+
+
+def holds_parts(root: Path) -> list[Path]:
+    """The store folders inside ``root`` (parts of a distributed extraction), in part order."""
+    if not root.is_dir():
+        return []
+    return sorted((p for p in root.iterdir() if (p / MANIFEST).is_file()), key=part_order)
 
 
 def _part_roots(path: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Path]:
@@ -249,7 +304,7 @@ def _part_roots(path: str | os.PathLike | Sequence[str | os.PathLike]) -> list[P
         root = Path(path)
         if (root / MANIFEST).is_file():
             return [root]
-        roots = sorted(p for p in root.iterdir() if (p / MANIFEST).is_file()) if root.is_dir() else []
+        roots = holds_parts(root)
         if not roots:
             raise FileNotFoundError(
                 f"{str(root)!r} is not a store: it has no {MANIFEST}, nor part folders that have one."
@@ -258,6 +313,24 @@ def _part_roots(path: str | os.PathLike | Sequence[str | os.PathLike]) -> list[P
         if not (r / MANIFEST).is_file():
             raise FileNotFoundError(f"{str(r)!r} is not a store: it has no {MANIFEST}.")
     return roots
+
+
+#: Manifest keys that must agree for parts to open as one store; provenance keys too when both parts record them.
+_PART_KEYS = ("model", "n_layers", "dim", "layer_ids", "dtype")
+_PART_PROVENANCE = ("model_fingerprint", "max_length", "stride")
+
+
+def check_parts_match(first_root: Path, first: dict[str, Any], root: Path, m: dict[str, Any]) -> None:
+    """Refuse a part made by another model, with other stored layers, dtype, max_length or stride."""
+    pa, pb = first.get("provenance", {}), m.get("provenance", {})
+    wrong = [f"{k}={m.get(k)!r} vs {first.get(k)!r}" for k in _PART_KEYS if m.get(k) != first.get(k)]
+    wrong += [f"{k}={pb[k]!r} vs {pa[k]!r}" for k in _PART_PROVENANCE if k in pa and k in pb and pa[k] != pb[k]]
+    if wrong:
+        raise InvalidParameterError(
+            f"store parts must come from one model ({describe_model(first['model'], pa.get('model_fingerprint', ''))}"
+            f" in {str(first_root)!r}) with the same stored layers, dtype, max_length and stride; "
+            f"{str(root)!r} has {'; '.join(wrong)}. Extract every part with the same encoder and options."
+        )
 
 
 class Store(Corpus):
@@ -292,8 +365,6 @@ class Store(Corpus):
         manifests = []
         for root in self.parts:
             m = read_manifest(root)
-            if m.get("format") != FORMAT:
-                raise CorruptStoreError(f"{str(root / MANIFEST)!r} is not a bertviz_kit store manifest.")
             damaged = [f"{r['file']} {why}" for r in m["shards"]
                        if (why := shard_problem(root, r, full=False)) is not None]
             if damaged:
@@ -303,13 +374,8 @@ class Store(Corpus):
                 )
             manifests.append(m)
         first = manifests[0]
-        for root, m in zip(self.parts, manifests):
-            for key in ("model", "n_layers", "dim", "layer_ids"):
-                if m[key] != first[key]:
-                    raise ValueError(
-                        f"store parts must come from one model with the same stored layers; "
-                        f"{str(root)!r} has {key}={m[key]!r}, {str(self.parts[0])!r} has {first[key]!r}."
-                    )
+        for root, m in zip(self.parts[1:], manifests[1:]):
+            check_parts_match(self.parts[0], first, root, m)
         self._manifests = manifests
         self._shards: list[tuple[Path, dict[str, Any]]] = []
         starts = []
@@ -325,12 +391,14 @@ class Store(Corpus):
             self.manifest = first
         else:
             shards = [{"file": str(f.relative_to(self.path)) if f.is_relative_to(self.path) else str(f),
-                       "start": st, "count": s["count"]} for (f, s), st in zip(self._shards, starts)]
+                       "start": st, "count": s["count"], "sha256": s.get("sha256")}
+                      for (f, s), st in zip(self._shards, starts)]
             self.manifest = {**first, "n_texts": sum(m["n_texts"] for m in manifests), "shards": shards}
         self.n_layers = int(first["n_layers"])
         self.layer_ids = tuple(first["layer_ids"])
         self.dim = int(first["dim"])
         self.model_name = first["model"]
+        self.model_fingerprint = str(first.get("provenance", {}).get("model_fingerprint", ""))
         self._cache: tuple[int, Encodings] | None = None
         self._verified: set[int] = set()
 
@@ -356,7 +424,8 @@ class Store(Corpus):
         m = self.manifest
         parts = f", parts={len(self.parts)}" if len(self.parts) > 1 else ""
         p = self.provenance
-        prov = (f", weights={p['weights_sha256'][:12]}, max_length={p['max_length']}, stride={p['stride']}, "
+        model = p.get("model_fingerprint") or p.get("weights_sha256", "")[:12]
+        prov = (f", model_fingerprint={model!r}, max_length={p['max_length']}, stride={p['stride']}, "
                 f"model_dtype={p['model_dtype']!r}, torch={p['versions']['torch']!r}") if p else ""
         return (f"Store(path={str(self.path)!r}, records={len(self)}/{m['n_texts']}, model={m['model']!r}, "
                 f"layer_ids={m['layer_ids']}, dtype={m['dtype']!r}, shards={len(self._shards)}{parts}{prov})")
@@ -368,27 +437,48 @@ class Store(Corpus):
         ``verify=False``); this reads them all now, e.g. before handing a store on.
         """
         problems = []
-        for k, (file, record) in enumerate(self._shards):
-            why = shard_problem(file.parent, record, full=True)
+        for k, (file, _) in enumerate(self._shards):
+            why = self._problem(k)
             if why is None:
                 self._verified.add(k)
             else:
                 problems.append(f"{file}: {why}")
         return problems
 
+    def _problem(self, k: int) -> str | None:
+        """Why shard ``k`` is unusable, judged on the file as it is now: when it fails the record
+        this store was opened with, the manifest is read again, and a record another process
+        wrote since (a repaired shard, the same texts) replaces the old one if the file passes it."""
+        file, record = self._shards[k]
+        why = shard_problem(file.parent, record, full=True)
+        if why is None:
+            return None
+        try:
+            fresh = read_manifest(file.parent)
+        except CorruptStoreError:
+            return why
+        now = next((r for r in fresh["shards"] if r["file"] == record["file"]), None)
+        if now is None or now == record or (now["start"], now["count"]) != (record["start"], record["count"]):
+            return why
+        again = shard_problem(file.parent, now, full=True)
+        if again is None:
+            self._shards[k] = (file, now)
+            self._cache = None
+        return again
+
     def shard(self, k: int) -> Encodings:
         """Shard ``k`` as an :class:`~bertviz_kit.Encodings` over the memory-mapped file."""
         if self._cache is not None and self._cache[0] == k:
             return self._cache[1]
-        file, record = self._shards[k]
         if self.verify_on_read and k not in self._verified:
-            why = shard_problem(file.parent, record, full=True)  # once per shard and store object
+            why = self._problem(k)  # once per shard and store object
             if why is not None:
                 raise CorruptStoreError(
-                    f"shard {str(file)!r} is damaged ({why}); rerun bk.extract with the same encoder, "
+                    f"shard {str(self._shards[k][0])!r} is damaged ({why}); rerun bk.extract with the same encoder, "
                     f"texts and options on its folder to re-encode it."
                 )
             self._verified.add(k)
+        file, record = self._shards[k]
         tensors, meta = _map_shard(file)
         try:
             block = self._block(tensors, meta, record)
@@ -413,6 +503,7 @@ class Store(Corpus):
             layer_ids=self.layer_ids,
             n_layers=self.n_layers,
             model_name=self.model_name,
+            model_fingerprint=self.model_fingerprint,
             tokens=json.loads(meta["tokens"]),
             windows=windows,
         )
@@ -440,16 +531,18 @@ class Store(Corpus):
 
     def word_counts(self) -> torch.Tensor:
         """Words per text, read from the shards' small tensors (hidden states are not touched)."""
-        from safetensors import safe_open
-
         out = []
         for file, _ in self._shards:
-            with safe_open(str(file), framework="pt") as f:
-                wid, lengths = f.get_tensor("word_ids").long(), f.get_tensor("lengths").long()
-            text = torch.repeat_interleave(torch.arange(lengths.numel()), lengths)
-            counts = torch.zeros(lengths.numel(), dtype=torch.long)
-            real = wid >= 0
-            out.append(counts.scatter_reduce_(0, text[real], wid[real] + 1, reduce="amax"))
+            tensors, _ = _map_shard(file)  # mapped: only the pages of these two tensors are read
+            try:
+                wid, lengths = tensors["word_ids"].long(), tensors["lengths"].long()
+                text = torch.repeat_interleave(torch.arange(lengths.numel()), lengths)
+                counts = torch.zeros(lengths.numel(), dtype=torch.long)
+                real = wid >= 0
+                out.append(counts.scatter_reduce_(0, text[real], wid[real] + 1, reduce="amax"))
+            except (KeyError, RuntimeError, ValueError, IndexError) as err:
+                raise CorruptStoreError(f"shard {str(file)!r} does not hold a valid extraction ({err}); rerun "
+                                        f"bk.extract with the same encoder, texts and options on its folder.") from None
         return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
 
 

@@ -33,10 +33,11 @@ def test_manifest_records_checksums_and_provenance(tiny, store):
     m = json.loads((store.path / "manifest.json").read_text())
     assert m["version"] == 2 and all(len(s["sha256"]) == 64 and s["bytes"] > 0 for s in m["shards"])
     p = store.provenance
-    assert set(p) == {"weights_sha256", "tokenizer_sha256", "max_length", "stride", "model_dtype",
-                      "cpu_linear", "versions"}
+    assert set(p) == {"model_fingerprint", "weights_digest", "tokenizer_digest", "config_digest", "max_length",
+                      "stride", "model_dtype", "cpu_linear", "versions"}
     assert p["max_length"] == tiny.max_length and p["versions"]["torch"] == torch.__version__
-    assert f"weights={p['weights_sha256'][:12]}" in repr(store)
+    assert p["model_fingerprint"] == tiny.fingerprint == store.model_fingerprint
+    assert f"model_fingerprint={tiny.fingerprint!r}" in repr(store)
     assert p["cpu_linear"] == tiny.settings.cpu_linear  # the setting; each shard names the kernels it ran on
     assert {s["kernels"] for s in m["shards"]} == {tiny.cpu_linear}
     assert store.verify() == []
@@ -110,19 +111,17 @@ def test_resume_with_another_encoder_setting_is_refused(tiny_path, tmp_path):
     folder = make_tiny_model(tmp_path / "m3", seed=0)
     bk.extract(bk.load(folder, device="cpu"), TEXTS[:6], tmp_path / "t", shard_size=6, progress=False)
     make_tiny_model(tmp_path / "m3", seed=5)
-    with pytest.raises(ValueError, match=r"differs in provenance.weights_sha256"):
+    with pytest.raises(ValueError, match=r"differs in .*provenance.model_fingerprint \(stored '[0-9a-f]{16}', now"):
         bk.extract(bk.load(folder, device="cpu"), TEXTS[:6], tmp_path / "t", shard_size=6, progress=False)
 
 
 def test_weights_changed_in_place_change_the_fingerprint(tiny_path, tmp_path):
-    from bertviz_kit.store import _weights_fingerprint
-
     enc = bk.load(tiny_path, device="cpu")
-    a = _weights_fingerprint(enc)
-    assert _weights_fingerprint(enc) == a  # cached
+    a = enc.fingerprint
+    assert enc.fingerprint == a  # cached
     with torch.no_grad():
-        next(enc.model.parameters())[0, 0] += 1.0
-    assert _weights_fingerprint(enc) != a
+        next(enc.model.parameters())[0, 0] += 1.0  # element 0 is always among the sampled ones
+    assert enc.fingerprint != a
 
 
 def test_second_writer_is_refused_with_the_holder_named(tiny_path, tmp_path):
@@ -217,3 +216,119 @@ def test_cli_verify(store, capsys):
     _shard(store, 3).unlink()
     assert main(["verify", str(store.path)]) == 1
     assert "missing" in capsys.readouterr().out
+
+
+# --- stores that verify themselves ---------------------------------------------------------
+
+
+def test_each_shard_describes_itself(tiny, store):
+    from safetensors import safe_open
+
+    from bertviz_kit.store import tensors_digest
+
+    for rec in store.manifest["shards"]:
+        with safe_open(str(store.path / rec["file"]), framework="pt") as f:
+            meta = f.metadata()
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+        assert (int(meta["start"]), int(meta["count"])) == (rec["start"], rec["count"])
+        assert meta["tensors_sha256"] == tensors_digest(tensors) and len(meta["manifest_key"]) == 64
+
+
+def test_rebuilt_manifest_never_certifies_a_damaged_shard(tiny, store):
+    target = _shard(store, 1)
+    data = target.read_bytes()
+    middle = len(data) - 200  # hidden states changed, header and size intact
+    target.write_bytes(data[:middle] + bytes(b ^ 0xFF for b in data[middle:middle + 8]) + data[middle + 8:])
+    (store.path / "manifest.json").write_text("{")  # both damaged: the manifest is rebuilt from the shards
+    with pytest.warns(UserWarning, match=r"rebuilt it from 1 valid shard\(s\)"):
+        rebuilt = bk.extract(tiny, TEXTS, store.path, shard_size=6, progress=False)
+    assert rebuilt.verify() == [] and [e.text for e in rebuilt] == TEXTS
+    assert torch.allclose(rebuilt.shard(1).hidden.float(), tiny.encode(TEXTS[6:12]).hidden, atol=1e-2)
+
+
+def _deep(n):
+    return "[" * n + "]" * n
+
+
+@pytest.mark.parametrize("content", [
+    _deep(100_000),
+    '{"format": "bertviz_kit.store", "shards": ' + _deep(100_000) + "}",
+    None,  # a newer format version
+    "header",  # the header's keys of the wrong type
+])
+def test_hostile_manifest_is_a_corrupt_store_and_rebuilds(tiny, store, content):
+    m = json.loads((store.path / "manifest.json").read_text())
+    if content is None:
+        content = json.dumps({**m, "version": 99})
+    elif content == "header":
+        content = json.dumps({**m, "n_layers": "three", "layer_ids": {"a": 1}})
+    (store.path / "manifest.json").write_text(content)
+    with pytest.raises(bk.CorruptStoreError, match="is unreadable"):
+        bk.open_store(store.path)
+    with pytest.warns(UserWarning, match=r"rebuilt it from 4 valid shard\(s\)"):
+        rebuilt = bk.extract(tiny, TEXTS, store.path, shard_size=6, progress=False)
+    assert [e.text for e in rebuilt] == TEXTS
+
+
+def _set_header(path, header: bytes | None) -> None:
+    """Replace a shard's safetensors header, keeping the file's size (padded with spaces);
+    ``None``: a header nested too deeply for a JSON parser."""
+    import struct
+
+    data = path.read_bytes()
+    n = struct.unpack("<Q", data[:8])[0]
+    if header is None:
+        header = b'{"hidden": ' + _deep((n - 20) // 2).encode() + b"}"
+    assert len(header) <= n
+    path.write_bytes(data[:8] + header.ljust(n) + data[8 + n:])
+
+
+@pytest.mark.parametrize("header", [
+    b'{"hidden": {"dtype": "F16", "shape": [999999, 3], "data_offsets": [0, 16]}}',  # shape vs bytes
+    b'[1, 2, 3]',
+    b'{"hidden": {"dtype": "F16", "shape": "x", "data_offsets": [0, 16]}}',
+    b'{"__metadata__": {"texts": 5}}',
+    None,
+])
+def test_damaged_shard_header_without_verify_is_a_corrupt_store(store, header):
+    _set_header(_shard(store, 1), header)
+    unchecked = bk.open_store(store.path, verify=False)  # same size: opens; the checksum is not read
+    assert unchecked[0].text == TEXTS[0]
+    with pytest.raises(bk.CorruptStoreError, match="shard-00001"):
+        unchecked[7]
+    with pytest.raises(bk.CorruptStoreError):
+        unchecked.word_counts()
+
+
+def test_store_opened_before_a_repair_reads_the_repaired_shard(tiny, store):
+    target = _shard(store, 1)
+    target.write_bytes(target.read_bytes()[:-10] + b"\0" * 10)  # same size, other bytes
+    opened = bk.open_store(store.path)  # opened while damaged
+    with pytest.warns(UserWarning, match="re-encoding 1 damaged"):
+        bk.extract(tiny, TEXTS, store.path, shard_size=6, progress=False)  # another writer repairs it
+    assert opened[7].text == TEXTS[7] and opened.verify() == []
+
+
+def test_parts_sort_by_number(tiny, tmp_path):
+    root = tmp_path / "corpus"
+    chunks = [TEXTS[i:i + 2] for i in range(0, 22, 2)][:11]
+    for k, chunk in enumerate(chunks):
+        bk.extract(tiny, chunk, root / f"part-{k}", shard_size=2, progress=False)
+    store = bk.open_store(root)
+    assert [p.name for p in store.parts][-3:] == ["part-8", "part-9", "part-10"]
+    assert [e.text for e in store] == [t for c in chunks for t in c]
+
+
+def test_extract_into_a_folder_of_parts_is_refused(tiny, tmp_path):
+    root = tmp_path / "corpus"
+    bk.extract(tiny, TEXTS[:4], root / "part-00000", shard_size=2, progress=False)
+    with pytest.raises(bk.InvalidParameterError, match="holds the parts of a distributed extraction"):
+        bk.extract(tiny, TEXTS, root, shard_size=2, progress=False)
+    assert len(bk.open_store(root)) == 4
+
+
+def test_bad_text_is_named_by_its_index_among_all_texts(tiny, tmp_path):
+    texts = list(TEXTS)
+    texts[13] = "bad \udcff text"
+    with pytest.raises(bk.InvalidParameterError, match=r"texts\[13\] holds a lone surrogate"):
+        bk.extract(tiny, texts, tmp_path / "s", shard_size=6, progress=False)

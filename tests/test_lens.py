@@ -3,6 +3,7 @@ embedding path on the bundled model, and refusals."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import pytest
@@ -160,6 +161,8 @@ def test_embedding_path_follows_a_changed_embedding_matrix(tiny_path, tiny_bank)
     w = enc.model.get_input_embeddings().weight
     with torch.no_grad():
         w[before.true_id] = tiny_bank.hidden_states[-1, before.token_index]  # the last layer's own state
-    after = bk.lens(tiny_bank, "vault", k=3, enc=enc, kind="embeddings")
+    # the edit makes enc another model (its fingerprint changed): say the encoding is its own on purpose
+    e = dataclasses.replace(tiny_bank, model_fingerprint=enc.fingerprint)
+    after = bk.lens(e, "vault", k=3, enc=enc, kind="embeddings")
     assert int(after.rank[-1]) == 1 and float(after.scores[-1, 0]) == pytest.approx(1.0, abs=1e-5)
     assert after.tokens[-1][0] == "vault"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 from conftest import BANK_TEXT
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import bertviz_kit as bk
 from bertviz_kit import InvalidParameterError
@@ -119,7 +122,7 @@ def test_save_next_to_store_and_load(tiny, store, faiss):
     assert alone.corpus is None and alone.texts == list(TEXTS)
     _same(alone.search(e, "bank", k=7, occurrence=-1), index.search(e, "bank", k=7, occurrence=-1))
     (path / "texts.json").write_text('["another text"]', encoding="utf-8")
-    with pytest.raises(InvalidParameterError, match="files of the index"):
+    with pytest.raises(bk.CorruptStoreError, match="files of the index.*texts.json is damaged, or comes from another"):
         bk.load_context_index(path)
 
 
@@ -180,3 +183,79 @@ def test_import_does_not_need_faiss():
             "assert 'faiss' not in {m for m, v in sys.modules.items() if v is not None}; print(bk.INDEX_KINDS)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "flat" in out.stdout and np is not None
+
+
+def _saved(tiny, tmp_path, layer=1, name="idx"):
+    return bk.build_context_index(tiny.encode(TEXTS), layer=layer).save(tmp_path / name)
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated faiss", "garbage tables", "meta", "deep meta",
+                                    "version", "no checksums"])
+def test_damaged_index_folder_is_a_corrupt_store(tiny, faiss, tmp_path, damage):
+    path = _saved(tiny, tmp_path)
+    meta = json.loads((path / "context_index.json").read_text())
+    if damage == "missing":
+        (path / "words.npz").unlink()
+    elif damage == "truncated faiss":
+        data = (path / "index.faiss").read_bytes()
+        (path / "index.faiss").write_bytes(data[: len(data) // 2])
+    elif damage == "garbage tables":
+        (path / "words.npz").write_bytes(b"PK\x03\x04 not a zip at all")
+    elif damage == "meta":
+        (path / "context_index.json").write_text('{"format": "bertviz_kit.context_index", "version": 2')
+    elif damage == "deep meta":
+        (path / "context_index.json").write_text("[" * 100_000 + "]" * 100_000)
+    elif damage == "version":
+        (path / "context_index.json").write_text(json.dumps({**meta, "version": 7}))
+    else:
+        (path / "context_index.json").write_text(json.dumps({k: v for k, v in meta.items() if k != "files"}))
+    with pytest.raises(bk.CorruptStoreError, match="index"):
+        bk.load_context_index(path)
+
+
+def test_damaged_files_of_an_old_index_without_checksums_are_still_caught(tiny, faiss, tmp_path):
+    path = _saved(tiny, tmp_path)
+    meta = json.loads((path / "context_index.json").read_text())
+    old = {**{k: v for k, v in meta.items() if k not in ("files", "model_fingerprint")}, "version": 1}
+    (path / "context_index.json").write_text(json.dumps(old))
+    assert bk.load_context_index(path, tiny.encode(TEXTS)).model_fingerprint == ""  # an old index loads
+    data = (path / "index.faiss").read_bytes()
+    (path / "index.faiss").write_bytes(data[:100])
+    with pytest.raises(bk.CorruptStoreError, match="damaged"):
+        bk.load_context_index(path)
+
+
+def test_files_of_two_saves_are_refused(tiny, faiss, tmp_path):
+    import shutil
+
+    one = _saved(tiny, tmp_path, layer=1, name="one")
+    two = _saved(tiny, tmp_path, layer=2, name="two")  # same texts and word counts, other layer's vectors
+    for name in ("index.faiss", "words.npz", "texts.json"):
+        mixed = tmp_path / f"mixed-{name}"
+        shutil.copytree(one, mixed)
+        shutil.copy(two / name, mixed / name)
+        if (one / name).read_bytes() == (two / name).read_bytes():  # texts.json: the mix is harmless
+            assert name != "index.faiss" and bk.load_context_index(mixed).layer == 1
+            continue
+        with pytest.raises(bk.CorruptStoreError, match=f"{name} is damaged, or comes from another save"):
+            bk.load_context_index(mixed)
+    assert not list(one.glob("*.tmp"))  # written atomically: no temporary file left
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(meta=st.recursive(st.none() | st.booleans() | st.integers(-2, 10) | st.text(max_size=6),
+                         lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+                             st.sampled_from(["format", "version", "kind", "layer", "subwords", "dim", "n_texts",
+                                              "n_words", "texts_sha256", "files", "store", "model"]),
+                             inner, max_size=8), max_leaves=20))
+def test_any_index_metadata_loads_or_is_a_corrupt_store(tiny, faiss, tmp_path, meta):
+    path = tmp_path / "idx"
+    if not path.exists():
+        _saved(tiny, tmp_path)
+    if isinstance(meta, dict) and "format" in meta:
+        meta["format"] = "bertviz_kit.context_index"
+    (path / "context_index.json").write_text(json.dumps(meta))
+    try:
+        bk.load_context_index(path)
+    except bk.CorruptStoreError:
+        pass

@@ -10,6 +10,8 @@ import time
 
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import bertviz_kit as bk
 
@@ -141,3 +143,22 @@ def test_cli_extract(tiny_path, tmp_path, capsys):
     assert main(["--model", tiny_path, "extract", str(f), str(tmp_path / "s"), "--layers", "0,-1"]) == 0
     assert "records=2/2" in capsys.readouterr().out
     assert bk.open_store(tmp_path / "s").layer_ids == (0, 3)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(manifest=st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 10**20) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["format", "version", "shards", "file", "start", "count", "model", "n_layers", "dim",
+                         "layer_ids", "dtype", "n_texts", "provenance", "bytes", "sha256"]), inner, max_size=8),
+    max_leaves=30))
+def test_any_manifest_opens_or_is_a_corrupt_store(tmp_path, manifest):
+    root = tmp_path / "hostile"
+    root.mkdir(exist_ok=True)
+    if isinstance(manifest, dict) and manifest.get("format") is not None:
+        manifest["format"] = "bertviz_kit.store"
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    try:
+        bk.open_store(root)
+    except bk.CorruptStoreError:
+        pass

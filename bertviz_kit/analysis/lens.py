@@ -36,7 +36,7 @@ import torch
 
 from .._validation import Instance, Interval, InvalidParameterError, NoneOr, Options, check, validate_params
 from ..encoder import Encoder
-from ..encoding import IS_ENCODING, Encoding
+from ..encoding import IS_ENCODING, Encoding, check_same_model
 from ..vectors.addressing import describe_token, resolve_token
 
 __all__ = ["lens", "LensResult", "LENS_KINDS"]
@@ -231,6 +231,7 @@ def lens(
         raise InvalidParameterError(
             f"e has hidden states of width {e.dim} but enc's model has width {dim}: pass the encoder that "
             f"encoded e (e.model_name={e.model_name!r}, enc.name={enc.name!r}).")
+    check_same_model(e, enc, "e", "enc", "pass the encoder that encoded e")
     emb = enc.model.get_input_embeddings().weight.detach()
     n_vocab = int(emb.shape[0])
     if k > n_vocab:

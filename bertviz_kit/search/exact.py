@@ -35,7 +35,7 @@ from .._validation import (
     validate_params,
 )
 from ..encoder import check_finite_hidden
-from ..encoding import IS_ENCODING, Corpus, Encoding, Encodings, as_corpus
+from ..encoding import IS_ENCODING, Corpus, Encoding, Encodings, as_corpus, check_same_model
 from ..layers import stored_row
 from ..vectors.addressing import resolve_word
 from ..vectors.pooling import SUBWORD_MODES, check_span, pool_tokens, token_major
@@ -270,6 +270,7 @@ def nearest_contexts(
     if corpus.dim != e.dim:
         raise InvalidParameterError(
             f"corpus has vectors of width {corpus.dim} and e of width {e.dim}: encode both with the same model.")
+    check_same_model(e, corpus, "e", "corpus", "encode the query with the model that encoded the corpus")
     query = resolve_query(e, word, occurrence, span, layer, subwords)
     c_row = stored_row(corpus, layer)
 

@@ -26,18 +26,21 @@ bertviz_kit does not need it.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
 from .._validation import Instance, Interval, InvalidParameterError, NoneOr, Options, check, validate_params
-from ..encoding import IS_ENCODING, Corpus, Encoding, as_corpus
+from ..encoding import IS_ENCODING, Corpus, Encoding, as_corpus, check_same_model
 from ..layers import stored_row
+from ..store import CorruptStoreError, write_atomic
 from ..vectors.pooling import SUBWORD_MODES
 from .exact import ContextMatches, block_spans, block_word_vectors, context_matches, resolve_query
 
@@ -46,7 +49,7 @@ __all__ = ["ContextIndex", "build_context_index", "load_context_index", "INDEX_K
 #: What ``kind=`` accepts: exact inner product, inverted lists, a navigable small-world graph.
 INDEX_KINDS = ("flat", "ivf", "hnsw")
 _FORMAT = "bertviz_kit.context_index"
-_VERSION = 1
+_VERSION = 2  # 2: each file's SHA-256 in the metadata, the model fingerprint (version 1 still loads)
 _META = "context_index.json"
 _FAISS_FILE = "index.faiss"
 _TABLES = "words.npz"
@@ -113,6 +116,9 @@ class ContextIndex:
         Candidate list size per query (``hnsw`` only; more = slower, closer to exact).
     build_seconds : float
         Wall time of the build (0 for a loaded index).
+    model_name, model_fingerprint : str
+        The model that encoded the corpus (the fingerprint is empty for an index saved
+        before fingerprints); ``search`` refuses a query from another model.
     """
 
     def __init__(self, corpus: Corpus | None, index: Any, meta: dict[str, Any], texts: list[str],
@@ -131,6 +137,8 @@ class ContextIndex:
         self.nprobe = meta.get("nprobe")
         self.ef_search = meta.get("ef_search")
         self.build_seconds = build_seconds
+        self.model_name = str(meta.get("model") or "")
+        self.model_fingerprint = str(meta.get("model_fingerprint") or "")
         self._word_starts = word_starts
         self._spans = spans
         self._text_hashes = text_hashes
@@ -180,6 +188,7 @@ class ContextIndex:
             raise InvalidParameterError(
                 f"the index has vectors of width {self.dim} and e of width {e.dim}: encode e with the model "
                 f"that encoded the corpus.")
+        check_same_model(e, self, "e", "the index", "encode the query with the model that encoded the corpus")
         query = resolve_query(e, word, occurrence, span, self.layer, self.subwords)
         excluded = self._excluded(query.text, query.words)
         want = min(k + len(excluded), self.n_words)
@@ -204,7 +213,10 @@ class ContextIndex:
         ``path=None`` saves next to a store: ``<store>/context_index_layer<L>_<subwords>_<kind>``.
         Files: ``index.faiss`` (faiss's own format), ``words.npz`` (where each text's
         words start, each word's character span, a hash of each text), ``texts.json``
-        and ``context_index.json`` (layer, subwords, kind and what identifies the corpus).
+        and ``context_index.json`` (layer, subwords, kind, what identifies the corpus and
+        its model, and the SHA-256 of the other three files). Each file is written whole
+        (a temporary file moved into place) and the metadata last, so
+        :func:`~bertviz_kit.load_context_index` refuses a damaged folder or files of two saves.
         """
         faiss = _faiss()
         if path is None:
@@ -218,11 +230,18 @@ class ContextIndex:
         if root.exists() and not root.is_dir():
             raise InvalidParameterError(f"path {str(root)!r} is a file; give a folder for the index.")
         root.mkdir(parents=True, exist_ok=True)
-        faiss.write_index(self.index, str(root / _FAISS_FILE))
-        np.savez(root / _TABLES, word_starts=self._word_starts, spans=self._spans, text_hashes=self._text_hashes)
-        (root / _TEXTS).write_text(json.dumps(self.texts, ensure_ascii=False), encoding="utf-8")
-        meta = {**self.meta, "nprobe": self.nprobe, "ef_search": self.ef_search}
-        (root / _META).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+        tables = io.BytesIO()
+        np.savez(tables, word_starts=self._word_starts, spans=self._spans, text_hashes=self._text_hashes)
+        files = {
+            _FAISS_FILE: faiss.serialize_index(self.index).tobytes(),
+            _TABLES: tables.getvalue(),
+            _TEXTS: json.dumps(self.texts, ensure_ascii=False).encode("utf-8"),
+        }
+        for name, data in files.items():
+            write_atomic(root / name, data)
+        meta = {**self.meta, "version": _VERSION, "nprobe": self.nprobe, "ef_search": self.ef_search,
+                "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}}
+        write_atomic(root / _META, (json.dumps(meta, indent=1) + "\n").encode("utf-8"))
         return root
 
 
@@ -348,6 +367,7 @@ def build_context_index(
     meta = {
         "format": _FORMAT, "version": _VERSION, "kind": kind, "layer": lid, "subwords": subwords,
         "dim": dim, "n_texts": len(corpus), "n_words": n_words, "model": corpus.model_name,
+        "model_fingerprint": corpus.model_fingerprint,
         "texts_sha256": _texts_digest(texts), "store": _store_identity(corpus),
         "word_counts_sha256": hashlib.sha256(counts.tobytes()).hexdigest(),
         "nlist": nlist or None, "nprobe": nprobe or None, "m": m if kind == "hnsw" else None,
@@ -377,41 +397,103 @@ def load_context_index(path: str | os.PathLike, corpus: Corpus | None = None) ->
         faiss is not installed.
     FileNotFoundError
         No index at ``path``.
+    CorruptStoreError
+        The metadata is unreadable or of an unknown version, a file is missing or does not
+        match the checksum the metadata records (damaged, or from another save).
     InvalidParameterError
-        The corpus is not the one the index was built on, or the files disagree.
+        The corpus is not the one the index was built on (another model, other texts, a
+        store part re-extracted since).
     """
     faiss = _faiss()
     check("path", path, Instance(str, os.PathLike, label="a folder path"))
     root = Path(path)
-    if not (root / _META).is_file():
-        raise FileNotFoundError(f"{str(root)!r} is not a context index: it has no {_META}.")
-    meta = json.loads((root / _META).read_text(encoding="utf-8"))
-    if meta.get("format") != _FORMAT or meta.get("version") != _VERSION:
-        raise InvalidParameterError(f"{str(root / _META)!r} is not a version-{_VERSION} context index.")
+    meta = _read_meta(root)
     if corpus is not None:
         corpus = as_corpus(corpus, "corpus")
-        counts = corpus.word_counts().numpy().astype(np.int64)
-        found = {
-            "model": corpus.model_name, "dim": corpus.dim, "n_texts": len(corpus),
-            "word_counts_sha256": hashlib.sha256(counts.tobytes()).hexdigest(),
-        }
-        identity = _store_identity(corpus)
-        if meta["store"] is not None and identity is not None:
-            found["store"] = identity  # the manifest's text fingerprint and shard checksums: nothing to read
-        else:
-            found["texts_sha256"] = _texts_digest(t for _, b in corpus.blocks() for t in b.texts)
-        wrong = [f"{k} {meta.get(k)!r} (index) vs {v!r} (corpus)" for k, v in found.items() if meta.get(k) != v]
-        if meta["layer"] not in corpus.layer_ids:
-            wrong.append(f"layer {meta['layer']} is not stored in the corpus (layers {list(corpus.layer_ids)})")
-        if wrong:
-            raise InvalidParameterError(
-                f"the index at {str(root)!r} was not built on this corpus: {'; '.join(wrong)}. Rebuild it with "
-                f"bk.build_context_index.")
-    tables = np.load(root / _TABLES)
-    texts = json.loads((root / _TEXTS).read_text(encoding="utf-8"))
-    index = faiss.read_index(str(root / _FAISS_FILE))
-    if (_texts_digest(texts) != meta["texts_sha256"] or index.ntotal != meta["n_words"]
-            or tables["spans"].shape != (meta["n_words"], 2) or tables["word_starts"].shape != (len(texts) + 1,)):
-        raise InvalidParameterError(f"the files of the index at {str(root)!r} disagree with its {_META}: "
-                                    f"rebuild it with bk.build_context_index.")
-    return ContextIndex(corpus, index, meta, texts, tables["word_starts"], tables["spans"], tables["text_hashes"])
+        _check_corpus(root, meta, corpus)
+    data = _read_files(root, meta)
+    try:
+        tables = np.load(io.BytesIO(data[_TABLES]))
+        texts = json.loads(data[_TEXTS].decode("utf-8"))
+        index = faiss.deserialize_index(np.frombuffer(data[_FAISS_FILE], dtype=np.uint8))
+        word_starts, spans, hashes = tables["word_starts"], tables["spans"], tables["text_hashes"]
+        ok = (isinstance(texts, list) and _texts_digest(texts) == meta["texts_sha256"]
+              and index.ntotal == meta["n_words"] and index.d == meta["dim"]
+              and spans.shape == (meta["n_words"], 2) and word_starts.shape == (len(texts) + 1,)
+              and hashes.shape == (len(texts),))
+    except Exception as err:  # noqa: BLE001 - numpy, json and faiss raise many kinds on damaged bytes
+        raise CorruptStoreError(f"the files of the index at {str(root)!r} are damaged ({type(err).__name__}: "
+                                f"{err}); rebuild it with bk.build_context_index.") from None
+    if not ok:
+        raise CorruptStoreError(f"the files of the index at {str(root)!r} disagree with its {_META}: "
+                                f"rebuild it with bk.build_context_index.")
+    return ContextIndex(corpus, index, meta, texts, word_starts, spans, hashes)
+
+
+_META_TYPES = {"kind": str, "layer": int, "subwords": str, "dim": int, "n_texts": int, "n_words": int,
+               "texts_sha256": str}
+
+
+def _read_meta(root: Path) -> dict[str, Any]:
+    """The index's metadata, or CorruptStoreError saying what is wrong with it."""
+    if not (root / _META).is_file():
+        raise FileNotFoundError(f"{str(root)!r} is not a context index: it has no {_META}.")
+    try:
+        meta = json.loads((root / _META).read_text(encoding="utf-8"))
+        if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
+            raise ValueError("it is not the metadata of a bertviz_kit context index")
+        if meta.get("version") not in (1, _VERSION):
+            raise ValueError(f"format version {meta.get('version')!r} is not one this bertviz_kit reads")
+        for key, kind in _META_TYPES.items():
+            if not isinstance(meta.get(key), kind) or isinstance(meta.get(key), bool):
+                raise ValueError(f"{key} is {meta.get(key)!r}, not a {kind.__name__}")
+        if meta["version"] >= 2 and not (isinstance(meta.get("files"), dict)
+                                         and set(meta["files"]) == {_FAISS_FILE, _TABLES, _TEXTS}):
+            raise ValueError("it does not list the checksums of the index's files")
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
+        why = "nested too deeply" if isinstance(err, RecursionError) else err
+        raise CorruptStoreError(f"{str(root / _META)!r} is unreadable ({why}); rebuild the index with "
+                                f"bk.build_context_index.") from None
+    return meta
+
+
+def _read_files(root: Path, meta: dict[str, Any]) -> dict[str, bytes]:
+    """The index's three files, each checked against the SHA-256 its metadata records (version 2)."""
+    data = {}
+    for name in (_FAISS_FILE, _TABLES, _TEXTS):
+        try:
+            data[name] = (root / name).read_bytes()
+        except OSError as err:
+            raise CorruptStoreError(f"the index at {str(root)!r} lacks {name} ({err.strerror}); rebuild it with "
+                                    f"bk.build_context_index.") from None
+        want = meta.get("files", {}).get(name)
+        if want is not None and hashlib.sha256(data[name]).hexdigest() != want:
+            raise CorruptStoreError(
+                f"the files of the index at {str(root)!r} do not match its {_META} ({name} is damaged, or "
+                f"comes from another save); save the index again, or rebuild it with bk.build_context_index.")
+    return data
+
+
+def _check_corpus(root: Path, meta: dict[str, Any], corpus: Corpus) -> None:
+    """Refuse a corpus the index was not built on (model, width, texts, words, layer)."""
+    made_by = SimpleNamespace(model_name=meta.get("model"), model_fingerprint=meta.get("model_fingerprint"))
+    check_same_model(corpus, made_by, "corpus", f"the index at {str(root)!r}",
+                     "rebuild the index with bk.build_context_index")
+    counts = corpus.word_counts().numpy().astype(np.int64)
+    found = {
+        "model": corpus.model_name, "dim": corpus.dim, "n_texts": len(corpus),
+        "word_counts_sha256": hashlib.sha256(counts.tobytes()).hexdigest(),
+    }
+    identity = _store_identity(corpus)
+    if meta.get("store") is not None and identity is not None:
+        found["store"] = identity  # the manifest's text fingerprint and shard checksums: nothing to read
+    else:
+        found["texts_sha256"] = _texts_digest(t for _, b in corpus.blocks() for t in b.texts)
+    wrong = [f"{k} {meta.get(k)!r} (index) vs {v!r} (corpus)" for k, v in found.items() if meta.get(k) != v]
+    if meta["layer"] not in corpus.layer_ids:
+        wrong.append(f"layer {meta['layer']} is not stored in the corpus (layers {list(corpus.layer_ids)})")
+    if wrong:
+        raise InvalidParameterError(
+            f"the index at {str(root)!r} was not built on this corpus: {'; '.join(wrong)}. Rebuild it with "
+            f"bk.build_context_index.")
+
