@@ -167,3 +167,16 @@ def test_cross_model_cka_stays_possible(tiny, twin):
     a, b = tiny.encode(TEXTS), twin.encode(TEXTS)
     m = bk.layer_cka(a, b)  # documented as cross-model: no fingerprint check
     assert m.shape == (len(a.layer_ids), len(b.layer_ids)) and bool(torch.isfinite(m).all())
+
+
+def test_inside_a_layer_refuses_another_encoder(tiny, twin):
+    """layer_internals, context_mixing, query_key_products and top_neurons read the encoder's
+    weights for the encoding's tokens: another model of the same shape is refused."""
+    e = tiny.encode("the bank robber")
+    calls = [lambda enc: bk.layer_internals(e, 1, enc),
+             lambda enc: bk.context_mixing(e, method="norm", enc=enc),
+             lambda enc: bk.top_neurons(e, "bank", enc=enc)]
+    for call in calls:
+        with pytest.raises(InvalidParameterError, match=_mismatch(tiny, twin)):
+            call(twin)
+        assert call(tiny) is not None

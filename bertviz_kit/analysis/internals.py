@@ -35,7 +35,7 @@ import torch
 
 from .._validation import Instance, InvalidParameterError, check, validate_params
 from ..encoder import Encoder
-from ..encoding import IS_ENCODING, Encoding
+from ..encoding import IS_ENCODING, Encoding, check_same_model
 from .attention import threads_for
 from .prenorm import mask_term, pre_ln_parts
 
@@ -333,6 +333,7 @@ def check_pair(e: Encoding, enc: Encoder) -> Layout:
             f"e was encoded by a model with {e.n_layers} layers of width {e.dim}, enc has {enc.n_layers} of width "
             f"{enc.dim}: pass the encoder that encoded e (e.model_name={e.model_name!r}, enc.name={enc.name!r})."
         )
+    check_same_model(e, enc, "e", "enc", "pass the encoder that encoded e")
     if e.is_windowed:
         raise InvalidParameterError(
             f"e has {e.n_tokens} tokens, more than one window of the model ({enc.max_length}); the internals are "
