@@ -109,6 +109,7 @@ for name, v in share.items():
 ax = bk.plot_layer_similarity(share, layer_ids=range(1, e.n_layers + 1), ylabel="share of attention",
                               title="attention given to special tokens, per layer")
 ax.xaxis.label.set_text("transformer layer")
+ylim = ax.set_ylim(0, 1)   # a share runs from 0 to 1
 
 # %% tags=["remove-cell"]
 # the text below, checked: in layers 2-5 more than half of the words' attention goes to [CLS]; the
