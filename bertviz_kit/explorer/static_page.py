@@ -246,14 +246,17 @@ def explorer_page(x: Any, *, attention: bool) -> HtmlView:
     s = x.state
     names = STATIC_PANELS if attention else STATIC_PANELS[:3]
     options = {k: s[k] for k in ("head", "level") if attention and k in s}
-    copy = type(x)(x.e, panels=names, token=s["token"], layer=s["layer"], layers=s["layers"],
-                   subwords=s["subwords"], **options)
+    def fresh() -> Any:
+        return type(x)(x.e, panels=names, token=s["token"], layer=s["layer"], layers=s["layers"],
+                       subwords=s["subwords"], **options)
+
+    copy = fresh()
     start = dict(copy.state)
-    picture = _picture(copy)  # the starting view, before the tables move the copy's selection
     data = static_data(copy, attention=attention)
     if start["layers"] not in ("slider", *data["presets"]):
         raise InvalidParameterError(
             f"layers={start['layers']!r} needs layers this encoding did not store (it has layers "
             f"{tuple(x.e.layer_ids)}); pass layers='slider' or one of {tuple(data['presets'])}.")
     vega = _compile(vegalite_spec(data, start))
-    return HtmlView(_page(x.e.text, vega), data, vega, picture)
+    # the starting view (a fresh copy: the tables moved this one's selection)
+    return HtmlView(_page(x.e.text, vega), data, vega, _picture(fresh()))
