@@ -64,6 +64,13 @@ enc
 print(type(enc.model).__name__, "|", type(enc.tokenizer).__name__, "| fast tokenizer:", enc.tokenizer.is_fast)
 print("layers:", enc.n_layers, "| hidden size:", enc.dim, "| tokens per window:", enc.max_length)
 
+# %% tags=["remove-cell"]
+# the text above, checked: a BERT with 6 layers, 384 dimensions, an uncased vocabulary
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2":  # the text describes the bundled model's numbers
+    assert type(enc.model).__name__ == "BertModel" and enc.tokenizer.is_fast
+    assert (enc.n_layers, enc.dim) == (6, 384)
+    assert enc.tokenizer.tokenize("Bank") == enc.tokenizer.tokenize("bank")   # uncased
+
 # %% [markdown]
 # The loading report says which weights were newly initialized and which
 # checkpoint weights went unused (for bert-base-cased the masked-LM head
@@ -72,6 +79,11 @@ print("layers:", enc.n_layers, "| hidden size:", enc.dim, "| tokens per window:"
 
 # %%
 enc.loading_info
+
+# %% tags=["remove-cell"]
+# the text above, checked: the checkpoint matches BertModel exactly
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2":  # the text describes the bundled model's numbers
+    assert all(not v for v in enc.loading_info.values())
 
 # %% [markdown]
 # ## Settings from a YAML file
@@ -93,6 +105,11 @@ settings = bk.read_settings(config)
 print(settings.max_length, settings.cache_dir, settings.verbose)
 enc_small_window = bk.load(config=config, device="cpu")
 print(enc_small_window.max_length)
+
+# %% tags=["remove-cell"]
+# the text above, checked: the file's max_length reached the settings and the encoder
+assert settings.max_length == enc_small_window.max_length == 128
+assert str(settings.model) == str(bk.bundled_model_path())   # config_name read as model
 
 # %% [markdown]
 # `yaml.safe_load` builds only plain data. A file that tries to construct a
@@ -163,6 +180,10 @@ except FileNotFoundError as err:
 # %%
 same = bk.load(bk.bundled_model_path(), device="cpu")
 print(same.n_layers, same.dim)
+
+# %% tags=["remove-cell"]
+# the text above, checked: the same model, loaded from its folder
+assert (same.n_layers, same.dim) == (6, 384)   # the bundled MiniLM, whatever the default model is
 
 # %% [markdown]
 # **Route:** Previous: [00 · Start here: a 90-minute class on what is inside BERT](00_start_here.ipynb) · [Start here](00_start_here.ipynb) · Next: [02 · One forward pass, every layer kept](02_forward_pass.ipynb)

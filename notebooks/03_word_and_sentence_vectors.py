@@ -60,6 +60,10 @@ for layers in ["last", "second_last", "sum_last4", "concat_last4", "mean_last4",
     v = bk.token_vectors(e, layers=layers)
     print(f"{layers!s:14s} -> {tuple(v.shape)}")
 
+# %% tags=["remove-cell"]
+# the text above, checked: concat_last4 is four times as wide
+assert bk.token_vectors(e, layers="concat_last4").shape[-1] == 4 * bk.token_vectors(e, layers="last").shape[-1]
+
 # %% [markdown]
 # The tutorial's option 2 (sum of the last four layers) written as a loop over
 # tokens equals the preset:
@@ -67,6 +71,9 @@ for layers in ["last", "second_last", "sum_last4", "concat_last4", "mean_last4",
 # %%
 loop = torch.stack([token[-4:].sum(dim=0) for token in e.by_token()])
 print("the loop equals bk.token_vectors(e, 'sum_last4') within 1e-5:", torch.allclose(loop, bk.token_vectors(e, "sum_last4"), atol=1e-5))
+
+# %% tags=["remove-cell"]
+assert torch.allclose(loop, bk.token_vectors(e, "sum_last4"), atol=1e-5)
 
 # %% [markdown]
 # A bad choice gets a message that names the parameter, what is allowed and
@@ -118,6 +125,13 @@ ax = bk.plot_similarity_heatmap(table, modes, title=f"sub-word pooling of {w.wor
 print(f"cosine between the poolings of {w.words[i]!r} (rows and columns: {', '.join(modes)}):")
 print(table.numpy().round(3))
 
+# %% tags=["remove-cell"]
+# the text above, checked: mean and sum point the same way, first and last differ a lot,
+# and the zoomed colour scale starts at 0.5
+assert abs(float(table[2, 3]) - 1) < 1e-5
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2":  # the text describes the bundled model's numbers
+    assert float(table[0, 1]) < 0.6 and float(table.min()) > 0.4
+
 # %% [markdown]
 # ## Any span of characters
 #
@@ -141,6 +155,9 @@ print("span vector:", tuple(phrase.shape), "| cosine('bank vault', 'river bank')
 # %%
 ref = e.by_token()[1:-1, -1, :].mean(dim=0)
 print("bk.sentence_vector(e) equals the hand-made mean within 1e-5:", torch.allclose(bk.sentence_vector(e), ref, atol=1e-5))
+
+# %% tags=["remove-cell"]
+assert torch.allclose(bk.sentence_vector(e), ref, atol=1e-5)
 
 # %% [markdown]
 # Every pooling choice, compared on four sentences: two paraphrases about a
@@ -174,6 +191,18 @@ for pooling, specials in choices:
     sims = bk.cosine(bk.sentence_vectors(es, pooling=pooling, specials=specials))
     print(f"{pooling:4s} {specials:7s} paraphrases {sims[0, 1]:.3f} | robbery~river {sims[0, 2]:.3f} "
           f"| robbery~recipe {sims[0, 3]:.3f}")
+
+# %% tags=["remove-cell"]
+# the text above, checked: mean pooling separates the paraphrases from the rest best (the gap between
+# the paraphrases and the closest other pair); cls and especially max crowd all sentences together
+# (their least similar pair is still similar, max's more so); the common colour scale (from -0.2)
+# holds every cosine
+pooled = {c: bk.cosine(bk.sentence_vectors(es, pooling=c[0], specials=c[1])) for c in choices}
+gap = {c: float(t[0, 1] - t[:2, 2:].max()) for c, t in pooled.items()}
+assert all(float(t.min()) >= -0.2 for t in pooled.values())
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2":  # the text describes the bundled model's numbers
+    assert min(gap[("mean", "exclude")], gap[("mean", "include")]) > 2 * max(gap[("cls", "include")], gap[("max", "exclude")])
+    assert float(pooled[("max", "exclude")].min()) > float(pooled[("cls", "include")].min()) > 0.3
 
 # %% [markdown]
 # **Route:** Previous: [02 · One forward pass, every layer kept](02_forward_pass.ipynb) · [Start here](00_start_here.ipynb) · Next: [04 · Case study: three "bank"s](04_bank_case_study.ipynb)

@@ -81,8 +81,17 @@ explorer.set(word="bank", occurrence=1, layer=2, layers="slider")
 # %%
 print(explorer)
 
+# %% tags=["remove-cell"]
+# the text above, checked: word 9 is the second "bank", numbered as bk.find and e.words number it
+assert bk.find(e, "bank")[1] == 9 and e.words[9] == "bank"
+assert explorer.state["token"] == e.word_ids.index(9) and explorer.state["layer"] == 2
+
 # %%
 fig = explorer.render()
+
+# %% tags=["remove-cell"]
+# the text above, checked: the heatmap's colour scale is fixed from 0 to 1
+assert [im.get_clim() for ax in fig.axes for im in ax.images] == [(0.0, 1.0)]
 
 # %% [markdown]
 # ## More panels: word attention and the lens
@@ -132,6 +141,12 @@ print("the river 'bank' attends most to:", [(att["labels"][j], round(float(row[j
 lens = explorer5.data("lens")["result"]
 print("lens, last layer:", lens.tokens[-1][:4], "rank of 'bank' per layer:", lens.rank.tolist())
 
+# %% tags=["remove-cell"]
+# the text above, checked: the river "bank" (occurrence 2), layer 4, the mean of the heads
+w5 = e_att.word_ids[explorer5.state["token"]]
+assert w5 == bk.find(e_att, "bank")[2] and e_att.words[w5 - 1] == "river"
+assert f"layer 4, mean of {e_att.attentions.shape[1]} heads" in att["title"]
+
 # %% [markdown]
 # ## Saving the view
 #
@@ -150,6 +165,14 @@ folder = Path(tempfile.mkdtemp())
 for name in ("view.png", "view.svg", "view.pdf"):
     path = explorer5.save(folder / name)
     print(f"{path.name}: starts with {path.read_bytes()[:5]!r} (the {path.suffix[1:].upper()} file signature)")
+
+# %% tags=["remove-cell"]
+# the text above, checked: each format's signature; the PNG at 150 dpi by default
+from PIL import Image
+
+assert [(folder / n).read_bytes()[:4] for n in ("view.png", "view.svg", "view.pdf")] == [b"\x89PNG", b"<?xm", b"%PDF"]
+with Image.open(folder / "view.png") as png:
+    assert [round(d) for d in png.info["dpi"]] == [150, 150]
 
 # %%
 fig = explorer5.render()

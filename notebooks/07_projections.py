@@ -68,6 +68,10 @@ where = bk.find_occurrences(es, "bank")
 senses = ["money" if i < len(money) else "river" for i, _ in where]
 print(len(where), "occurrences of 'bank':", senses.count("money"), "money,", senses.count("river"), "river")
 
+# %% tags=["remove-cell"]
+# the text above, checked: twenty sentences, ten for each sense
+assert (len(where), senses.count("money"), senses.count("river")) == (20, 10, 10)
+
 # %% [markdown]
 # The same 20 occurrences at the embedding layer, a middle layer and the top
 # layer (PCA of each layer separately):
@@ -77,6 +81,19 @@ fig, axes = plt.subplots(1, 3, figsize=(15, 4.4), layout="constrained")
 for ax, layer in zip(axes, [0, middle, top]):
     bk.plot_projection(bk.occurrence_vectors(es, "bank", layers=layer), senses, legend_title="sense",
                        title=f"'bank' at layer {layer}", ax=ax)
+
+# %% tags=["remove-cell"]
+# the text below, checked: at layer 0 one point per position of "bank" in its sentence; from the
+# middle layer on, the first principal axis splits the two senses (each PCA fitted as in the figure)
+import numpy as np
+
+positions = [es[i].word_ids.index(w) for i, w in where]
+assert len(bk.occurrence_vectors(es, "bank", layers=0).unique(dim=0)) == len(set(positions))
+is_money = np.array(senses) == "money"
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2":  # the text describes the bundled model's numbers
+    for layer in (middle, top):
+        pc1 = bk.project(bk.occurrence_vectors(es, "bank", layers=layer))[:, 0]
+        assert pc1[is_money].min() > pc1[~is_money].max() or pc1[is_money].max() < pc1[~is_money].min(), layer
 
 # %% [markdown]
 # At layer 0 the context has not reached the vector yet: the 20 points differ
@@ -99,6 +116,12 @@ stack = bk.layer_occurrence_vectors(es, "bank")
 print(tuple(stack.shape), "= [layers, occurrences, dim]")
 ax = bk.plot_trajectory(stack, senses, legend_title="sense",
                         title=f"'bank' from layer 0 to {top}, one PCA basis for all layers")
+
+# %% tags=["remove-cell"]
+# the text above, checked: every layer and occurrence, 140 points for the bundled model
+assert tuple(stack.shape) == (enc.n_layers + 1, 20, enc.dim)
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2":  # the text describes the bundled model's numbers
+    assert stack.shape[0] * stack.shape[1] == 140
 
 # %% [markdown]
 # All paths start together and travel the same way (the layer centres): much
@@ -134,6 +157,21 @@ bk.plot_projection(sent, polarity, method="pca", legend_title="polarity",
 ax = bk.plot_projection(sent, polarity, method="tsne", seed=0, legend_title="polarity",
                         title=f"sentence vectors, layer {top}, t-SNE (seed 0)", ax=axes[1])
 
+# %% tags=["remove-cell"]
+# the text below, checked: the first two principal axes hold about 8% of the variance, and neither
+# PCA's nor t-SNE's neighbourhoods sort the reviews by polarity (5 nearest neighbours in the 2-D
+# picture, 5-fold cross-validated: near the 0.5 of a coin toss)
+from sklearn.decomposition import PCA
+from sklearn.model_selection import cross_val_score
+from sklearn.neighbors import KNeighborsClassifier
+
+two_axes = float(PCA(2).fit(sent.numpy()).explained_variance_ratio_.sum())
+neighbours = {m: float(cross_val_score(KNeighborsClassifier(5), bk.project(sent, m, seed=0), polarity, cv=5).mean())
+              for m in ("pca", "tsne")}
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2":  # the text describes the bundled model's numbers
+    assert 0.07 < two_axes < 0.09, two_axes
+    assert max(neighbours.values()) < 0.65, neighbours
+
 # %% [markdown]
 # Polarity is not what the first two principal axes of this model's sentence
 # space encode (together they hold only about 8% of the variance; the model
@@ -160,6 +198,16 @@ fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
 bk.plot_projection(vecs, word, legend_title="word", title=f"'film' and 'movie' at layer {middle}", ax=axes[0])
 ax = bk.plot_projection(vecs, review_polarity, legend_title="review", title="the same points by polarity",
                         ax=axes[1])
+
+# %% tags=["remove-cell"]
+# the text below, checked: in the 2-D PCA the first axis alone separates "film" from "movie", while
+# the reviews' polarity is near chance for the 5 nearest neighbours (5-fold cross-validated)
+points = bk.project(vecs)
+is_film = np.array(word) == "film"
+polarity_neighbours = float(cross_val_score(KNeighborsClassifier(5), points, review_polarity, cv=5).mean())
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2":  # the text describes the bundled model's numbers
+    assert points[is_film, 0].max() < points[~is_film, 0].min() or points[is_film, 0].min() > points[~is_film, 0].max()
+    assert polarity_neighbours < 0.65, polarity_neighbours
 
 # %% [markdown]
 # The two words stay apart (the word's identity dominates its vector at

@@ -67,6 +67,11 @@ offset = att.argmax(dim=-1) - torch.arange(e.n_tokens)     # where each row's ma
 print("strongest weight on the previous token for", int((offset == -1).sum()), "of", e.n_tokens, "tokens")
 ax = bk.plot_attention(e, layer=1, head=2)
 
+# %% tags=["remove-cell"]
+# the text above, checked: a previous-token head, for almost every token
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2":  # the text describes the bundled model's numbers
+    assert int((offset == -1).sum()) >= e.n_tokens - 2
+
 # %% [markdown]
 # ## With and without [CLS] / [SEP]
 #
@@ -83,6 +88,13 @@ fig, axes = plt.subplots(1, 2, figsize=(15, 6.5), layout="constrained")
 bk.plot_attention(e, layer=4, head=0, specials="include", ax=axes[0])
 ax = bk.plot_attention(e, layer=4, head=0, specials="exclude", ax=axes[1])
 
+# %% tags=["remove-cell"]
+# the text above, checked: layer 4, head 0 parks its attention on [CLS] (the dark first column),
+# not on [SEP] (the last column stays pale)
+column = e.attentions[3, 0].mean(dim=0)    # mean weight each key receives
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2":  # the text describes the bundled model's numbers
+    assert float(column[0]) > 0.5 > 0.1 > float(column[-1])
+
 # %% [markdown]
 # How much of each layer's attention goes to the special tokens, averaged over
 # heads and over the attending word tokens:
@@ -97,6 +109,17 @@ for name, v in share.items():
 ax = bk.plot_layer_similarity(share, layer_ids=range(1, e.n_layers + 1), ylabel="share of attention",
                               title="attention given to special tokens, per layer")
 ax.xaxis.label.set_text("transformer layer")
+ylim = ax.set_ylim(0, 1)   # a share runs from 0 to 1
+
+# %% tags=["remove-cell"]
+# the text below, checked: in layers 2-5 more than half of the words' attention goes to [CLS]; the
+# first and the last layer give the specials less than half; in layers 2-5 most heads (more than
+# half of them) give [CLS] more than half of their attention
+per_head = to_cls.mean(dim=-1)                # [layers, heads]
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2":  # the text describes the bundled model's numbers
+    assert bool((share["to [CLS] alone"][1:5] > 0.5).all())
+    assert float(share["to [CLS] + [SEP]"][0]) < 0.5 and float(share["to [CLS] + [SEP]"][-1]) < 0.5
+    assert int((per_head[1:5] > 0.5).sum()) > per_head[1:5].numel() / 2
 
 # %% [markdown]
 # In layers 2-5 more than half of the words' attention goes to `[CLS]`; the

@@ -77,6 +77,11 @@ print("word attention:", tuple(w.shape), "= [layers, heads, units, units]")
 print("units:", " ".join(bk.attention_units(e)))
 print("equal to token attention:", torch.equal(w, e.attentions))
 
+# %% tags=["remove-cell"]
+# the text above, checked: every word of the bank sentence is one token
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2":  # the text describes the bundled model's numbers
+    assert torch.equal(w, e.attentions)
+
 # %% [markdown]
 # A sentence with rarer words shows the difference. Layer 1, head 2 is a
 # previous-token head (notebook 08): every piece attends to the piece before
@@ -102,6 +107,18 @@ units = bk.attention_units(rare)
 row = wr[0, 2, units.index("embezzler")]
 print("layer 1, head 2, from 'embezzler':",
       ", ".join(f"{u} {v:.2f}" for u, v in zip(units, row.tolist()) if v >= 0.01))
+
+# %% tags=["remove-cell"]
+# the text above, checked: rows sum to 1; in layer 1, head 2 three of the four pieces of
+# "embezzler" look most at a piece of the same word and most of its word attention stays inside;
+# "unbelievably" mostly looks at itself
+assert float((wr.sum(-1) - 1).abs().max()) < 1e-5
+pieces = [t for t, i in enumerate(rare.word_ids) if i == rare.words.index("embezzler")]
+inside = sum(int(rare.attentions[0, 2, t].argmax()) in pieces for t in pieces)
+unbelievably = units.index("unbelievably")
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2":  # the text describes the bundled model's numbers
+    assert (len(pieces), inside) == (4, 3)
+    assert float(row[units.index("embezzler")]) > 0.5 and float(wr[0, 2, unbelievably, unbelievably]) > 0.5
 
 # %% [markdown]
 # `level="word"` works in `bk.plot_attention_grid` too (every layer and head).
@@ -129,6 +146,18 @@ for name, v in shares.items():
     print(f"from {name}:", " ".join(f"L{k + 1} {x:.2f}" for k, x in enumerate(v.tolist())))
 ax = bk.plot_rollout(e)
 
+# %% tags=["remove-cell"]
+# the text below, checked (2 decimals, with a margin for other CPUs' rounding): the shares after
+# six layers, the own token's share falling layer by layer, the [CLS] share growing
+def near(x, stated, tol=0.006):
+    return abs(float(x) - stated) < tol
+
+
+cls_in, sep_in, own = shares.values()
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2":  # the text describes the bundled model's numbers
+    assert near(cls_in[-1], 0.57) and near(sep_in[-1], 0.08) and near(own[0], 0.53) and near(own[-1], 0.03)
+    assert bool((own.diff() < 0).all()) and bool((cls_in.diff() > 0).all())
+
 # %% [markdown]
 # After six layers the word positions draw on average 0.57 of their rollout
 # from the `[CLS]` input and 0.08 from `[SEP]`, while their own
@@ -146,6 +175,11 @@ row = r[-1, river_bank].clone()
 row[e.special_mask] = 0
 top = row.topk(4).indices.tolist()
 print("river bank draws most from:", ", ".join(f"{e.tokens[t]} (word {e.word_ids[t]}) {row[t]:.3f}" for t in top))
+
+# %% tags=["remove-cell"]
+# the text below, checked: no word above 0.04, the final period first
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2":  # the text describes the bundled model's numbers
+    assert float(row.max()) < 0.04 and e.tokens[top[0]] == "." and top[0] == e.n_tokens - 2
 
 # %% [markdown]
 # What is left is spread thinly (no word above 0.04) and led by the final
@@ -209,6 +243,33 @@ print(f"uniform attention over a mean-length text ({mean_len:.1f} tokens): {torc
 fig, axes = plt.subplots(1, 2, figsize=(15, 4.2), layout="constrained")
 bk.plot_head_statistics(stats, "entropy", ax=axes[0])
 ax = bk.plot_head_statistics(stats, "cls", ax=axes[1])
+
+# %% tags=["remove-cell"]
+# the text below, checked (values as stated to 2 decimals, entropies and distances to 1 or 2)
+by_layer = {k: v.mean(dim=1) for k, v in stats.items()}      # averaged over each layer's heads
+neighbour = torch.maximum(stats["previous"], stats["next"])
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2":  # the text describes the bundled model's numbers
+    # the [CLS] sink in the middle layers; [SEP] small
+    assert near(by_layer["cls"][1:5].min(), 0.42) and near(by_layer["cls"][1:5].max(), 0.49)
+    assert near(stats["cls"][2, 9], 0.76) and near(stats["cls"].max(), 0.76) and near(by_layer["cls"][0], 0.13)
+    assert float(by_layer["sep"].max()) < 0.05 and near(stats["sep"].max(), 0.10)
+    # positional heads: layer 1 head 2 (previous), layer 2 head 8 (next), no other over one half
+    assert near(stats["previous"][0, 2], 1.00) and near(stats["next"][1, 8], 0.68)
+    assert int((neighbour > 0.5).sum()) == 2
+    # broad heads, and the broadest layers
+    assert int(stats["entropy"].argmax()) == 0 * 12 + 7 and near(stats["entropy"][0, 7], 3.14)
+    assert near(torch.tensor(mean_len).log(), 3.29)
+    assert near(by_layer["entropy"][0], 2.62) and near(by_layer["entropy"][-1], 2.40)
+    assert near(by_layer["entropy"][1:5].min(), 1.54) and near(by_layer["entropy"][1:5].max(), 2.00)
+    assert float(by_layer["entropy"][1:5].max()) < float(by_layer["entropy"][[0, -1]].min())
+    # punctuation, and layer 4 head 11
+    assert near(by_layer["punct"].min(), 0.07) and near(by_layer["punct"].max(), 0.11)
+    assert int(stats["punct"].argmax()) == 3 * 12 + 11 and near(stats["punct"][3, 11], 0.39)
+    assert near(stats["sep"][3, 11], 0.10) and float(stats["cls"][3, 11]) < 0.05
+    # attention to the token itself; the attention distance grows layer by layer
+    assert near(stats["self"].max(), 0.21)
+    assert bool((by_layer["distance"].diff() > 0).all())
+    assert near(by_layer["distance"][0], 8.8, 0.06) and near(by_layer["distance"][-1], 11.6, 0.06)
 
 # %% [markdown]
 # ### Compared with BERT-base (Clark et al. 2019)

@@ -47,6 +47,7 @@ if importlib.util.find_spec("bertviz_kit") is None:
 
 # %%
 import matplotlib.pyplot as plt
+import torch
 
 import bertviz_kit as bk
 
@@ -89,12 +90,51 @@ for w in words:
     print(f"{w:6s}", " ".join(f"{v:5.2f}" for v in mev[w].tolist()))
 print(f"{'random':6s}", " ".join(f"{v:5.2f}" for v in baseline.tolist()), "(baseline, 300 words)")
 
+# %% [markdown]
+# In the figure "film" and "movie" (grey) lie on top of each other, and so
+# nearly do "the" and "and": the coloured lines are the ones that differ.
+# MEV runs from 0 to 1, and so does the axis.
+
 # %%
+def plot_words(curves, ax, grey=("film", "movie"), **options):
+    """The `grey` words as grey lines under one legend entry, the other curves in colour."""
+    names = [w for w in curves if w in grey]
+    # matplotlib leaves labels that start with "_" out of the legend
+    bk.plot_layer_similarity({(", ".join(names) if k == 0 else f"_{w}"): curves[w] for k, w in enumerate(names)},
+                             ax=ax, color="0.6", linewidth=2.5, **options)
+    ax = bk.plot_layer_similarity({w: v for w, v in curves.items() if w not in grey}, ax=ax, **options)
+    ax.set_ylim(0, 1)
+    return ax
+
+
 fig, axes = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
-bk.plot_layer_similarity({**mev, "random words (baseline)": baseline}, title="maximum explainable variance",
-                         ylabel="MEV", ax=axes[0])
-ax = bk.plot_layer_similarity(adjusted, title="MEV minus the random-word baseline", ylabel="adjusted MEV",
-                              ax=axes[1])
+plot_words({**mev, "random words (baseline)": baseline}, axes[0], title="maximum explainable variance",
+           ylabel="MEV")
+ax = plot_words(adjusted, axes[1], title="MEV minus the random-word baseline", ylabel="adjusted MEV")
+
+# %% tags=["remove-cell"]
+# the text below (and the figure's note above), checked: values as stated to 2 decimals, with a margin
+# for other CPUs' rounding
+def near(x, stated, tol=0.006):
+    return abs(float(x) - stated) < tol
+
+
+content, function = [mev["film"], mev["movie"]], [mev["the"], mev["and"]]
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2":  # the text describes the bundled model's numbers
+    assert near(min(v.min() for v in content), 0.88) and near(max(v.max() for v in content), 0.95)
+    above = [adjusted["film"], adjusted["movie"]]
+    assert near(min(v.min() for v in above), 0.66) and near(max(v.max() for v in above), 0.87)
+    assert float((mev["film"] - mev["movie"]).abs().max()) < 0.02
+    assert float((mev["the"] - mev["and"]).abs().max()) < 0.07
+    ends = {layer: sorted(float(v[layer]) for v in function) for layer in (0, 3, 5, 6)}
+    assert near(ends[0][0], 0.86) and near(ends[0][1], 0.88) and near(ends[3][0], 0.62) and near(ends[3][1], 0.63)
+    assert near(ends[5][0], 0.77) and near(ends[5][1], 0.79) and near(ends[6][0], 0.31) and near(ends[6][1], 0.37)
+    assert all(int(v[:6].argmin()) == 3 and int(v[3:6].argmax()) + 3 == 5 for v in function)  # down, up, down
+    assert int(baseline.argmax()) == 5 and all(float(v[6]) < 0.4 for v in function)
+    assert near(mev["good"][0], 0.94) and near(mev["good"][-1], 0.62)
+    assert all(float(v.min()) > float(mev["good"].min()) for v in content)                     # "good" in between
+    assert all(float(mev["good"][-1]) > float(v[-1]) for v in function)
+    assert near(baseline[0], 0.08) and near(baseline[5], 0.25) and float(baseline[6]) < float(baseline[5])
 
 # %% [markdown]
 # * Content words keep a large MEV at every layer: one direction explains
@@ -120,6 +160,11 @@ centred = {w: bk.mev(es, w, center=True) for w in ["film", "the"]}
 for w, v in centred.items():
     print(f"{w:6s} centred MEV", " ".join(f"{x:5.2f}" for x in v.tolist()))
 
+# %% tags=["remove-cell"]
+# the text above, checked: centred, the values fall to about 0.1-0.3
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2":  # the text describes the bundled model's numbers
+    assert all(0.1 <= float(v.min()) and float(v.max()) <= 0.3 for v in centred.values())
+
 # %% [markdown]
 # ## Static embeddings
 #
@@ -138,6 +183,17 @@ print("film ~ movie", round(float(sims[0, 1]), 2), "| good ~ bad", round(float(s
 
 # %%
 ax = bk.plot_similarity_heatmap(sims, vocab, title="static embeddings (layer 3): cosine", vmin=0, vmax=1)
+
+# %% tags=["remove-cell"]
+# the text below, checked: film ~ movie, good ~ bad, the function words among themselves and against
+# the content words
+is_function = torch.tensor([w in ("the", "a", "and", "of", "is", "it") for w in vocab])
+among = sims[is_function][:, is_function][~torch.eye(int(is_function.sum()), dtype=torch.bool)]
+across = sims[~is_function][:, is_function]
+if enc.name == "sentence-transformers/all-MiniLM-L6-v2":  # the text describes the bundled model's numbers
+    assert near(sims[0, 1], 0.90) and near(sims[3, 4], 0.64)
+    assert near(among.min(), 0.31) and near(among.max(), 0.69) and near(across.min(), 0.04) and near(across.max(), 0.29)
+    assert float(across.max()) < float(among.min())
 
 # %% [markdown]
 # * "film" and "movie" get nearly the same static vector (cosine 0.90):

@@ -57,3 +57,36 @@ def test_the_explorer_curves_label_differs_from_the_colour_bar_beside_it(tiny):
     assert labels.count("cosine similarity") == 1
     assert any(lab.startswith("cosine with") for lab in labels)
     assert np.isfinite(fig.get_size_inches()).all()
+
+
+def _small_texts(fig) -> list[tuple[str, float]]:
+    """Tick labels, legend texts and panel labels drawn below 9 pt at the figure's saved size."""
+    fig.canvas.draw()
+    texts = []
+    for ax in fig.axes:
+        texts += ax.get_xticklabels() + ax.get_yticklabels() + [ax.xaxis.label, ax.yaxis.label, ax.title]
+        if ax.get_legend() is not None:
+            texts += ax.get_legend().get_texts() + [ax.get_legend().get_title()]
+    return [(t.get_text(), t.get_fontsize()) for t in texts if t.get_text() and t.get_fontsize() < 9]
+
+
+def test_tick_labels_legends_and_panel_labels_are_at_least_9_pt(tiny):
+    import matplotlib.pyplot as plt
+
+    e = tiny.encode(bk.BANK_TEXT, attentions=True)
+    result = bk.ProbeResult(mean=torch.tensor([0.6, 0.9]), std=torch.tensor([0.05, 0.04]),
+                            folds=torch.zeros(2, 5), layer_ids=(0, 1), chance=0.5)
+    figures = [
+        bk.plot_layer_similarity({"a": [0.9, 0.8, 0.85], "b": [0.5, 0.6, 0.4]}).figure,
+        bk.plot_probe(result).figure,
+        bk.plot_projection(torch.randn(12, 8, generator=torch.Generator().manual_seed(0)), ["x", "y"] * 6,
+                           legend_title="label").figure,
+        bk.plot_attention(e, layer=1, head=0).figure,
+        bk.plot_attention_grid(e)[0, 0].figure,
+        bk.plot_context_mixing(bk.context_mixing(e, "attention"), layer=1).figure,
+    ]
+    try:
+        assert [_small_texts(fig) for fig in figures] == [[]] * len(figures)
+    finally:
+        for fig in figures:
+            plt.close(fig)

@@ -168,9 +168,47 @@ def test_text_cannot_close_the_script(tiny):
 
 def test_notebook_display_is_a_static_iframe(split_view):
     out = split_view._repr_html_()
-    assert out.startswith("<iframe srcdoc=\"&lt;!DOCTYPE html&gt;")
-    assert "<script" not in out  # all of it inside the attribute, escaped
+    assert out.startswith("<div class=\"bk-html-view\"><iframe srcdoc=\"&lt;!DOCTYPE html&gt;")
+    frame, rest = out.split("</iframe>", 1)
+    assert "<script" not in frame  # the page inside the attribute, escaped
+    assert rest.count("<script") == 1 and "previousElementSibling" in rest  # hides the fallback where it runs
     assert "HtmlView(charts=('histogram', 'heatmap', 'curves', 'attention')" in repr(split_view)
+
+
+def _what_a_sanitizer_leaves(out: str) -> str:
+    """The output without iframes and scripts, as an untrusted notebook's sanitizer or GitHub shows it."""
+    out = re.sub(r"<iframe .*?</iframe>", "", out, flags=re.S)
+    return re.sub(r"<script>.*?</script>", "", out, flags=re.S)
+
+
+def test_without_scripts_the_output_shows_a_picture_and_a_note(split_view, tmp_path):
+    import base64
+    import copy
+
+    left = _what_a_sanitizer_leaves(split_view._repr_html_())
+    assert "bk-html-view-fallback" in left and "jupyter trust" in left and "view.save(" in left
+    png = base64.b64decode(re.search(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', left).group(1))
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and png == split_view.picture
+    view = copy.copy(split_view)
+    path = view.save(tmp_path / "bank view.html")
+    assert view.saved == path
+    left = _what_a_sanitizer_leaves(view._repr_html_())
+    assert f'<a href="{path.as_posix()}">bank view.html</a>' in left and "view.save(" not in left
+
+
+def test_the_picture_is_the_starting_view(tiny_bank, tmp_path):
+    import io
+
+    from PIL import Image
+
+    view = bk.html_view(tiny_bank, attention=False, word="bank", layer=1)
+    with Image.open(io.BytesIO(view.picture)) as picture:
+        assert picture.format == "PNG" and picture.info["dpi"][0] == pytest.approx(72, abs=0.5)
+        pixels = np.asarray(picture.convert("RGB"))
+    assert pixels.std() > 10  # something drawn, not a blank image
+    x = bk.Explorer(tiny_bank, word="bank", layer=1)
+    with Image.open(x.save(tmp_path / "start.png", dpi=72)) as same:
+        assert np.array_equal(np.asarray(same.convert("RGB")), pixels)
 
 
 def test_to_html_writes_the_file(tiny_bank, tmp_path):

@@ -14,8 +14,10 @@ compiled to Vega in Python, so the Vega-Lite compiler and vega-embed (another
 
 from __future__ import annotations
 
+import base64
 import functools
 import html
+import io
 import json
 import os
 from pathlib import Path
@@ -131,7 +133,11 @@ class HtmlView:
     Made by :func:`bertviz_kit.html_view`, :func:`bertviz_kit.to_html` and
     :meth:`bertviz_kit.Explorer.to_html`. Shown inline in a notebook (an
     ``<iframe>`` with the page: JupyterLab, Notebook 7, VS Code, Colab) and kept
-    in the saved notebook as static HTML output.
+    in the saved notebook as static HTML output. Where the output's scripts do
+    not run (an untrusted notebook in JupyterLab or Notebook, GitHub's notebook
+    preview), the output shows a static picture of the starting view instead,
+    with a note on how to get the interactive page (trust the notebook, or open
+    the saved file, linked once :meth:`save` has written it).
 
     Attributes
     ----------
@@ -142,17 +148,25 @@ class HtmlView:
         weights in thousandths).
     vega_spec : dict
         The compiled Vega specification inside the page.
+    picture : bytes or None
+        A PNG of the starting view, the notebook output's fallback where
+        scripts do not run.
+    saved : pathlib.Path or None
+        The file :meth:`save` wrote last (the fallback links to it).
     datasets : dict of str to str
         Vega data set drawn by each chart (``"histogram"``, ``"heatmap_cells"``,
         ``"curves_lines"``, ``"attention_cells"``, ...), for ``view.data(name)``
         in the page (the view is ``document.getElementById("bk-view").bkView``).
     """
 
-    def __init__(self, page: str, data: dict[str, Any], vega_spec: dict[str, Any]) -> None:
+    def __init__(self, page: str, data: dict[str, Any], vega_spec: dict[str, Any],
+                 picture: bytes | None = None) -> None:
         self.html = page
         self.data = data
         self.vega_spec = vega_spec
         self.datasets = _datasets(vega_spec)
+        self.picture = picture
+        self.saved: Path | None = None
 
     @property
     def n_bytes(self) -> int:
@@ -163,18 +177,58 @@ class HtmlView:
         """Write the page to ``path`` (a ``.html`` or ``.htm`` file name); returns the path."""
         target = html_path(path)
         target.write_text(self.html, encoding="utf-8")
+        self.saved = target
         return target
 
     def _repr_html_(self) -> str:
+        """The page in an ``<iframe>``, then a fallback that a script hides where scripts run.
+
+        JupyterLab and Notebook sanitize the output of an untrusted notebook (no ``<iframe>``, no
+        ``<script>``), and GitHub's preview runs no scripts: there the fallback stays, a note and a
+        static picture of the starting view, instead of an empty box.
+        """
         height = 480 + (620 if "attention" in self.data else 0)
-        return (f'<iframe srcdoc="{html.escape(self.html, quote=True)}" '
-                f'style="width: 100%; height: {height}px; border: none;" '
-                f'title="bertviz_kit explorer (static)"></iframe>')
+        frame = (f'<iframe srcdoc="{html.escape(self.html, quote=True)}" '
+                 f'style="width: 100%; height: {height}px; border: none;" '
+                 f'title="bertviz_kit explorer (static)"></iframe>')
+        return f'<div class="bk-html-view">{frame}{self._fallback()}<script>{_HIDE_FALLBACK}</script></div>'
+
+    def _fallback(self) -> str:
+        if self.saved is not None:
+            where = (f'open the saved page <a href="{html.escape(self.saved.as_posix(), quote=True)}">'
+                     f"{html.escape(self.saved.name)}</a> in a browser")
+        else:
+            where = "save the page (<code>view.save(\"view.html\")</code>) and open the file in a browser"
+        note = ("<p><b>bertviz_kit explorer: a static picture of the starting view.</b> "
+                "The interactive view needs scripts, which are off here (an untrusted notebook: "
+                f"<code>jupyter trust</code> it or run the cell again; a viewer such as GitHub): {where}.</p>")
+        picture = ("" if self.picture is None else
+                   f'<img src="data:image/png;base64,{base64.b64encode(self.picture).decode("ascii")}" '
+                   'alt="the explorer\'s starting view (static picture)" style="max-width: 100%;">')
+        return f'<div class="bk-html-view-fallback">{note}{picture}</div>'
 
     def __repr__(self) -> str:
         charts = tuple(c for c in CHART_NAMES if c in self.datasets or f"{c}_cells" in self.datasets
                        or f"{c}_lines" in self.datasets)
         return f"HtmlView(charts={charts}, n_words={len(self.data['words'])}, n_bytes={self.n_bytes})"
+
+
+# Where the output's scripts run (a trusted notebook, VS Code, Colab), the iframe works: hide the fallback.
+_HIDE_FALLBACK = ("(function (s) { var f = s && s.previousElementSibling; "
+                  "if (f) { f.style.display = 'none'; } })(document.currentScript);")
+
+
+def _picture(x: Any) -> bytes:
+    """A PNG of explorer ``x``'s current view, small (72 dpi): the notebook output's fallback."""
+    import matplotlib.pyplot as plt
+
+    fig = x.render()
+    try:
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=72)
+    finally:
+        plt.close(fig)
+    return buf.getvalue()
 
 
 def _page(text: str, vega: dict[str, Any]) -> str:
@@ -215,8 +269,11 @@ def explorer_page(x: Any, *, attention: bool, max_words: int | None = MAX_WORDS)
     s = x.state
     names = STATIC_PANELS if attention else STATIC_PANELS[:3]
     options = {k: s[k] for k in ("head", "level") if attention and k in s}
-    copy = type(x)(x.e, panels=names, token=s["token"], layer=s["layer"], layers=s["layers"],
-                   subwords=s["subwords"], **options)
+    def fresh() -> Any:
+        return type(x)(x.e, panels=names, token=s["token"], layer=s["layer"], layers=s["layers"],
+                       subwords=s["subwords"], **options)
+
+    copy = fresh()
     start = dict(copy.state)
     data = static_data(copy, attention=attention)
     if start["layers"] not in ("slider", *data["presets"]):
@@ -224,4 +281,5 @@ def explorer_page(x: Any, *, attention: bool, max_words: int | None = MAX_WORDS)
             f"layers={start['layers']!r} needs layers this encoding did not store (it has layers "
             f"{tuple(x.e.layer_ids)}); pass layers='slider' or one of {tuple(data['presets'])}.")
     vega = _compile(vegalite_spec(data, start))
-    return HtmlView(_page(x.e.text, vega), data, vega)
+    # the starting view (a fresh copy: the tables moved this one's selection)
+    return HtmlView(_page(x.e.text, vega), data, vega, _picture(fresh()))

@@ -23,7 +23,7 @@ from ..encoding import IS_ENCODING, Encoding
 from ..layers import resolve_layer
 from ..vectors.addressing import attention_units, describe_token, resolve_token, token_units
 from ..vectors.pooling import token_mask
-from .axes import MAX_BARS_INCHES, new_ax, note, set_labels, thinned
+from .axes import MAX_BARS_INCHES, SMALL_FONT, new_ax, note, set_labels, thinned
 from .similarity import plot_similarity_heatmap
 
 ATTENTION_LEVELS = ("token", "word")
@@ -172,9 +172,9 @@ def draw_attention_grid(
         ax.set_xticks([])
         ax.set_yticks([])
         if r == 0:
-            ax.set_title(f"head {c}", fontsize=8)
+            ax.set_title(f"head {c}", fontsize=SMALL_FONT)
         if c == 0:
-            ax.set_ylabel(f"layer {r + 1}", fontsize=8)
+            ax.set_ylabel(f"layer {r + 1}", fontsize=SMALL_FONT)
     prefix = "word attention" if level == "word" else "attention"
     if colorbar:
         from matplotlib.cm import ScalarMappable
@@ -183,7 +183,7 @@ def draw_attention_grid(
         bar = fig.colorbar(ScalarMappable(Normalize(0.0, 1.0), cmap=kwargs.get("cmap", cmap)), ax=axes,
                            shrink=min(0.9, 3.0 / max(cell_size * n_layers, 1.0)), ticks=[0.0, 1.0])
         bar.ax.set_yticklabels(["0", "max"])
-        bar.set_label("attention weight\n(0 to each panel's maximum)", fontsize=8)
+        bar.set_label("attention weight\n(0 to each panel's maximum)", fontsize=SMALL_FONT)
     fig.suptitle(f"{prefix}, all layers x heads ({specials} [CLS]/[SEP])")
     return axes
 

@@ -14,6 +14,10 @@ from matplotlib.font_manager import FontProperties
 
 from .._validation import InvalidParameterError
 
+#: The smallest font size, in points at the saved figure size, of tick labels, legends and panel
+#: labels: 9 pt stays readable when a notebook shows a wide figure scaled down.
+SMALL_FONT = 9.0
+
 
 def new_ax(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
     if ax is not None:

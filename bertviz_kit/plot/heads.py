@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from .._validation import InvalidParameterError, Options, check
 from ..analysis.attention import HEAD_STATISTICS
-from .axes import as_array, new_ax
+from .axes import SMALL_FONT, as_array, new_ax
 
 _SHARE_STATISTICS = ("cls", "sep", "punct", "self", "previous", "next")
 
@@ -147,7 +147,7 @@ def plot_head_statistics_grid(
     for ax, name in zip(axes.flat, names):
         plot_head_statistics(stats, name, **{"annotate": False, **kwargs, "ax": ax})
         ax.title.set_fontsize(9)
-        ax.images[-1].colorbar.ax.yaxis.label.set_fontsize(8)
+        ax.images[-1].colorbar.ax.yaxis.label.set_fontsize(SMALL_FONT)
     for ax in axes.flat[len(names):]:
         ax.set_axis_off()
     fig.suptitle("head statistics (rows: layers, columns: heads)")

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._validation import Boolean, Instance, InvalidParameterError, check
 from ..analysis.mixing import MixingResult
+from .axes import SMALL_FONT
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -69,8 +70,8 @@ def plot_context_mixing(
     data = result.scores[row].numpy()
     im = ax.imshow(data, cmap=cmap, vmin=0.0, **kwargs)
     ticks = range(len(result.labels))
-    ax.set_xticks(ticks, result.labels, rotation=90, fontsize=8)
-    ax.set_yticks(ticks, result.labels, fontsize=8)
+    ax.set_xticks(ticks, result.labels, rotation=90, fontsize=SMALL_FONT)
+    ax.set_yticks(ticks, result.labels, fontsize=SMALL_FONT)
     ax.set_xlabel("source (gives)")
     ax.set_ylabel("receiving token" if result.level == "token" else "receiving word")
     through = f"layers 1-{row + 1}" if result.aggregated and row else f"layer {row + 1}"

@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.axes import Axes
 
 from .._validation import Boolean, InvalidParameterError, check
-from .axes import new_ax, palette
+from .axes import SMALL_FONT, new_ax, palette
 
 
 def plot_probe(
@@ -84,7 +84,7 @@ def plot_probe(
     ax.set_ylabel("accuracy / selectivity" if any_control else "cross-validated accuracy")
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best" if any_control else "lower right")
+    ax.legend(fontsize=SMALL_FONT, loc="best" if any_control else "lower right")
     if title:
         ax.set_title(title)
     return ax
@@ -166,7 +166,7 @@ def plot_scalar_mix(
     ax.set_ylabel("mixing weight softmax(s)")
     ax.set_xticks(np.asarray(first.layer_ids))
     ax.grid(alpha=0.3, axis="y")
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=SMALL_FONT, loc="upper right")
     if title:
         ax.set_title(title)
     return ax
@@ -201,7 +201,7 @@ def plot_cumulative_scoring(
     ax.set_ylabel("held-out accuracy, layers 0..l")
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=SMALL_FONT, loc="lower right")
     if title:
         ax.set_title(title)
     return ax

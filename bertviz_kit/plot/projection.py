@@ -10,7 +10,7 @@ import torch
 from matplotlib.axes import Axes
 
 from .._validation import InvalidParameterError
-from .axes import as_array, new_ax, palette
+from .axes import SMALL_FONT, as_array, new_ax, palette
 
 _METHOD_NAMES = {"pca": "PC", "tsne": "t-SNE ", "umap": "UMAP "}
 
@@ -157,7 +157,7 @@ def draw_projection(
             m = lab_arr == str(cat)
             ax.scatter(points[m, 0], points[m, 1], s=marker_size, color=color, alpha=0.8,
                        edgecolors="none", label=f"{cat} ({int(m.sum())})")
-        ax.legend(title=legend_title, fontsize=8, title_fontsize=8, loc="best",
+        ax.legend(title=legend_title, fontsize=SMALL_FONT, title_fontsize=SMALL_FONT, loc="best",
                   ncol=1 if len(cats) <= 12 else 2, framealpha=0.8)
     if notes is not None:
         for (px, py), note in zip(points, notes):
@@ -216,7 +216,7 @@ def draw_trajectory(
     _axis_labels(ax, method, model)
     ax.grid(alpha=0.3)
     if labs is not None:
-        ax.legend(title=legend_title, fontsize=8, title_fontsize=8, loc="best", framealpha=0.8)
+        ax.legend(title=legend_title, fontsize=SMALL_FONT, title_fontsize=SMALL_FONT, loc="best", framealpha=0.8)
     where = "" if center_layers else "; Lk = layer centre"
     ax.set_title(title if title is not None else
                  f"{n} items across layers {ids[0]}-{ids[-1]} (o = first layer, diamond = last{where})",

@@ -13,7 +13,7 @@ from .._validation import Interval, InvalidParameterError, NoneOr, Options, chec
 from ..encoding import Encoding
 from ..layers import stored_row
 from ..vectors.addressing import describe_token, resolve_token
-from .axes import MAX_MATRIX_INCHES, as_array, new_ax, set_labels
+from .axes import MAX_MATRIX_INCHES, SMALL_FONT, as_array, new_ax, set_labels
 
 
 def plot_histogram(
@@ -268,7 +268,7 @@ def plot_layer_similarity(
         ax.set_ylabel(f"{ylabel} (zoomed: {lo:.2f} to {hi:.2f})")
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc=legend_loc)
+    ax.legend(fontsize=SMALL_FONT, loc=legend_loc)
     if title:
         ax.set_title(title)
     return ax

@@ -274,5 +274,39 @@ def test_view_in_jupyterlab_and_in_the_saved_notebook(page_and_log, tmp_path):
         page.locator(".jp-NotebookPanel .jp-Notebook").wait_for(timeout=LAB_TIMEOUT_MS)
         shown, picked = _pick_last_word(_lab_view(page))
         assert shown == picked
+        assert page.locator(".jp-OutputArea-output .bk-html-view-fallback").is_hidden()  # its script ran
         page.goto("about:blank")  # close the page's connections before the server stops
     assert not [e for e in log.errors if "bk-view" in e or "vega" in e.lower()]
+
+
+def test_untrusted_notebook_shows_the_picture_and_the_note(page_and_log, tmp_path):
+    """A notebook with a stored view that was not made here (no signature: untrusted), opened without
+    running it: JupyterLab sanitizes the output (no iframe, no script), and the fallback shows, the note
+    and the picture of the starting view, instead of an empty box."""
+    import nbformat
+
+    from .browser_servers import jupyterlab_server
+
+    view = bk.html_view(bk.load(device="cpu").encode(bk.BANK_TEXT, attentions=True))
+    output = nbformat.v4.new_output("display_data", data={"text/html": view._repr_html_(), "text/plain": repr(view)})
+    notebook = tmp_path / "untrusted.ipynb"
+    kernel = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(CELL, outputs=[output])],
+                                            metadata=kernel), notebook)
+    page, log = page_and_log
+    with jupyterlab_server(notebook, tmp_path) as server:
+        page.goto(f"{server.url}/lab/tree/{notebook.name}?token={server.token}")
+        fallback = page.locator(".jp-OutputArea-output .bk-html-view-fallback")
+        fallback.wait_for(state="visible", timeout=LAB_TIMEOUT_MS)
+        assert page.locator(".jp-OutputArea-output iframe").count() == 0
+        assert "jupyter trust" in fallback.inner_text()
+        picture = fallback.locator("img")
+        picture.wait_for(state="visible", timeout=30_000)
+        size = picture.evaluate("img => [img.complete, img.naturalWidth, img.naturalHeight]")
+        assert size[0] and size[1:] == [int(v) for v in _png_size(view.picture)]
+        page.goto("about:blank")
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    """Width and height from a PNG's header."""
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
