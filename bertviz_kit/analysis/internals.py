@@ -34,6 +34,7 @@ import torch
 from .._validation import Instance, InvalidParameterError, check, validate_params
 from ..encoder import Encoder
 from ..encoding import IS_ENCODING, Encoding
+from ..layers import Layer
 from .attention import threads_for
 
 __all__ = [
@@ -463,7 +464,10 @@ def _heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
     return x.reshape(t, n_heads, width // n_heads).transpose(0, 1).contiguous()
 
 
-@validate_params({"e": IS_ENCODING, "enc": IS_ENCODER})
+@validate_params({
+    "layer": Layer("e", embeddings=False),
+    "e": IS_ENCODING, "enc": IS_ENCODER,
+})
 def layer_internals(e: Encoding, layer: int, enc: Encoder) -> LayerInternals:
     """Every intermediate tensor of one transformer layer for the text of ``e``.
 
