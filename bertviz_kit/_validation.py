@@ -108,11 +108,20 @@ class Constraint:
 
 
 class Interval(Constraint):
-    """A real number (``type=float``) or an int (``type=int``) in a range; bools are refused."""
+    """A real number (``type=float``) or an int (``type=int``) in a range; bools are refused.
+
+    ``alone=True``: a value of the right type that is out of range gets a message naming only
+    this range, not the other constraints the parameter allows.
+    """
 
     def __init__(self, type: type, low: float | None = None, high: float | None = None, *,
-                 closed: str = "both") -> None:
-        self.type, self.low, self.high, self.closed = type, low, high, closed
+                 closed: str = "both", alone: bool = False) -> None:
+        self.type, self.low, self.high, self.closed, self.alone = type, low, high, closed, alone
+
+    def message(self, name: str, value: Any, arguments: Mapping[str, Any]) -> str | None:
+        if self.alone and (is_int(value) if self.type is int else is_real(value)):
+            return f"{name} must be {self.describe()}; got {show_value(value)}."
+        return None
 
     def ok(self, value: Any) -> bool:
         if self.type is int:
@@ -317,6 +326,49 @@ def refuse(name: str, value: Any, constraints: Sequence[Constraint], arguments: 
     check(name, value, *constraints)
 
 
+class _Binder:
+    """Maps a call's arguments to parameter names, cheaply: ``inspect.Signature.bind`` only when needed.
+
+    A call with no more positional arguments than named positional parameters and keywords that
+    name parameters (or go to ``**kwargs``) is mapped with a ``zip``; anything else (a missing or
+    doubled argument, ``*args``) goes through ``Signature.bind``, which also raises the usual
+    ``TypeError``.
+    """
+
+    def __init__(self, sig: inspect.Signature, checked: set[str]) -> None:
+        kinds = inspect.Parameter
+        params = list(sig.parameters.values())
+        self.sig = sig
+        positional = (kinds.POSITIONAL_ONLY, kinds.POSITIONAL_OR_KEYWORD)
+        self.positional = tuple(p.name for p in params if p.kind in positional)
+        self.index = {name: i for i, name in enumerate(self.positional)}
+        self.keywords = frozenset(p.name for p in params if p.kind in (kinds.POSITIONAL_OR_KEYWORD, kinds.KEYWORD_ONLY))
+        var_kw = [p.name for p in params if p.kind is kinds.VAR_KEYWORD]
+        self.extra_keywords = bool(var_kw) and var_kw[0] not in checked
+        self.fast = not any(p.kind is kinds.VAR_POSITIONAL for p in params)
+
+    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        n = len(args)
+        if self.fast and n <= len(self.positional) and (not kwargs or all(
+                (k in self.keywords or self.extra_keywords) and self.index.get(k, n) >= n for k in kwargs)):
+            arguments = dict(zip(self.positional, args))
+            arguments.update(kwargs)
+            return arguments
+        return dict(self.sig.bind(*args, **kwargs).arguments)
+
+    def replace(self, args: tuple[Any, ...], kwargs: dict[str, Any],
+                values: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """``args`` and ``kwargs`` with the arguments named in ``values`` replaced."""
+        new_args, new_kwargs = list(args), dict(kwargs)
+        for name, value in values.items():
+            i = self.index.get(name)
+            if i is not None and i < len(new_args):
+                new_args[i] = value
+            else:
+                new_kwargs[name] = value
+        return tuple(new_args), new_kwargs
+
+
 def validate_params(constraints: dict[str, Sequence[Constraint] | Constraint]) -> Callable:
     """Decorator: check every call's arguments against ``constraints`` before the body runs.
 
@@ -336,12 +388,12 @@ def validate_params(constraints: dict[str, Sequence[Constraint] | Constraint]) -
             raise RuntimeError(f"{fn.__qualname__}: constraints for unknown parameters {sorted(unknown)}")
         # the checks a call runs: Unchecked parameters cost nothing
         active = tuple((k, cs) for k, cs in rules.items() if not any(isinstance(c, Unchecked) for c in cs))
+        binder = _Binder(sig, {k for k, _ in active})
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            bound = sig.bind(*args, **kwargs)
-            arguments = bound.arguments
-            converted = False
+            arguments = binder.bind(args, kwargs)
+            converted = None
             for name, cs in active:
                 if name not in arguments:
                     continue
@@ -352,10 +404,10 @@ def validate_params(constraints: dict[str, Sequence[Constraint] | Constraint]) -
                 else:
                     refuse(name, value, cs, arguments)
                 if isinstance(value, np.generic):
-                    arguments[name] = value.item()
-                    converted = True
+                    converted = converted or {}
+                    converted[name] = value.item()
             if converted:
-                return fn(*bound.args, **bound.kwargs)
+                args, kwargs = binder.replace(args, kwargs, converted)
             return fn(*args, **kwargs)
 
         wrapper.__signature__ = sig  # type: ignore[attr-defined]

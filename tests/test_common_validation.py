@@ -32,6 +32,7 @@ from bertviz_kit._validation import (
     SequenceOf,
     Texts,
     Unchecked,
+    validate_params,
 )
 from bertviz_kit.layers import Layer, Layers
 from bertviz_kit.vectors.addressing import WordArg
@@ -210,3 +211,25 @@ def test_a_wrong_argument_is_refused_by_name(samples, qualname, param):
         with pytest.raises(bk.InvalidParameterError) as err:
             fn(*positional, **args)
         assert re.search(rf"(^|\W){re.escape(param)}(\W|$)", str(err.value)), (qualname, param, str(err.value))
+
+
+def test_calls_that_do_not_fit_the_signature_fail_as_before():
+    @validate_params({"a": Interval(int), "b": Interval(int), "kw": Unchecked("anything, for this test")})
+    def f(a, b=0, **kw):
+        return a, b, kw
+
+    assert f(np.int64(1), b=np.int8(2), c=3) == (1, 2, {"c": 3})
+    assert type(f(1, np.int16(5))[1]) is int
+    for bad_call in (lambda: f(), lambda: f(1, 2, 3), lambda: f(1, a=2)):
+        with pytest.raises(TypeError) as err:
+            bad_call()
+        assert not isinstance(err.value, bk.InvalidParameterError)
+    with pytest.raises(bk.InvalidParameterError, match="^b must be an int; got 'x'"):
+        f(1, b="x")
+
+
+def test_the_check_runs_before_the_body(tiny, tmp_path):
+    target = tmp_path / "store"
+    with pytest.raises(bk.InvalidParameterError, match="dtype must be one of"):
+        bk.extract(tiny, ["the bank"], target, dtype="float8")
+    assert not target.exists()  # nothing was written

@@ -343,7 +343,7 @@ def _score(make: Any, x: np.ndarray, y: np.ndarray, splits: list[tuple[np.ndarra
 
 
 @validate_params({
-    "data": PROBE_DATA, "labels": rows("labels"), "cv": (Interval(int, 2), _Splitter()),
+    "data": PROBE_DATA, "labels": rows("labels"), "cv": (Interval(int, 2, alone=True), _Splitter()),
     "groups": NoneOr(rows("groups"), "no groups"), "word_types": NoneOr(rows("word types"), "no control task"),
     "seed": Interval(int, 0),
     "C": Interval(float, 0, None, closed="neither"),

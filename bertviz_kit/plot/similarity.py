@@ -35,7 +35,7 @@ from .axes import MAX_MATRIX_INCHES, as_array, new_ax, set_labels
 @validate_params({"data": (IS_ENCODING, ARRAY), "token": NoneOr(WordArg("data", token=True)), "layer": Layer("data"),
                   "word": NoneOr(WordArg("data")), "occurrence": NoneOr(Interval(int)),
                   "bins": (Interval(int, 1),
-                           Instance(list, tuple, np.ndarray, torch.Tensor, label="a list of bin edges")),
+                           Instance(list, tuple, np.ndarray, torch.Tensor, label="increasing bin edges")),
                   "color": COLOR, "title": TITLE, "ax": AXES, "kwargs": MPL_KWARGS})
 def plot_histogram(
     data: Encoding | torch.Tensor | np.ndarray,
@@ -236,7 +236,7 @@ def _check_ylim(ylim: object) -> tuple[float, float] | str | None:
     raise InvalidParameterError(f"ylim must be None, 'data' or a pair (low, high) with low < high; got {ylim!r}.")
 
 
-@validate_params({"curves": Instance(Mapping, label="a mapping name -> per-layer values"), "title": TITLE,
+@validate_params({"curves": Instance(Mapping, label="a non-empty mapping name -> per-layer values"), "title": TITLE,
                   "ylabel": TEXT, "layer_ids": NoneOr(_LAYER_IDS), "legend_loc": TEXT,
                   "ylim": NoneOr(Instance(tuple, list, str, label="a (low, high) pair or 'auto'")), "ax": AXES,
                   "kwargs": MPL_KWARGS})

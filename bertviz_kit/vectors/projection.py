@@ -44,7 +44,7 @@ _PROJECT_RULES = {
     "perplexity": NoneOr(Interval(float, 0, closed="neither"), "chosen from the number of points"),
     "options": Unchecked("passed on to the projection method (scikit-learn or umap), which checks them"),
 }
-_LABELS = NoneOr(Instance(list, tuple, np.ndarray, torch.Tensor, label="a list of labels"), "no colours")
+_LABELS = NoneOr(Instance(list, tuple, np.ndarray, torch.Tensor, label="a sequence of labels"), "no colours")
 
 
 def _as_array(x: object, name: str, ndim: int) -> np.ndarray:
