@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from ._validation import InvalidParameterError
+from ._validation import PATH, Instance, InvalidParameterError, Unchecked, validate_params
 from .kernels import CPU_LINEAR
 
 __all__ = ["Settings", "read_settings", "DTYPES", "DEVICES", "MODEL_ENV", "model_from_env"]
@@ -132,6 +132,7 @@ class Settings:
             raise InvalidParameterError(f"stride must be an int >= 0; got {self.stride!r}.")
 
     @classmethod
+    @validate_params({"data": Instance(dict, label="a mapping of settings")})
     def from_dict(cls, data: dict[str, Any]) -> Settings:
         """Build settings from a mapping; unknown keys raise ``ValueError``.
 
@@ -150,12 +151,14 @@ class Settings:
             kwargs[key] = value
         return cls(**kwargs)
 
+    @validate_params({"changes": Unchecked("fields of Settings; the new Settings checks them in __post_init__")})
     def replace(self, **changes: Any) -> Settings:
         """Return a copy with some fields changed (``None`` values are ignored)."""
         changes = {k: v for k, v in changes.items() if v is not None}
         return dataclasses.replace(self, **changes)
 
 
+@validate_params({"path": PATH})
 def read_settings(path: str | os.PathLike) -> Settings:
     """Read :class:`Settings` from a YAML file with ``yaml.safe_load``.
 

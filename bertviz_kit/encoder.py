@@ -24,12 +24,23 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ._validation import Boolean, Interval, InvalidParameterError, Options, check
+from ._validation import (
+    TEXT,
+    Boolean,
+    Instance,
+    Interval,
+    InvalidParameterError,
+    NoneOr,
+    Options,
+    Texts,
+    check,
+    validate_params,
+)
 from .batching import Batch, Plan
 from .encoding import Encoding, Encodings
 from .fingerprint import model_fingerprint
 from .kernels import PackedLinears, choose_cpu_linear, onednn_available
-from .layers import stored_layer_ids
+from .layers import Layers, stored_layer_ids
 
 if TYPE_CHECKING:  # pragma: no cover
     from .config import Settings
@@ -172,6 +183,15 @@ class Encoder:
         )
 
     # ------------------------------------------------------------------
+    @validate_params({
+        "texts": Texts(),
+        "batch_size": Interval(int, 1),
+        "attentions": Boolean(),
+        "progress": Boolean(),
+        "layers": Layers("self", allow_none=True),
+        "dtype": TEXT,
+        "device": NoneOr(Instance(str, torch.device, label="a device name or torch.device"), "the model's device"),
+    })
     def encode(
         self,
         texts: str | Sequence[str],

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ._validation import Instance, InvalidParameterError
+from ._validation import Instance, Interval, InvalidParameterError, NoneOr, as_index, validate_params
 
 __all__ = ["Encoding", "Encodings", "Corpus", "as_corpus"]
 
@@ -325,6 +325,7 @@ class Encodings(Corpus):
         """Int64 tensor ``[n_texts + 1]``: text ``i`` owns words ``word_starts[i]:word_starts[i + 1]``."""
         return self._word_table()[0]
 
+    @validate_params({})
     def word_counts(self) -> torch.Tensor:
         """Int64 tensor ``[n_texts]``: words per text."""
         ws = self.word_starts
@@ -337,6 +338,7 @@ class Encodings(Corpus):
         return torch.where(self.word_index >= 0, first[self.text_index] + self.word_index,
                            torch.full_like(self.word_index, -1))
 
+    @validate_params({"i": Interval(int)})
     def tokens(self, i: int) -> tuple[str, ...]:
         """Token strings of text ``i``."""
         if self._tokens is not None:
@@ -345,6 +347,7 @@ class Encodings(Corpus):
         table = self._token_table
         return tuple(table[t] for t in self.input_ids[a:b].tolist())
 
+    @validate_params({"i": Interval(int)})
     def words(self, i: int) -> tuple[str, ...]:
         """Words of text ``i`` (cut from its text by character span)."""
         ws, spans = self._word_table()
@@ -359,6 +362,7 @@ class Encodings(Corpus):
             if step != 1:
                 raise InvalidParameterError(f"Encodings slices must be contiguous (step 1); got step {step}.")
             return self._range(a, max(a, b))
+        i = as_index(i)
         if isinstance(i, bool) or not isinstance(i, int) or not -n <= i < n:
             raise IndexError(f"index must be an int in [{-n}, {n - 1}] or a slice; got {i!r}.")
         i %= n
@@ -412,6 +416,7 @@ class Encodings(Corpus):
             windows={k - a: w for k, w in self._windows.items() if a <= k < b},
         )
 
+    @validate_params({"max_tokens": NoneOr(Interval(int, 1), "about 64 MiB of float32 per block")})
     def blocks(self, max_tokens: int | None = None) -> Iterator[tuple[int, Encodings]]:
         """Yield ``(first text index, view)`` over consecutive texts, each view at most
         ``max_tokens`` tokens (a single longer text is a block of its own). Views share memory."""
@@ -430,11 +435,14 @@ class Encodings(Corpus):
             yield a, self._range(a, b)
             a = b
 
+    @validate_params({"i": Interval(int)})
     def windows(self, i: int) -> tuple[tuple[int, int], ...]:
         """Forward windows of text ``i`` (see :attr:`Encoding.windows`)."""
         return self._windows.get(i, ((0, int(self.lengths[i])),))
 
     # -- conversions -----------------------------------------------------------
+    @validate_params({"device": NoneOr(Instance(str, torch.device, label="a device name or torch.device"), "keep"),
+                      "dtype": NoneOr(Instance(torch.dtype, str, label="a torch.dtype or its name"), "keep")})
     def to(self, device: str | torch.device | None = None, dtype: torch.dtype | str | None = None) -> Encodings:
         """A copy with hidden states (and attentions) on ``device`` and/or in ``dtype``."""
         if isinstance(dtype, str):
@@ -454,6 +462,7 @@ class Encodings(Corpus):
         )
 
     @classmethod
+    @validate_params({"es": Instance(Sequence, label="a list of Encoding"), "name": Instance(str, label="a string")})
     def from_encodings(cls, es: Sequence[Encoding], name: str = "es") -> Encodings:
         """Concatenate single-text encodings (one model, same stored layers) into one container (a copy)."""
         if isinstance(es, Encodings):
@@ -569,6 +578,9 @@ def check_same_model(a: object, b: object, a_label: str, b_label: str, fix: str 
 
 
 IS_ENCODING = Instance(Encoding, label="an Encoding (from Encoder.encode)")
+#: what a multi-text parameter accepts (the body's :func:`as_corpus` checks the items)
+IS_CORPUS = Instance(Corpus, list, tuple, label="an Encodings (enc.encode(texts)), a Store (bk.open_store) or a "
+                     "list of Encoding")
 
 
 def _word_spans(

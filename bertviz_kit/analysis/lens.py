@@ -37,7 +37,7 @@ import torch
 from .._validation import Instance, Interval, InvalidParameterError, NoneOr, Options, check, validate_params
 from ..encoder import Encoder
 from ..encoding import IS_ENCODING, Encoding, check_same_model
-from ..vectors.addressing import describe_token, resolve_token
+from ..vectors.addressing import WordArg, describe_token, resolve_token
 
 __all__ = ["lens", "LensResult", "LENS_KINDS"]
 
@@ -164,6 +164,8 @@ def _unit_embeddings(enc: Encoder, emb: torch.Tensor) -> torch.Tensor:
 
 
 @validate_params({
+    "word_or_token": NoneOr(WordArg("e", token=True), "the last token"),
+    "token": NoneOr(Interval(int), "word_or_token"),
     "e": IS_ENCODING,
     "k": Interval(int, 1),
     "kind": Options(LENS_KINDS),

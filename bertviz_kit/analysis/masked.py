@@ -12,9 +12,10 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
-from .._validation import Instance, Interval, InvalidParameterError, check
+from .._validation import TEXT, Instance, Interval, InvalidParameterError, check, validate_params
 from ..encoder import Encoder
 from ..encoding import Encoding
+from .internals import IS_ENCODER
 from .lens import LensResult, lens
 
 __all__ = ["MaskPredictions", "fill_mask"]
@@ -57,6 +58,7 @@ class MaskPredictions:
                 f"layers={len(self.encoding.layer_ids)}, k={k}, top={[r.tokens[-1][0] for r in self.layers]})")
 
 
+@validate_params({"enc": IS_ENCODER, "text": TEXT, "k": Interval(int, 1)})
 def fill_mask(enc: Encoder, text: str, k: int = 5) -> MaskPredictions:
     """Top-``k`` predictions for every mask token of ``text``, at every layer.
 

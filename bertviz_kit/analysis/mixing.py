@@ -70,7 +70,7 @@ from typing import Any
 
 import torch
 
-from .._validation import Instance, InvalidParameterError, NoneOr, Options, check, validate_params
+from .._validation import Instance, Interval, InvalidParameterError, NoneOr, Options, check, validate_params
 from ..encoder import Encoder
 from ..encoding import IS_ENCODING, Encoding
 from ..vectors.addressing import attention_units
@@ -288,6 +288,7 @@ def _per_layer(e: Encoding, method: str, enc: Encoder | None, batch_size: int) -
 
 
 @validate_params({
+    "batch_size": Interval(int, 1),
     "e": IS_ENCODING,
     "method": Options(MIXING_METHODS),
     "enc": NoneOr(Instance(Encoder, label="an Encoder (from bk.load)")),
@@ -356,6 +357,8 @@ def _mixing(e: Encoding, method: str, enc: Encoder | None, level: str, specials:
                         aggregated=method in _AGGREGATED)
 
 
+@validate_params({"a": Instance(MixingResult, label="a MixingResult (bk.context_mixing)"),
+                  "b": Instance(MixingResult, label="a MixingResult (bk.context_mixing)")})
 def mixing_agreement(a: MixingResult, b: MixingResult) -> torch.Tensor:
     """Spearman rank correlation of two mixing results, per layer: ``[n_layers]``.
 

@@ -13,15 +13,17 @@ from dataclasses import dataclass
 
 import torch
 
-from .._validation import Instance, InvalidParameterError, check, validate_params
+from .._validation import Instance, Interval, InvalidParameterError, NoneOr, check, validate_params
 from ..encoder import Encoder
 from ..encoding import IS_ENCODING, Encoding
-from ..vectors.addressing import describe_token, resolve_token
+from ..vectors.addressing import WordArg, describe_token, resolve_token
 from .internals import IS_ENCODER, LayerInternals, capture
 
 __all__ = ["query_key_products", "TopNeurons", "top_neurons"]
 
 
+@validate_params({"r": Instance(LayerInternals, label="a LayerInternals (bk.layer_internals)"),
+                  "head": Interval(int, 0), "token": Interval(int)})
 def query_key_products(r: LayerInternals, head: int, token: int) -> torch.Tensor:
     """What bertviz's neuron view shows: query x key, dimension by dimension, for one head and one query.
 
@@ -83,7 +85,13 @@ class TopNeurons:
                 f"values={list(self.values.shape)})")
 
 
-@validate_params({"e": IS_ENCODING, "enc": IS_ENCODER})
+@validate_params({
+    "word_or_token": NoneOr(WordArg("e", token=True), "the last token"),
+    "k": Interval(int, 1),
+    "occurrence": NoneOr(Interval(int)),
+    "token": NoneOr(Interval(int), "word_or_token"),
+    "e": IS_ENCODING, "enc": IS_ENCODER,
+})
 def top_neurons(e: Encoding, word_or_token: int | str | None = None, k: int = 10, *, enc: Encoder,
                 occurrence: int | None = None, token: int | None = None) -> TopNeurons:
     """The ``k`` feed-forward neurons with the largest activation for one token, at every layer.

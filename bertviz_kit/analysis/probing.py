@@ -42,11 +42,12 @@ from .._validation import (
     NoneOr,
     Options,
     check,
+    rows,
     validate_params,
 )
 from ..encoding import Corpus, Encoding, as_corpus
 from ..vectors.pooling import POOLING_MODES, SPECIALS_MODES, layer_sentence_vectors
-from .alignment import WordFeatures
+from .alignment import PROBE_DATA, WordFeatures
 from .labels import as_labels
 
 __all__ = [
@@ -221,6 +222,7 @@ def _one_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
+@validate_params({"word_types": rows("word types"), "labels": rows("labels"), "seed": Interval(int, 0)})
 def control_labels(
     word_types: Sequence[str], labels: Sequence[object], *, seed: int = 0
 ) -> list[Any]:
@@ -332,6 +334,8 @@ def _score(make: Any, x: np.ndarray, y: np.ndarray, splits: list[tuple[np.ndarra
 
 
 @validate_params({
+    "data": PROBE_DATA, "labels": rows("labels"), "cv": (Interval(int, 2, alone=True), _Splitter()),
+    "groups": NoneOr(rows("groups"), "no groups"), "word_types": NoneOr(rows("word types"), "no control task"),
     "seed": Interval(int, 0),
     "C": Interval(float, 0, None, closed="neither"),
     "max_iter": Interval(int, 1),
@@ -571,6 +575,7 @@ def _fit_mix(
 
 
 @validate_params({
+    "data": PROBE_DATA, "labels": rows("labels"), "groups": NoneOr(rows("groups"), "no groups"),
     "seed": Interval(int, 0),
     "test_size": Interval(float, 0, 1, closed="neither"),
     "epochs": Interval(int, 1),

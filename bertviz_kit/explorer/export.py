@@ -8,14 +8,31 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .._validation import Boolean, InvalidParameterError, NoneOr, check
+from .._validation import (
+    FILE,
+    TEXT,
+    Boolean,
+    Interval,
+    InvalidParameterError,
+    NoneOr,
+    Unchecked,
+    check,
+    validate_params,
+)
 from ..encoding import IS_ENCODING, Encoding
+from ..layers import Layer
+from ..vectors.addressing import WordArg
 from .static_page import MAX_WORDS, HtmlView, check_page_size, explorer_page, html_path
 from .widget import Explorer
 
 __all__ = ["html_view", "to_html"]
 
 
+@validate_params({"e": IS_ENCODING, "attention": NoneOr(Boolean(), "when e holds attention weights"),
+                  "token": NoneOr(WordArg("e", token=True)), "word": NoneOr(WordArg("e")),
+                  "occurrence": NoneOr(Interval(int)), "layer": Layer("e"), "layers": TEXT, "subwords": TEXT,
+                  "head": (Interval(int), TEXT), "level": TEXT,
+                  "max_words": NoneOr(Interval(int, 1), "no limit")})
 def html_view(
     e: Encoding,
     *,
@@ -89,6 +106,7 @@ def html_view(
     return explorer_page(x, attention=attention, max_words=max_words)
 
 
+@validate_params({"e": IS_ENCODING, "path": FILE, "options": Unchecked("the options of html_view, which checks them")})
 def to_html(e: Encoding, path: str | os.PathLike[str], **options: object) -> Path:
     """Write the explorer's views of ``e`` to ``path`` as one self-contained HTML file; returns the path.
 

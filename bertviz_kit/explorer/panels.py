@@ -16,7 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import PowerNorm
 from matplotlib.patches import Rectangle
 
-from .._validation import Interval, InvalidParameterError, Options, check
+from .._validation import Interval, InvalidParameterError, Options, check, validate_params
 from ..analysis.attention import word_attention
 from ..analysis.lens import LENS_KINDS, LensResult, lens
 from ..plot.lens import plot_lens
@@ -357,6 +357,7 @@ class LensPanel(Panel):
     width = 1.6
     stages = ("table",)
 
+    @validate_params({"k": Interval(int, 1, 20), "kind": Options(LENS_KINDS)})
     def __init__(self, k: int = 6, kind: str = "embeddings") -> None:
         self.k = check("k", k, Interval(int, 1, 20))
         self.kind = check("kind", kind, Options(LENS_KINDS))

@@ -64,7 +64,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 
-from .._validation import InvalidParameterError
+from .._validation import TEXT, Instance, InvalidParameterError, Unchecked, validate_params
 
 if TYPE_CHECKING:
     from ..encoder import Encoder
@@ -121,6 +121,7 @@ class PanelControl:
         """The values of :attr:`choices`, without their labels."""
         return tuple(v for _, v in self.choices)
 
+    @validate_params({"name": TEXT, "value": Unchecked("any value: compared with the choices in the body")})
     def check(self, name: str, value: Any) -> Any:
         """The choice equal to ``value``, or :class:`InvalidParameterError` listing the choices."""
         for v in self.values:
@@ -214,6 +215,7 @@ PANELS: dict[str, type[Panel]] = {}
 DEFAULT_PANELS = ("histogram", "heatmap", "curves")
 
 
+@validate_params({"cls": Instance(type, label="a subclass of bk.Panel")})
 def register_panel(cls: type[Panel]) -> type[Panel]:
     """Register a :class:`Panel` subclass under its ``name`` (usable as a class decorator)."""
     if not (isinstance(cls, type) and issubclass(cls, Panel)):

@@ -23,7 +23,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .._validation import Interval, InvalidParameterError, NoneOr, check
+from .._validation import FILE, Interval, InvalidParameterError, NoneOr, check, validate_params
 from .static_data import STATIC_PANELS, static_data
 from .static_specs import CHART_NAMES, vegalite_spec
 
@@ -173,6 +173,7 @@ class HtmlView:
         """Size of the page in bytes (UTF-8)."""
         return len(self.html.encode("utf-8"))
 
+    @validate_params({"path": FILE})
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the page to ``path`` (a ``.html`` or ``.htm`` file name); returns the path."""
         target = html_path(path)

@@ -33,11 +33,24 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.transforms import Bbox
 
-from .._validation import Interval, InvalidParameterError, NoneOr, Options, check
+from .._validation import (
+    FIGURE,
+    FILE,
+    TEXT,
+    Boolean,
+    Instance,
+    Interval,
+    InvalidParameterError,
+    NoneOr,
+    Options,
+    Unchecked,
+    check,
+    validate_params,
+)
 from ..encoder import Encoder
 from ..encoding import IS_ENCODING, Encoding
-from ..layers import LAYER_PRESETS, resolve_layer
-from ..vectors.addressing import describe_token, resolve_token
+from ..layers import LAYER_PRESETS, Layer, resolve_layer
+from ..vectors.addressing import WordArg, describe_token, resolve_token
 from ..vectors.pooling import SUBWORD_MODES
 from . import panels as builtin_panels  # noqa: F401  (registers the built-in panels)
 from .protocol import DEFAULT_PANELS, Panel, PanelControl, check_dependencies, merge_controls, resolve_panels
@@ -47,6 +60,8 @@ __all__ = ["Explorer", "explore", "LAYER_CHOICES", "SAVE_FORMATS"]
 #: Matplotlib settings of the explorer's figure (only while it draws). Unhinted
 #: glyphs render about a third faster than FreeType's default hinting, and text
 #: is most of what a change redraws.
+_ENCODER = Instance(Encoder, label="an Encoder (bk.load)")
+_PANEL_OPTIONS = Unchecked("settings of the panels shown: each is checked against its PanelControl")
 _RC = {"text.hinting": "no_hinting"}
 
 #: Layer choices of the heatmap: the slider's layer, or a preset combination.
@@ -153,6 +168,11 @@ class Explorer:
     changed are computed and drawn again.
     """
 
+    @validate_params({"e": IS_ENCODING, "encoder": NoneOr(_ENCODER, "no model: the lens panel is not available"),
+                      "panels": Instance(list, tuple, str, label="a list of panel names or Panel objects"),
+                      "token": NoneOr(WordArg("e", token=True)), "word": NoneOr(WordArg("e")),
+                      "occurrence": NoneOr(Interval(int)), "layer": Layer("e"), "layers": TEXT,
+                      "subwords": Options(SUBWORD_MODES), "dpi": Interval(int, 20, 600), "options": _PANEL_OPTIONS})
     def __init__(
         self,
         e: Encoding,
@@ -207,6 +227,11 @@ class Explorer:
     def _default_token(e: Encoding) -> int:
         return next(i for i, w in enumerate(e.word_ids) if w is not None)
 
+    @validate_params({"token": NoneOr(WordArg("self.e", token=True)), "word": NoneOr(WordArg("self.e")),
+                      "occurrence": NoneOr(Interval(int)), "layer": NoneOr(Layer("self.e"), "keep"),
+                      "layers": NoneOr(TEXT, "keep"),
+                      "subwords": NoneOr(Options(SUBWORD_MODES), "keep"), "redraw": Boolean(),
+                      "options": _PANEL_OPTIONS})
     def set(self, *, token: int | str | None = None, word: int | str | None = None,
             occurrence: int | None = None, layer: int | None = None, layers: str | None = None,
             subwords: str | None = None, redraw: bool = True, **options: Any) -> None:
@@ -265,6 +290,8 @@ class Explorer:
             self._data.clear()
             self._cache_for = self.e
 
+    @validate_params({"key": Unchecked("any hashable key a panel chooses"),
+                      "fn": Instance(Callable, label="a function")})
     def memo(self, key: Hashable, fn: Callable[[], Any]) -> Any:
         """``fn()``, computed once per encoding for ``key``: results panels share.
 
@@ -298,6 +325,7 @@ class Explorer:
         self._data[p.name] = (key, p.compute(self))  # callers run it on one thread (_one_thread)
         return self._data[p.name]
 
+    @validate_params({"name": TEXT})
     def data(self, name: str) -> Any:
         """What panel ``name`` shows for the current selection (its :meth:`~bertviz_kit.Panel.compute`).
 
@@ -340,6 +368,7 @@ class Explorer:
             drawn.append((p, [ax] + [a for a in parent.axes if a not in before], parent))
         return drawn
 
+    @validate_params({"fig": FIGURE})
     def render(self, fig: Figure | None = None) -> Figure:
         """Draw the panels for the current selection and return the figure.
 
@@ -368,6 +397,7 @@ class Explorer:
         fig.savefig(buf, format=fmt, dpi=dpi)
         return buf.getvalue()
 
+    @validate_params({"path": FILE, "dpi": NoneOr(Interval(int, 20, 1200), "the explorer's dpi")})
     def save(self, path: str | os.PathLike[str], *, dpi: int | None = 150) -> Path:
         """Write the current view to ``path``; the format is the file name's suffix.
 
@@ -397,6 +427,7 @@ class Explorer:
         target.write_bytes(self._file_bytes(fmt, self.dpi if dpi is None else dpi))
         return target
 
+    @validate_params({"path": FILE, "max_words": NoneOr(Interval(int, 1), "no limit")})
     def to_html(self, path: str | os.PathLike[str], *, max_words: int | None = 150) -> Path:
         """Write the views as one self-contained HTML page whose controls work without a kernel.
 
@@ -482,6 +513,7 @@ class Explorer:
                     fig.draw_artist(artist)
                 self._drawn[(name, i)] = keys[i]
 
+    @validate_params({"dpi": NoneOr(Interval(int, 1), "the explorer's dpi")})
     def to_png(self, dpi: int | None = None) -> bytes:
         """The current selection's figure as PNG bytes (what the widget shows).
 
@@ -651,6 +683,8 @@ class Explorer:
                 f"layers={s['layers']!r}, subwords={s['subwords']!r}{options}{shown}, n_tokens={self.e.n_tokens})")
 
 
+@validate_params({"e": IS_ENCODING, "encoder": NoneOr(_ENCODER, "no model: the lens panel is not available"),
+                  "options": Unchecked("the options of Explorer, which checks them")})
 def explore(e: Encoding, encoder: Encoder | None = None, **options: Any) -> Explorer:
     """Build an :class:`Explorer` over ``e``; show it as a cell's last expression.
 

@@ -8,9 +8,15 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 
+from .._validation import ARRAY, AXES, COLORMAP, TEXT, TITLE, Boolean, Instance, NoneOr, validate_params
 from .axes import as_array, new_ax
 
+_IDS = Instance(list, tuple, range, np.ndarray, torch.Tensor, label="a list of layer ids")
 
+
+@validate_params({"matrix": ARRAY, "layer_ids": NoneOr(_IDS), "other_layer_ids": NoneOr(_IDS, "the same as layer_ids"),
+                  "annotate": NoneOr(Boolean(), "automatic"), "cmap": COLORMAP, "label": TEXT, "title": TITLE,
+                  "ylabel": TEXT, "xlabel": NoneOr(TEXT, "the same as ylabel"), "ax": AXES})
 def plot_cka(
     matrix: torch.Tensor | np.ndarray,
     layer_ids: Sequence[int] | None = None,

@@ -11,9 +11,28 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .._validation import InvalidParameterError, Options, check
+from .._validation import (
+    AXES,
+    COLORMAP,
+    FIGURE,
+    MPL_KWARGS,
+    TEXT,
+    TITLE,
+    Boolean,
+    Instance,
+    Interval,
+    InvalidParameterError,
+    NoneOr,
+    Options,
+    SequenceOf,
+    check,
+    validate_params,
+)
 from ..analysis.attention import HEAD_STATISTICS
 from .axes import SMALL_FONT, as_array, new_ax
+
+_STATS = Instance(Mapping, label="the mapping statistic -> [n_layers, n_heads] tensor from bk.head_statistics")
+_LIMIT = NoneOr(Interval(float), "the statistic's own")
 
 _SHARE_STATISTICS = ("cls", "sep", "punct", "self", "previous", "next")
 
@@ -31,6 +50,9 @@ def _check_stats(stats: Any, statistic: str) -> np.ndarray:
     return m
 
 
+@validate_params({"stats": _STATS, "statistic": TEXT, "annotate": NoneOr(Boolean(), "automatic"),
+                  "cmap": NoneOr(COLORMAP[0], "the statistic's own"), "vmin": _LIMIT, "vmax": _LIMIT, "title": TITLE,
+                  "colorbar": Boolean(), "ax": AXES, "kwargs": MPL_KWARGS})
 def plot_head_statistics(
     stats: Mapping[str, torch.Tensor],
     statistic: str = "entropy",
@@ -95,6 +117,9 @@ def plot_head_statistics(
     return ax
 
 
+@validate_params({"stats": _STATS, "statistics": NoneOr(SequenceOf(TEXT), "every statistic in stats"),
+                  "ncols": Interval(int, 1), "panel_size": Instance(tuple, list, label="a (width, height) pair"),
+                  "fig": FIGURE, "kwargs": MPL_KWARGS})
 def plot_head_statistics_grid(
     stats: Mapping[str, torch.Tensor],
     statistics: Sequence[str] | None = None,

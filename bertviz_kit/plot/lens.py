@@ -8,9 +8,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 
-from .._validation import InvalidParameterError
+from .._validation import AXES, COLORMAP, MPL_KWARGS, TITLE, ClassNamed, InvalidParameterError, validate_params
 
 
+@validate_params({"result": ClassNamed("bertviz_kit.analysis.lens.LensResult", label="a LensResult (bk.lens)"),
+                  "ax": AXES, "cmap": COLORMAP, "title": TITLE, "kwargs": MPL_KWARGS})
 def plot_lens(result: Any, ax: Axes | None = None, *, cmap: str = "viridis", title: str | None = None,
               **kwargs: Any) -> Axes:
     """Top-k vocabulary items by layer (text in cells, colour = score) and the true token's rank.

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .._validation import Boolean, Instance, InvalidParameterError, check
+from .._validation import (
+    AXES,
+    COLORMAP,
+    MPL_KWARGS,
+    TITLE,
+    Boolean,
+    Instance,
+    InvalidParameterError,
+    check,
+    validate_params,
+)
 from ..analysis.mixing import MixingResult
+from ..layers import Layer
 from .axes import SMALL_FONT
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -23,6 +34,9 @@ _TITLES = {
 }
 
 
+@validate_params({"result": Instance(MixingResult, label="a MixingResult (bk.context_mixing)"),
+                  "layer": Layer(embeddings=False), "cmap": COLORMAP, "colorbar": Boolean(), "title": TITLE,
+                  "ax": AXES, "kwargs": MPL_KWARGS})
 def plot_context_mixing(
     result: MixingResult,
     layer: int = -1,

@@ -8,10 +8,26 @@ from typing import Any
 import numpy as np
 from matplotlib.axes import Axes
 
-from .._validation import Boolean, InvalidParameterError, check
+from .._validation import (
+    AXES,
+    MPL_KWARGS,
+    TITLE,
+    Boolean,
+    ClassNamed,
+    Instance,
+    InvalidParameterError,
+    check,
+    validate_params,
+)
 from .axes import SMALL_FONT, new_ax, palette
 
+_PROBE = ClassNamed("bertviz_kit.analysis.probing.ProbeResult", label="a ProbeResult (bk.probe_layers)")
+_MIX = ClassNamed("bertviz_kit.analysis.probing.ScalarMixResult", label="a ScalarMixResult (bk.scalar_mix_probe)")
 
+
+@validate_params({"results": (_PROBE, Instance(Mapping, label="a mapping name -> ProbeResult")), "title": TITLE,
+                  "chance": Boolean(), "control": Boolean(), "selectivity": Boolean(), "ax": AXES,
+                  "kwargs": MPL_KWARGS})
 def plot_probe(
     results: Any,
     *,
@@ -115,6 +131,8 @@ def _expected(r: Any) -> float | None:
     return None if e is None or not np.isfinite(e) else float(e)
 
 
+@validate_params({"results": (_MIX, Instance(Mapping, label="a mapping name -> ScalarMixResult")), "title": TITLE,
+                  "expected_layer": Boolean(), "ax": AXES})
 def plot_scalar_mix(
     results: Any,
     *,
@@ -172,6 +190,8 @@ def plot_scalar_mix(
     return ax
 
 
+@validate_params({"results": (_MIX, Instance(Mapping, label="a mapping name -> ScalarMixResult")), "title": TITLE,
+                  "ax": AXES})
 def plot_cumulative_scoring(
     results: Any,
     *,

@@ -7,7 +7,19 @@ from typing import Any
 
 from matplotlib.axes import Axes
 
-from .._validation import Boolean, Interval, InvalidParameterError, NoneOr, check
+from .._validation import (
+    AXES,
+    COLOR,
+    MPL_KWARGS,
+    TITLE,
+    Boolean,
+    Instance,
+    Interval,
+    InvalidParameterError,
+    NoneOr,
+    check,
+    validate_params,
+)
 from .axes import new_ax
 
 _MONO = "DejaVu Sans Mono"  # shipped with matplotlib; every glyph advances 0.602 em
@@ -36,6 +48,10 @@ def _kwic(text: str, start: int, end: int, width: int, max_match: int = 30) -> t
     return left, match, right
 
 
+@validate_params({"matches": Instance(list, tuple,
+                                      label="a ContextMatches (bk.nearest_contexts) or a list of ContextMatch"),
+                  "ax": AXES, "width": Interval(int, 1), "fontsize": Interval(float, 0, closed="neither"),
+                  "color": COLOR, "show_query": Boolean(), "title": TITLE, "kwargs": MPL_KWARGS})
 def plot_nearest_contexts(
     matches: Any,
     ax: Axes | None = None,

@@ -9,13 +9,34 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 
-from .._validation import Interval, InvalidParameterError, NoneOr, Options, check
-from ..encoding import Encoding
-from ..layers import stored_row
-from ..vectors.addressing import describe_token, resolve_token
+from .._validation import (
+    ARRAY,
+    AXES,
+    COLOR,
+    COLORMAP,
+    MPL_KWARGS,
+    TEXT,
+    TITLE,
+    Boolean,
+    Instance,
+    Interval,
+    InvalidParameterError,
+    NoneOr,
+    Options,
+    check,
+    validate_params,
+)
+from ..encoding import IS_ENCODING, Encoding
+from ..layers import Layer, stored_row
+from ..vectors.addressing import WordArg, describe_token, resolve_token
 from .axes import MAX_MATRIX_INCHES, SMALL_FONT, as_array, new_ax, set_labels
 
 
+@validate_params({"data": (IS_ENCODING, ARRAY), "token": NoneOr(WordArg("data", token=True)), "layer": Layer("data"),
+                  "word": NoneOr(WordArg("data")), "occurrence": NoneOr(Interval(int)),
+                  "bins": (Interval(int, 1),
+                           Instance(list, tuple, np.ndarray, torch.Tensor, label="increasing bin edges")),
+                  "color": COLOR, "title": TITLE, "ax": AXES, "kwargs": MPL_KWARGS})
 def plot_histogram(
     data: Encoding | torch.Tensor | np.ndarray,
     token: int | str | None = None,
@@ -93,6 +114,8 @@ def plot_histogram(
 EXTENDS = ("neither", "min", "max", "both")
 
 _LIMIT = NoneOr(Interval(float), "the data's own minimum or maximum")
+_LABELS = Instance(list, tuple, label="a list of labels")
+_LAYER_IDS = Instance(list, tuple, range, np.ndarray, torch.Tensor, label="a list of layer ids")
 
 
 def _auto_extend(m: np.ndarray, vmin: float | None, vmax: float | None, tol: float = 1e-5) -> str:
@@ -105,6 +128,10 @@ def _auto_extend(m: np.ndarray, vmin: float | None, vmax: float | None, tol: flo
     return {(False, False): "neither", (True, False): "min", (False, True): "max", (True, True): "both"}[(low, high)]
 
 
+@validate_params({"data": ARRAY, "labels": NoneOr(_LABELS), "ylabels": NoneOr(_LABELS, "the same as labels"),
+                  "annotate": NoneOr(Boolean(), "automatic"), "cmap": COLORMAP, "vmin": _LIMIT, "vmax": _LIMIT,
+                  "title": TITLE, "colorbar": Boolean(), "colorbar_label": NoneOr(TEXT), "extend": NoneOr(TEXT),
+                  "ax": AXES, "kwargs": MPL_KWARGS})
 def plot_similarity_heatmap(
     data: torch.Tensor | np.ndarray,
     labels: Sequence[str] | None = None,
@@ -209,6 +236,10 @@ def _check_ylim(ylim: object) -> tuple[float, float] | str | None:
     raise InvalidParameterError(f"ylim must be None, 'data' or a pair (low, high) with low < high; got {ylim!r}.")
 
 
+@validate_params({"curves": Instance(Mapping, label="a non-empty mapping name -> per-layer values"), "title": TITLE,
+                  "ylabel": TEXT, "layer_ids": NoneOr(_LAYER_IDS), "legend_loc": TEXT,
+                  "ylim": NoneOr(Instance(tuple, list, str, label="a (low, high) pair or 'auto'")), "ax": AXES,
+                  "kwargs": MPL_KWARGS})
 def plot_layer_similarity(
     curves: Mapping[str, torch.Tensor | np.ndarray],
     *,

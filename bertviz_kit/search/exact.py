@@ -36,8 +36,8 @@ from .._validation import (
 )
 from ..encoder import check_finite_hidden
 from ..encoding import IS_ENCODING, Corpus, Encoding, Encodings, as_corpus, check_same_model
-from ..layers import stored_row
-from ..vectors.addressing import resolve_word
+from ..layers import Layer, stored_row
+from ..vectors.addressing import WordArg, resolve_word
 from ..vectors.pooling import SUBWORD_MODES, check_span, pool_tokens, token_major
 
 __all__ = ["nearest_contexts", "ContextMatch", "ContextMatches"]
@@ -96,6 +96,10 @@ class ContextMatches(list):
         How pieces were pooled into words.
     """
 
+    @validate_params({"matches": Instance(Iterable, label="an iterable of ContextMatch"), "query": Instance(str),
+                      "query_text": Instance(str),
+                      "query_span": NoneOr(Instance(tuple, list, label="a (start, end) pair")),
+                      "layer": NoneOr(Interval(int)), "subwords": Options(SUBWORD_MODES)})
     def __init__(self, matches: Iterable[ContextMatch] = (), *, query: str = "", query_text: str = "",
                  query_span: tuple[int, int] | None = None, layer: int | None = None,
                  subwords: str = "mean") -> None:
@@ -202,6 +206,9 @@ def context_matches(query: Query, subwords: str, cosines: list[float], text_inde
 
 
 @validate_params({
+    "word": NoneOr(WordArg("e"), "the word given by span="),
+    "layer": Layer("corpus"),
+    "span": NoneOr(Instance(tuple, list, label="a (char_start, char_end) pair of ints"), "word="),
     "corpus": Instance(Corpus, list, tuple, label="an Encodings, a Store or a list of Encoding"),
     "e": IS_ENCODING,
     "k": Interval(int, 1),

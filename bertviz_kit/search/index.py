@@ -37,10 +37,11 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import Instance, Interval, InvalidParameterError, NoneOr, Options, check, validate_params
+from .._validation import PATH, Instance, Interval, InvalidParameterError, NoneOr, Options, check, validate_params
 from ..encoding import IS_ENCODING, Corpus, Encoding, as_corpus, check_same_model
-from ..layers import stored_row
+from ..layers import Layer, stored_row
 from ..store import CorruptStoreError, write_atomic
+from ..vectors.addressing import WordArg
 from ..vectors.pooling import SUBWORD_MODES
 from .exact import ContextMatches, block_spans, block_word_vectors, context_matches, resolve_query
 
@@ -163,6 +164,8 @@ class ContextIndex:
         return out
 
     @validate_params({
+        "word": NoneOr(WordArg("e"), "the word given by span="),
+        "span": NoneOr(Instance(tuple, list, label="a (char_start, char_end) pair of ints"), "word="),
         "e": IS_ENCODING,
         "k": Interval(int, 1),
         "occurrence": NoneOr(Interval(int)),
@@ -207,6 +210,7 @@ class ContextIndex:
         return context_matches(query, self.subwords, cos, texts.tolist(), words.tolist(),
                                [self.texts[t] for t in texts], [tuple(x) for x in self._spans[vid].tolist()], context)
 
+    @validate_params({"path": NoneOr(PATH, "the folder it was loaded from")})
     def save(self, path: str | os.PathLike | None = None) -> Path:
         """Write the index to a folder (made if missing) and return it.
 
@@ -258,6 +262,7 @@ def _check_kind_options(kind: str, nlist: int | None, nprobe: int | None, n_word
 
 
 @validate_params({
+    "layer": Layer("corpus"),
     "corpus": Instance(Corpus, list, tuple, label="an Encodings, a Store or a list of Encoding"),
     "subwords": Options(SUBWORD_MODES),
     "kind": Options(INDEX_KINDS),
@@ -376,6 +381,9 @@ def build_context_index(
     return ContextIndex(corpus, index, meta, texts, word_starts, spans, hashes, time.perf_counter() - t0)
 
 
+@validate_params({"path": PATH,
+                  "corpus": NoneOr(Instance(Corpus, list, tuple, label="an Encodings, a Store or a list of Encoding"),
+                                   "the corpus recorded in the index")})
 def load_context_index(path: str | os.PathLike, corpus: Corpus | None = None) -> ContextIndex:
     """Read an index written by :meth:`ContextIndex.save`.
 

@@ -24,7 +24,17 @@ from __future__ import annotations
 
 import torch
 
-from .._validation import Boolean, InvalidParameterError, Options, check, validate_params
+from .._validation import (
+    Boolean,
+    Constraint,
+    Instance,
+    InvalidParameterError,
+    Options,
+    as_index,
+    check,
+    is_int,
+    validate_params,
+)
 from ..encoding import IS_ENCODING, Encoding
 
 __all__ = ["occurrence_labels", "attention_units"]
@@ -103,11 +113,12 @@ def resolve_word(e: Encoding, word: object, occurrence: object = None, *, name: 
         The parameter's name, for error messages.
     """
     check("e", e, IS_ENCODING)
+    word, occurrence = as_index(word), as_index(occurrence)
     if isinstance(word, tuple):
         if len(word) != 2 or occurrence is not None:
             raise InvalidParameterError(
                 f"{name} as a pair must be (word string, occurrence), without occurrence=; got {word!r}.")
-        word, occurrence = word
+        word, occurrence = word[0], as_index(word[1])
         if not isinstance(word, str):
             raise InvalidParameterError(f"{name} as a pair must be (word string, occurrence); got {word!r}.")
     if isinstance(word, str):
@@ -137,6 +148,7 @@ def resolve_token(
     ``default`` (an error when it is None). ``name`` is ``token``'s name in messages.
     """
     check("e", e, IS_ENCODING)
+    token, word, occurrence = as_index(token), as_index(word), as_index(occurrence)
     if token is not None and word is not None:
         raise InvalidParameterError(
             f"give {name}= or word=, not both; got {name}={token!r} and word={word!r}.")
@@ -194,7 +206,7 @@ def describe_word(e: Encoding, w: int) -> str:
     return f"word {w} {e.words[w]!r}"
 
 
-@validate_params({"e": IS_ENCODING, "ignore_case": Boolean()})
+@validate_params({"e": IS_ENCODING, "word": Instance(str, label="a string"), "ignore_case": Boolean()})
 def occurrence_labels(e: Encoding, word: str, ignore_case: bool = True) -> list[str]:
     """A short label with context for every occurrence of ``word``, in text order.
 
@@ -278,3 +290,43 @@ def attention_units(e: Encoding, specials: str = "include") -> tuple[str, ...]:
         else:
             labels.append(e.words[e.word_ids[t]])
     return tuple(labels)
+
+
+class WordArg(Constraint):
+    """A word or token reference: an int index, a string, or a ``(string, occurrence)`` pair.
+
+    Which index exists depends on the text, so the body checks the range. ``data``
+    names the argument holding the :class:`Encoding` (``"self.e"``: an attribute of
+    one) so that a refused value gets the message :func:`resolve_word` (or, with
+    ``token=True``, :func:`resolve_token`) gives.
+    """
+
+    def __init__(self, data: str | None = None, *, token: bool = False, pair: bool = True) -> None:
+        self.data, self.token, self.pair = data, token, pair
+
+    def ok(self, value: object) -> bool:
+        if isinstance(value, tuple):
+            return self.pair and len(value) == 2 and isinstance(value[0], str) and is_int(value[1])
+        return isinstance(value, str) or is_int(value)
+
+    def describe(self) -> str:
+        kind = "a token index, a word string" if self.token else "a word index, a word string"
+        return f"{kind} or a (word, occurrence) pair" if self.pair else kind
+
+    def message(self, name: str, value: object, arguments: object) -> str | None:
+        if self.data is None:
+            return None
+        head, *rest = self.data.split(".")
+        e = arguments.get(head)  # type: ignore[attr-defined]
+        for attr in rest:
+            e = getattr(e, attr, None)
+        if not isinstance(e, Encoding):
+            return None
+        try:
+            if self.token:
+                resolve_token(e, value, name=name)
+            else:
+                resolve_word(e, value, name=name)
+        except InvalidParameterError as err:
+            return str(err)
+        return None

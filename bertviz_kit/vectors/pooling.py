@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 import torch
 
-from .._validation import InvalidParameterError, NoneOr, Options, validate_params
-from ..encoding import IS_ENCODING, Corpus, Encoding, Encodings, as_corpus
-from ..layers import COMBINE_MODES, LayerSpec, layer_rows
+from .._validation import Instance, InvalidParameterError, NoneOr, Options, is_int, validate_params
+from ..encoding import IS_CORPUS, IS_ENCODING, Corpus, Encoding, Encodings, as_corpus
+from ..layers import COMBINE_MODES, Layers, LayerSpec, layer_rows
 
 __all__ = [
     "SUBWORD_MODES",
@@ -37,6 +37,7 @@ SPECIALS_MODES = ("exclude", "include")
 _CHUNK_TOKENS = 8192
 
 _ENCODING = IS_ENCODING
+_SPAN = Instance(tuple, list, label="a (char_start, char_end) pair of ints")
 
 
 def _combine_tokens(x: torch.Tensor, rows: list[int], mode: str) -> torch.Tensor:
@@ -116,6 +117,7 @@ def select_layers(
     return x
 
 
+@validate_params({"e": _ENCODING, "layers": Layers("e"), "combine": NoneOr(Options(COMBINE_MODES))})
 def token_vectors(
     e: Encoding, layers: LayerSpec = "sum_last4", combine: str | None = None
 ) -> torch.Tensor:
@@ -131,7 +133,8 @@ def token_vectors(
     return select_layers(e, layers, combine)
 
 
-@validate_params({"e": _ENCODING, "subwords": Options(SUBWORD_MODES), "combine": NoneOr(Options(COMBINE_MODES))})
+@validate_params({"e": _ENCODING, "layers": Layers("e"), "subwords": Options(SUBWORD_MODES),
+                  "combine": NoneOr(Options(COMBINE_MODES))})
 def word_vectors(
     e: Encoding,
     layers: LayerSpec = "sum_last4",
@@ -160,10 +163,10 @@ def check_span(e: Encoding, span: object) -> tuple[int, int]:
     if (
         not isinstance(span, (tuple, list))
         or len(span) != 2
-        or not all(isinstance(v, int) and not isinstance(v, bool) for v in span)
+        or not all(is_int(v) for v in span)
     ):
         raise InvalidParameterError(f"span must be a (char_start, char_end) pair of ints; got {span!r}.")
-    start, end = span
+    start, end = (int(v) for v in span)
     if not 0 <= start < end <= n:
         raise InvalidParameterError(
             f"span must satisfy 0 <= char_start < char_end <= {n} (the text's length); "
@@ -181,7 +184,8 @@ def span_tokens(e: Encoding, span: tuple[int, int]) -> torch.Tensor:
     return torch.nonzero(hit).squeeze(1)
 
 
-@validate_params({"e": _ENCODING, "subwords": Options(SUBWORD_MODES), "combine": NoneOr(Options(COMBINE_MODES))})
+@validate_params({"e": _ENCODING, "span": _SPAN, "layers": Layers("e"), "subwords": Options(SUBWORD_MODES),
+                  "combine": NoneOr(Options(COMBINE_MODES))})
 def span_vector(
     e: Encoding,
     span: tuple[int, int],
@@ -226,7 +230,7 @@ _SENTENCE_RULES = {
 }
 
 
-@validate_params({"e": _ENCODING, **_SENTENCE_RULES})
+@validate_params({"e": _ENCODING, "layer": Layers("e"), **_SENTENCE_RULES})
 def sentence_vector(
     e: Encoding,
     layer: LayerSpec = -1,
@@ -285,7 +289,7 @@ def _sentences(
     return pool_tokens(hidden, rows, mode, text_index, n, pooling)
 
 
-@validate_params(_SENTENCE_RULES)
+@validate_params({"es": IS_CORPUS, "layer": Layers("es"), **_SENTENCE_RULES})
 def sentence_vectors(
     es: Corpus | Sequence[Encoding],
     layer: LayerSpec = -1,
@@ -338,7 +342,7 @@ def _sentence_pass(
     return torch.cat(out)
 
 
-@validate_params({"pooling": Options(POOLING_MODES), "specials": Options(SPECIALS_MODES)})
+@validate_params({"es": IS_CORPUS, "pooling": Options(POOLING_MODES), "specials": Options(SPECIALS_MODES)})
 def layer_sentence_vectors(
     es: Corpus | Sequence[Encoding],
     pooling: str = "mean",

@@ -15,7 +15,21 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from .._validation import InvalidParameterError
+from .._validation import (
+    AXES,
+    COLORMAP,
+    TEXT,
+    TITLE,
+    Boolean,
+    Instance,
+    Interval,
+    InvalidParameterError,
+    NoneOr,
+    Options,
+    SequenceOf,
+    Unchecked,
+    validate_params,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -23,6 +37,14 @@ if TYPE_CHECKING:
 __all__ = ["PROJECTION_METHODS", "project", "project_layers", "plot_projection", "plot_trajectory"]
 
 PROJECTION_METHODS = ("pca", "tsne", "umap")
+_PROJECT_RULES = {
+    "vectors": Instance(torch.Tensor, np.ndarray, list, tuple, label="a tensor or array of numbers"),
+    "method": Options(PROJECTION_METHODS),
+    "seed": Interval(int, 0),
+    "perplexity": NoneOr(Interval(float, 0, closed="neither"), "chosen from the number of points"),
+    "options": Unchecked("passed on to the projection method (scikit-learn or umap), which checks them"),
+}
+_LABELS = NoneOr(Instance(list, tuple, np.ndarray, torch.Tensor, label="a sequence of labels"), "no colours")
 
 
 def _as_array(x: object, name: str, ndim: int) -> np.ndarray:
@@ -109,6 +131,7 @@ def _check_common(method: object, n_components: object, seed: object, normalize:
         raise InvalidParameterError(f"normalize must be True or False; got {normalize!r}.")
 
 
+@validate_params({**_PROJECT_RULES, "n_components": Interval(int, 1), "normalize": Boolean()})
 def project(
     vectors: torch.Tensor | np.ndarray,
     method: str = "pca",
@@ -162,6 +185,8 @@ def project_with_model(
     return _fit(x, method, n_components, seed, perplexity, options)
 
 
+@validate_params({**_PROJECT_RULES, "n_components": Interval(int, 1), "normalize": Boolean(),
+                  "center_layers": Boolean()})
 def project_layers(
     vectors: torch.Tensor | np.ndarray,
     method: str = "pca",
@@ -232,6 +257,9 @@ def project_layers_with_model(
 # ---------------------------------------------------------------------------
 
 
+@validate_params({**_PROJECT_RULES, "labels": _LABELS, "normalize": Boolean(), "texts": NoneOr(SequenceOf(TEXT)),
+                  "cmap": COLORMAP, "legend_title": TITLE, "title": TITLE,
+                  "marker_size": Interval(float, 0, closed="neither"), "ax": AXES})
 def plot_projection(
     vectors: torch.Tensor | np.ndarray,
     labels: Sequence[object] | None = None,
@@ -293,6 +321,10 @@ def plot_projection(
                            legend_title=legend_title, title=title, marker_size=marker_size, ax=ax)
 
 
+@validate_params({**_PROJECT_RULES, "labels": _LABELS, "normalize": Boolean(), "center_layers": Boolean(),
+                  "layer_ids": NoneOr(Instance(list, tuple, range, np.ndarray, torch.Tensor,
+                                               label="a list of layer ids")),
+                  "legend_title": TITLE, "title": TITLE, "ax": AXES})
 def plot_trajectory(
     vectors: torch.Tensor | np.ndarray,
     labels: Sequence[object] | None = None,

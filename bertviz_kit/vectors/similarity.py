@@ -12,13 +12,24 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+import numpy as np
 import torch
 
-from .._validation import Boolean, Interval, InvalidParameterError, NoneOr, Options, validate_params
+from .._validation import (
+    ARRAY,
+    TEXT,
+    Boolean,
+    Instance,
+    Interval,
+    InvalidParameterError,
+    NoneOr,
+    Options,
+    validate_params,
+)
 from ..encoder import check_finite_hidden
-from ..encoding import IS_ENCODING, Corpus, Encoding, Encodings, as_corpus
-from ..layers import COMBINE_MODES, LayerSpec, layer_rows
-from .addressing import resolve_word
+from ..encoding import IS_CORPUS, IS_ENCODING, Corpus, Encoding, Encodings, as_corpus
+from ..layers import COMBINE_MODES, Layers, LayerSpec, layer_rows
+from .addressing import WordArg, resolve_word
 from .pooling import SUBWORD_MODES, pool_tokens, token_major
 
 __all__ = [
@@ -33,6 +44,9 @@ __all__ = [
     "intra_similarity",
     "anisotropy",
 ]
+
+
+_NUMBERS = Instance(torch.Tensor, np.ndarray, list, tuple, label="a tensor or array of numbers")
 
 
 def _as_matrix(x: object, name: str) -> torch.Tensor:
@@ -63,6 +77,7 @@ def _unit_rows(x: torch.Tensor, eps: float) -> torch.Tensor:
     return x / x.norm(dim=1, keepdim=True).clamp_min(eps)
 
 
+@validate_params({"a": _NUMBERS, "b": NoneOr(_NUMBERS, "a with itself"), "eps": Interval(float, 0, closed="neither")})
 def cosine(a: object, b: object | None = None, eps: float = 1e-8) -> torch.Tensor:
     """Cosine similarity of every row of ``a`` with every row of ``b``: ``[n, m]``.
 
@@ -96,7 +111,7 @@ def cosine(a: object, b: object | None = None, eps: float = 1e-8) -> torch.Tenso
     return xn @ yn.T
 
 
-@validate_params({"e": IS_ENCODING, "ignore_case": Boolean()})
+@validate_params({"e": IS_ENCODING, "word": TEXT, "ignore_case": Boolean()})
 def find(e: Encoding, word: str, ignore_case: bool = True) -> list[int]:
     """Indices into ``e.words`` of every occurrence of ``word``.
 
@@ -130,7 +145,7 @@ def layer_word_vectors(e: Encoding, subwords: str = "mean") -> torch.Tensor:
 WordRef = int | str | tuple[str, int]
 
 
-@validate_params({"e": IS_ENCODING, "subwords": Options(SUBWORD_MODES)})
+@validate_params({"e": IS_ENCODING, "i": WordArg("e"), "j": WordArg("e"), "subwords": Options(SUBWORD_MODES)})
 def layer_similarity(e: Encoding, i: WordRef, j: WordRef, subwords: str = "mean") -> torch.Tensor:
     """Cosine of words ``i`` and ``j`` at every layer: ``[n_stored_layers]``.
 
@@ -196,7 +211,7 @@ def _word_lookup(b: Encodings, words: torch.Tensor, n: int) -> torch.Tensor:
     return lookup[torch.where(wg >= 0, wg, lookup.shape[0] - 1)]
 
 
-@validate_params({"ignore_case": Boolean()})
+@validate_params({"encodings": IS_CORPUS, "word": TEXT, "ignore_case": Boolean()})
 def find_occurrences(
     encodings: Corpus | Sequence[Encoding], word: str, ignore_case: bool = True
 ) -> list[tuple[int, int]]:
@@ -241,10 +256,10 @@ def _occurrences(
     return torch.cat(vecs), where
 
 
-_OCC_RULES = {"subwords": Options(SUBWORD_MODES), "ignore_case": Boolean()}
+_OCC_RULES = {"encodings": IS_CORPUS, "word": TEXT, "subwords": Options(SUBWORD_MODES), "ignore_case": Boolean()}
 
 
-@validate_params({**_OCC_RULES, "combine": NoneOr(Options(COMBINE_MODES))})
+@validate_params({**_OCC_RULES, "layers": Layers("encodings"), "combine": NoneOr(Options(COMBINE_MODES))})
 def occurrence_vectors(
     encodings: Corpus | Sequence[Encoding],
     word: str,
@@ -369,7 +384,9 @@ def _baseline(
 
 
 _PAIRS = NoneOr(Interval(int, 1), "every pair")
+_BASELINE = NoneOr(ARRAY, "no adjustment baseline given: computed when adjusted=True")
 _CONTEXT_RULES = {
+    "encodings": IS_CORPUS,
     "n_pairs": _PAIRS,
     "seed": Interval(int, 0),
     "center": Boolean(),
@@ -470,7 +487,8 @@ def _sampled_words(corpus: Corpus, picks: torch.Tensor, mean: torch.Tensor | Non
     return u[:, inverse.to(u.device)]
 
 
-@validate_params({**_CONTEXT_RULES, "adjusted": Boolean(), "ignore_case": Boolean()})
+@validate_params({**_CONTEXT_RULES, "word": TEXT, "adjusted": Boolean(), "baseline": _BASELINE,
+                  "ignore_case": Boolean()})
 def self_similarity(
     encodings: Corpus | Sequence[Encoding],
     word: str,
@@ -529,7 +547,7 @@ def self_similarity(
     return value if base is None else value - base.to(value.device)
 
 
-@validate_params({**_CONTEXT_RULES, "adjusted": Boolean()})
+@validate_params({**_CONTEXT_RULES, "adjusted": Boolean(), "baseline": _BASELINE})
 def intra_similarity(
     encodings: Corpus | Sequence[Encoding],
     *,
