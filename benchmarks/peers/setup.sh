@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Creates the optional peer environments of benchmarks/throughput.py, one virtual environment
+# per sentence-transformers backend, beside this script:
+#   .venv-peer-onnx      sentence-transformers[onnx]      (optimum-onnx, onnxruntime)
+#   .venv-peer-openvino  sentence-transformers[openvino]  (optimum-intel, openvino)
+# Their extras may pin other transformers/optimum releases than bertviz_kit needs, so each
+# lives apart; the benchmark runs each peer in its own process with its own interpreter.
+# torch 2.13.0 goes in first: an unpinned torch would pull a multi-GB CUDA build.
+# Then the bundled model is exported offline (HF_HUB_OFFLINE=1) to ONNX and OpenVINO IR under
+# .models/ (git-ignored).  Usage:  bash benchmarks/peers/setup.sh [onnx] [openvino]
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PYTHON="${PYTHON:-python3}"
+# sentence-transformers release per backend: optimum-onnx 0.1 needs transformers < 4.58, which
+# sentence-transformers 6 (transformers >= 5) does not accept; optimum-intel 2.2 takes transformers 5.
+declare -A ST_VERSION=([onnx]="${ST_ONNX_VERSION:-5.7.0}" [openvino]="${ST_OPENVINO_VERSION:-6.3.0}")
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+backends=("$@")
+[ ${#backends[@]} -eq 0 ] && backends=(onnx openvino)
+for b in "${backends[@]}"; do
+  venv="$HERE/.venv-peer-$b"
+  echo "== $venv"
+  [ -x "$venv/bin/python" ] || "$PYTHON" -m venv "$venv"
+  rm -f "$venv/.installed"
+  "$venv/bin/python" -m pip install -q torch==2.13.0
+  "$venv/bin/python" -m pip install -q "sentence-transformers[$b]==${ST_VERSION[$b]}"
+  "$venv/bin/python" -c "import sentence_transformers, transformers, torch; print('sentence-transformers', sentence_transformers.__version__, 'transformers', transformers.__version__, 'torch', torch.__version__)"
+  touch "$venv/.installed"  # benchmarks/throughput.py uses an environment only once this is there
+done
