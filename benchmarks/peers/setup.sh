@@ -13,7 +13,11 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PYTHON="${PYTHON:-python3}"
 # sentence-transformers release per backend: optimum-onnx 0.1 needs transformers < 4.58, which
 # sentence-transformers 6 (transformers >= 5) does not accept; optimum-intel 2.2 takes transformers 5.
-declare -A ST_VERSION=([onnx]="${ST_ONNX_VERSION:-5.7.0}" [openvino]="${ST_OPENVINO_VERSION:-6.3.0}")
+# The pins spare pip a long backtracking search (minutes on a busy 2-core machine).
+declare -A PINS=(
+  [onnx]="sentence-transformers[onnx]==5.7.0 optimum-onnx[onnxruntime]==0.1.0 optimum==2.1.* transformers==4.57.* huggingface-hub<1.0"
+  [openvino]="sentence-transformers[openvino]==6.3.0 optimum-intel[openvino]==2.2.0 transformers>=5.0,<5.6"
+)
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 backends=("$@")
 [ ${#backends[@]} -eq 0 ] && backends=(onnx openvino)
@@ -23,7 +27,8 @@ for b in "${backends[@]}"; do
   [ -x "$venv/bin/python" ] || "$PYTHON" -m venv "$venv"
   rm -f "$venv/.installed"
   "$venv/bin/python" -m pip install -q torch==2.13.0
-  "$venv/bin/python" -m pip install -q "sentence-transformers[$b]==${ST_VERSION[$b]}"
+  # shellcheck disable=SC2086  # the pins are words
+  "$venv/bin/python" -m pip install -q ${PINS[$b]}
   "$venv/bin/python" -c "import sentence_transformers, transformers, torch; print('sentence-transformers', sentence_transformers.__version__, 'transformers', transformers.__version__, 'torch', torch.__version__)"
   touch "$venv/.installed"  # benchmarks/throughput.py uses an environment only once this is there
 done

@@ -44,8 +44,23 @@ def export(backend: str, source: str, out: str) -> None:
     model.save_pretrained(out)
 
 
-def load(contender: str, model: str, batch_size: int):
-    """A function ``texts -> [n, dim] numpy`` for the contender (not yet run)."""
+def st_kwargs(contender: str, threads: int) -> dict:
+    """``SentenceTransformer`` arguments of a contender; ``threads`` > 0 fixes its intra-op threads."""
+    kw = {k: (dict(v) if isinstance(v, dict) else v) for k, v in ST_KWARGS[contender].items()}
+    if threads > 0 and kw["backend"] == "onnx":
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        kw["model_kwargs"] = {"session_options": options}
+    elif threads > 0 and kw["backend"] == "openvino":
+        kw.setdefault("model_kwargs", {"ov_config": {}})
+        kw["model_kwargs"]["ov_config"] = {**kw["model_kwargs"]["ov_config"], "INFERENCE_NUM_THREADS": str(threads)}
+    return kw
+
+
+def load(contender: str, model: str, batch_size: int, threads: int = 0):
+    """A function ``texts -> [n, dim] numpy`` for the contender (not yet run), and what it runs with."""
     if contender in BK_DTYPES:
         import bertviz_kit as bk
 
@@ -60,7 +75,7 @@ def load(contender: str, model: str, batch_size: int):
     import sentence_transformers
     from sentence_transformers import SentenceTransformer
 
-    st = SentenceTransformer(model, device="cpu", **ST_KWARGS[contender])
+    st = SentenceTransformer(model, device="cpu", **st_kwargs(contender, threads))
     size = batch_size if batch_size > 0 else 32
 
     def run(texts):
@@ -73,7 +88,19 @@ def load(contender: str, model: str, batch_size: int):
             info[mod] = __import__(mod).__version__
         except (ImportError, AttributeError):
             pass
+    if ST_KWARGS[contender]["backend"] == "openvino":
+        info["ov_precision"] = ov_precision(st[0].auto_model)
     return run, info
+
+
+def ov_precision(model) -> str:
+    """The precision OpenVINO compiled the model for (its default follows the CPU's instructions)."""
+    for get in (lambda: model.compiled_model, lambda: model.request.get_compiled_model(), lambda: model.request):
+        try:
+            return str(get().get_property("INFERENCE_PRECISION_HINT"))
+        except Exception:  # noqa: BLE001, S112 - try the next way this optimum-intel release exposes it
+            continue
+    return "unknown"
 
 
 def main(argv=None) -> int:
@@ -90,7 +117,8 @@ def main(argv=None) -> int:
     r.add_argument("--vectors", default=None, help=".npy file for the normalised sentence vectors")
     r.add_argument("--batch-size", type=int, default=0, help="0: the contender's default")
     r.add_argument("--warmup", type=int, default=64)
-    r.add_argument("--threads", type=int, default=0)
+    r.add_argument("--threads", type=int, default=0,
+                   help="intra-op threads (torch, ONNX Runtime or OpenVINO); 0: each library's default")
     args = p.parse_args(argv)
     if args.cmd == "export":
         export(args.backend, args.model, args.out)
@@ -102,7 +130,7 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     with open(args.texts, encoding="utf-8") as f:
         texts = json.load(f)
-    run, info = load(args.contender, args.model, args.batch_size)
+    run, info = load(args.contender, args.model, args.batch_size, args.threads)
     run(texts[: args.warmup])
     t = time.perf_counter()
     vectors = run(texts)
