@@ -8,7 +8,7 @@
 # torch 2.13.0 goes in first: an unpinned torch would pull a multi-GB CUDA build.
 # benchmarks/throughput.py exports the bundled model offline (HF_HUB_OFFLINE=1) to ONNX and
 # OpenVINO IR under .models/ (git-ignored) the first time it runs a peer.
-# Usage:  bash benchmarks/peers/setup.sh [onnx] [openvino]    (about 8 GB of disk with both)
+# Usage:  bash benchmarks/peers/setup.sh [onnx] [openvino]    (a few GB of disk)
 set -euo pipefail -o noglob  # noglob: the pins below hold '*'
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PYTHON="${PYTHON:-python3}"
