@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Creates the optional peer environments of benchmarks/throughput.py, one virtual environment
-# per sentence-transformers backend, beside this script:
+# per sentence-transformers backend, at the repository's root (git-ignored):
 #   .venv-peer-onnx      sentence-transformers[onnx]      (optimum-onnx, onnxruntime)
 #   .venv-peer-openvino  sentence-transformers[openvino]  (optimum-intel, openvino)
 # Their extras may pin other transformers/optimum releases than bertviz_kit needs, so each
 # lives apart; the benchmark runs each peer in its own process with its own interpreter.
 # torch 2.13.0 goes in first: an unpinned torch would pull a multi-GB CUDA build.
 # benchmarks/throughput.py exports the bundled model offline (HF_HUB_OFFLINE=1) to ONNX and
-# OpenVINO IR under .models/ (git-ignored) the first time it runs a peer.
+# OpenVINO IR under .peer-models/ (git-ignored) the first time it runs a peer.
 # Usage:  bash benchmarks/peers/setup.sh [onnx] [openvino]    (a few GB of disk)
 set -euo pipefail -o noglob  # noglob: the pins below hold '*'
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PYTHON="${PYTHON:-python3}"
 # sentence-transformers release per backend: optimum-onnx 0.1 needs transformers < 4.58, which
 # sentence-transformers 6 (transformers >= 5) does not accept; optimum-intel 2.2 takes transformers 5.
@@ -25,7 +25,7 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 backends=("$@")
 [ ${#backends[@]} -eq 0 ] && backends=(onnx openvino)
 for b in "${backends[@]}"; do
-  venv="$HERE/.venv-peer-$b"
+  venv="$ROOT/.venv-peer-$b"
   echo "== $venv"
   [ -x "$venv/bin/python" ] || "$PYTHON" -m venv "$venv"
   rm -f "$venv/.installed"
