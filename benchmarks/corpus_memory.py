@@ -67,12 +67,18 @@ print(len(store), tuple(v.shape), round(float(a[-1]), 4), resource.getrusage(res
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--encode-n", type=int, default=5000, help="sentences for the encode measurement")
-    p.add_argument("--store-sizes", default="1000,10000", help="two store sizes (sentences)")
+    p.add_argument("--encode-n", type=int, default=5000, help="sentences for the encode measurement (0: skip it)")
+    p.add_argument("--store-sizes", default="1000,10000", help="two store sizes (sentences); '': skip")
     args = p.parse_args()
     t0 = time.perf_counter()
+    if args.encode_n:
+        encode_growth(args.encode_n)
+    store_analysis([int(s) for s in args.store_sizes.split(",")] if args.store_sizes else [])
+    print(f"total {time.perf_counter() - t0:.0f} s")
 
-    n, tokens, nbytes, before, peak_before, peak, after = map(int, run_snippet(ENCODE, str(args.encode_n))[-7:])
+
+def encode_growth(count: int) -> None:
+    n, tokens, nbytes, before, peak_before, peak, after = map(int, run_snippet(ENCODE, str(count))[-7:])
     mib = 1 / 1024
     growth = (max(peak, peak_before) - before) * 1024
     print(f"encode: {n} sentences, {tokens} tokens, all {7} layers kept in float32")
@@ -80,7 +86,11 @@ def main() -> None:
     print(f"  peak RSS growth:    {growth / 2**20:8.1f} MiB (RSS {before * mib:.0f} -> peak {peak * mib:.0f} MiB)")
     print(f"  ratio: {growth / nbytes:.3f}x the bytes kept (target <= 1.15x)")
 
-    sizes = [int(s) for s in args.store_sizes.split(",")]
+
+def store_analysis(sizes: list[int]) -> None:
+    if not sizes:
+        return
+    mib = 1 / 1024
     peaks = []
     with tempfile.TemporaryDirectory() as tmp:
         for size in sizes:
@@ -91,7 +101,6 @@ def main() -> None:
             print(f"store analysis: {count:>6s} sentences (anisotropy every pair + sentence_vectors), "
                   f"peak RSS {int(rss) * mib:7.1f} MiB, {seconds} s; top-layer anisotropy {aniso}")
     print(f"  peak RSS ratio {sizes[-1]} vs {sizes[0]} sentences: {peaks[-1] / peaks[0]:.2f}x (target <= 1.3x)")
-    print(f"total {time.perf_counter() - t0:.0f} s")
 
 
 if __name__ == "__main__":

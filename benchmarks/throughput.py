@@ -19,6 +19,15 @@ rotating order), reporting median tokens/s and the median of the per-round ratio
   fast tokenizer, length-sorted batches, the model, the mean of the last layer on the
   device: nothing kept), the floor of any toolkit that runs the model (target: within 85%).
 
+Then the peer table (``_peers.py``): every contender in a fresh process per round, in
+alternating rounds, on the same texts: bertviz_kit float32 and bfloat16 (all layers kept),
+sentence-transformers with its PyTorch, ONNX Runtime (fp32) and OpenVINO (fp32 and OpenVINO's
+default precision) backends, the last two from their own environments (``bash
+benchmarks/peers/setup.sh``; skipped with a note when absent). It prints tokens/s, ratios to the
+fastest peer, the agreement checks (fp32 within 1e-4 of sentence-transformers' PyTorch run,
+bfloat16 cosine >= 0.999) and the targets (float32 >= 1.25x the fastest fp32 peer, bfloat16 >=
+1.1x the fastest peer at any precision). ``--peer-rounds 0`` leaves it out.
+
 ``--model random-bert-base`` measures a BERT-base-shaped model (12 layers, 768 dims,
 random weights, the bundled tokenizer) offline: speed does not depend on the weights.
 ``--smoke`` runs everything on a few sentences (a check that the script works).
@@ -26,6 +35,8 @@ random weights, the bundled tokenizer) offline: speed does not depend on the wei
 Usage::
 
     python benchmarks/throughput.py                       # CPU, 2,000 sentences
+    bash benchmarks/peers/setup.sh                        # once: the ONNX and OpenVINO peers
+    python benchmarks/throughput.py --rounds 0 --peer-rounds 3   # the peer table alone
     python benchmarks/throughput.py --device cuda --n 10000 --batch-size 128 --st-batch-size 128
     python benchmarks/throughput.py --model random-bert-base --device cuda --n 10000 --batch-size 128
 """
@@ -46,6 +57,7 @@ from _common import (
     median,
     timed,
 )
+from _peers import run_peers
 
 
 def make_model(name: str | None) -> str | None:
@@ -89,10 +101,15 @@ def main(argv=None) -> int:
     p.add_argument("--model", default=None,
                    help="model folder or name (default: the bundled MiniLM); 'random-bert-base' builds a "
                         "BERT-base-shaped model with random weights and the bundled tokenizer")
+    p.add_argument("--peer-rounds", type=int, default=3,
+                   help="rounds of the peer table (each contender in a fresh process per round); 0: none")
     p.add_argument("--smoke", action="store_true", help="a few sentences, one round: checks the script runs")
     args = p.parse_args(argv)
     if args.smoke:
         args.n, args.rounds, args.loop_n, args.matmul_size = min(args.n, 48), 1, 4, 256
+        args.peer_rounds = min(args.peer_rounds, 1)
+    if args.rounds == 0:  # the peer table alone
+        return peer_table(args)
 
     import torch
     from sentence_transformers import SentenceTransformer
@@ -246,6 +263,24 @@ def main(argv=None) -> int:
             )
             print(f"{dt} vs float32 on the bank sentence (word vectors, sum_last4): "
                   f"min cosine {cos.min().item():.5f}, mean {cos.mean().item():.5f}")
+    if args.peer_rounds > 0:
+        print()
+        return peer_table(args)
+    return 0
+
+
+def peer_table(args) -> int:
+    """The peer comparison: each contender (bertviz_kit, sentence-transformers backends) in its own process."""
+    import bertviz_kit as bk
+
+    if args.device != "cpu" or args.model == "random-bert-base":
+        print("the peer table runs on the CPU with the bundled model or a model folder; left out")
+        return 0
+    texts = load_sentences(args.data, args.n)
+    model = args.model or bk.bundled_model_path()
+    n_tokens = sum(len(t) for t in bk.load(model).tokenizer(texts)["input_ids"])
+    dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
+    run_peers(model, texts, n_tokens, dtypes, max(args.peer_rounds, 1), args.batch_size, args.threads)
     return 0
 
 
