@@ -259,7 +259,7 @@ class Texts(Constraint):
     """One text or many: a str, a sequence of str, a NumPy array or a pandas Series (``tolist()``).
 
     The items are checked in the body (its message names the first one that is not a str).
-    ``single=False``: a sequence of str only (a str alone is refused).
+    ``single=False``: many texts only (a str alone is refused).
     """
 
     def __init__(self, single: bool = True) -> None:
@@ -270,10 +270,10 @@ class Texts(Constraint):
             return self.single
         if isinstance(value, (bytes, bytearray, torch.Tensor)):
             return False
-        return isinstance(value, Sequence) or (self.single and hasattr(value, "tolist"))
+        return isinstance(value, Sequence) or hasattr(value, "tolist")
 
     def describe(self) -> str:
-        return "a str or a sequence of str" if self.single else "a sequence of str"
+        return "a str or a sequence of str" if self.single else "a sequence of str (a list, a NumPy array, ...)"
 
     def message(self, name: str, value: Any, arguments: Mapping[str, Any]) -> str | None:
         if isinstance(value, (bytes, bytearray)):

@@ -23,7 +23,7 @@ __all__ = ["query_key_products", "TopNeurons", "top_neurons"]
 
 
 @validate_params({"r": Instance(LayerInternals, label="a LayerInternals (bk.layer_internals)"),
-                  "head": Interval(int, 0), "token": Interval(int)})
+                  "head": Interval(int), "token": Interval(int)})
 def query_key_products(r: LayerInternals, head: int, token: int) -> torch.Tensor:
     """What bertviz's neuron view shows: query x key, dimension by dimension, for one head and one query.
 
