@@ -41,6 +41,7 @@ __all__ = [
     "stored_row",
     "stored_layer_ids",
     "layer_rows",
+    "renamed_layers",
     "Layer",
     "Layers",
 ]
@@ -136,6 +137,21 @@ def stored_rows(layer_ids: tuple[int, ...], n_layers: int, idx: list[int], layer
             f"store; it has layers {layer_ids}."
         )
     return [where[i] for i in idx]
+
+
+def renamed_layers(layers: LayerSpec, layer: LayerSpec | None, function: str) -> LayerSpec:
+    """``layers``, or the spec given under its old name ``layer`` (a :class:`FutureWarning`).
+
+    A layer *spec* (an int, a list or a preset) is ``layers`` everywhere; ``layer`` is one int.
+    Functions that took a spec as ``layer`` keep accepting the old keyword for now.
+    """
+    if layer is None:
+        return layers
+    import warnings
+
+    warnings.warn(f"{function}(layer=...) is now {function}(layers=...): a layer spec is `layers` "
+                  f"everywhere (`layer` is one int); the old keyword will be removed.", FutureWarning, stacklevel=3)
+    return layer
 
 
 def layer_rows(

@@ -149,7 +149,7 @@ snippets, polarity = bk.datasets.sentence_polarity(per_class=150, order="grouped
 reviews = enc.encode(snippets)
 
 # %%
-sent = bk.sentence_vectors(reviews, layer=-1)
+sent = bk.sentence_vectors(reviews, layers=-1)
 print(tuple(sent.shape))
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
 bk.plot_projection(sent, polarity, method="pca", legend_title="polarity",

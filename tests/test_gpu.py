@@ -125,7 +125,7 @@ def test_corpus_functions_on_gpu(pair, texts):
         torch.testing.assert_close(a.float(), b.float(), atol=atol, rtol=1e-4)
 
     close(bk.layer_sentence_vectors(out), bk.layer_sentence_vectors(ref))
-    close(bk.sentence_vectors(out, layer="sum_last4"), bk.sentence_vectors(ref, layer="sum_last4"))
+    close(bk.sentence_vectors(out, layers="sum_last4"), bk.sentence_vectors(ref, layers="sum_last4"))
     assert bk.find_occurrences(out, "bank") == bk.find_occurrences(ref, "bank")
     close(bk.occurrence_vectors(out, "bank"), bk.occurrence_vectors(ref, "bank"))
     close(bk.layer_occurrence_vectors(out, "the"), bk.layer_occurrence_vectors(ref, "the"))

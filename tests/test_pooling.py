@@ -97,7 +97,7 @@ def test_sentence_vector_is_tutorial_formula(tiny_bank):
     assert torch.allclose(bk.sentence_vector(e, pooling="cls"), e.hidden_states[-1, 0])
     assert torch.allclose(bk.sentence_vector(e, pooling="max"), e.hidden_states[-1, 1:-1].max(0).values)
     ref4 = e.hidden_states[-4:, 1:-1].sum(0).mean(0)
-    assert torch.allclose(bk.sentence_vector(e, layer="sum_last4"), ref4, atol=1e-5)
+    assert torch.allclose(bk.sentence_vector(e, layers="sum_last4"), ref4, atol=1e-5)
 
 
 def test_sentence_vectors_batch(tiny):
@@ -265,3 +265,17 @@ def test_sentence_vectors_match_slow_reference(masks, layer, pooling, specials, 
     assert all(torch.equal(e.hidden_states, b) for e, b in zip(es, before))
     fast.add_(1.0)  # the result owns its memory
     assert all(torch.equal(e.hidden_states, b) for e, b in zip(es, before))
+
+
+def test_sentence_vectors_take_a_layer_spec_as_layers_and_the_old_keyword_warns(tiny):
+    """A layer spec is `layers` everywhere; `layer=` (the old name here) still works, with a FutureWarning."""
+    e = tiny.encode("the river bank")
+    es = tiny.encode(["the river bank", "a bank robber"])
+    for fn, data in ((bk.sentence_vector, e), (bk.sentence_vectors, es)):
+        new = fn(data, layers="sum_last4")
+        with pytest.warns(FutureWarning, match=r"\(layer=\.\.\.\) is now .*\(layers=\.\.\.\)"):
+            old = fn(data, layer="sum_last4")
+        assert torch.equal(new, old)
+        assert not torch.equal(new, fn(data))  # the spec is used, not ignored
+        with pytest.raises(bk.InvalidParameterError, match="layer must be"):
+            fn(data, layer=3.5)

@@ -35,9 +35,9 @@ def test_layer_sentence_vectors_match_sentence_vectors(labelled):
     stack = bk.layer_sentence_vectors(es)
     assert stack.shape == (es[0].n_layers + 1, len(es), es[0].dim)
     for layer in range(es[0].n_layers + 1):
-        assert torch.allclose(stack[layer], bk.sentence_vectors(es, layer=layer), atol=1e-6)
+        assert torch.allclose(stack[layer], bk.sentence_vectors(es, layers=layer), atol=1e-6)
     cls = bk.layer_sentence_vectors(es, pooling="cls")
-    assert torch.allclose(cls[2], bk.sentence_vectors(es, layer=2, pooling="cls"))
+    assert torch.allclose(cls[2], bk.sentence_vectors(es, layers=2, pooling="cls"))
 
 
 def test_probe_finds_the_informative_layer():
@@ -120,7 +120,7 @@ def test_fit_head_learns_frozen_features(tiny):
     out = m.transform(GOOD[:3])
     assert out.shape == (3, 2)
     feats = m.sentence_features(GOOD[:3])
-    assert torch.allclose(feats, bk.sentence_vectors(tiny.encode(GOOD[:3]), layer=-1), atol=1e-5)
+    assert torch.allclose(feats, bk.sentence_vectors(tiny.encode(GOOD[:3]), layers=-1), atol=1e-5)
     assert torch.allclose(out, m.head(feats).detach(), atol=1e-5)
 
 

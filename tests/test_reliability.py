@@ -161,8 +161,8 @@ def test_word_index_out_of_range(tiny_bank, i, j):
     [
         (lambda e: bk.word_vectors(e, layers=4), r"layers must be an int in \[-4, 3\].*got 4"),
         (lambda e: bk.word_vectors(e, layers="last_4"), r"got 'last_4'"),
-        (lambda e: bk.sentence_vector(e, layer=-5), r"layer must be .*got -5"),
-        (lambda e: bk.sentence_vector(e, layer="sum_last_4"), r"layer must be .*got 'sum_last_4'"),
+        (lambda e: bk.sentence_vector(e, layers=-5), r"layers must be .*got -5"),
+        (lambda e: bk.sentence_vector(e, layers="sum_last_4"), r"layers must be .*got 'sum_last_4'"),
         (lambda e: bk.span_vector(e, (0, 5), layers=[0, 10]), r"got \[0, 10\]"),
         (lambda e: bk.token_vectors(e, [1, 2], combine="avg"), r"combine must be one of .*got 'avg'"),
         (lambda e: bk.span_vector(e, (0, 5), subwords="median"), r"subwords must be one of .*got 'median'"),

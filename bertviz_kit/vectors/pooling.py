@@ -13,7 +13,7 @@ import torch
 
 from .._validation import Instance, InvalidParameterError, NoneOr, Options, is_int, validate_params
 from ..encoding import IS_CORPUS, IS_ENCODING, Corpus, Encoding, Encodings, as_corpus
-from ..layers import COMBINE_MODES, Layers, LayerSpec, layer_rows
+from ..layers import COMBINE_MODES, Layers, LayerSpec, layer_rows, renamed_layers
 
 __all__ = [
     "SUBWORD_MODES",
@@ -230,20 +230,24 @@ _SENTENCE_RULES = {
 }
 
 
-@validate_params({"e": _ENCODING, "layer": Layers("e"), **_SENTENCE_RULES})
+@validate_params({"e": _ENCODING, "layers": Layers("e"), **_SENTENCE_RULES,
+                  "layer": NoneOr(Layers("e"), "the old name of layers")})
 def sentence_vector(
     e: Encoding,
-    layer: LayerSpec = -1,
+    layers: LayerSpec = -1,
     pooling: str = "mean",
     specials: str = "exclude",
     combine: str | None = None,
+    *,
+    layer: LayerSpec | None = None,
 ) -> torch.Tensor:
     """One vector for the whole text: ``[dim']``.
 
     Parameters
     ----------
     e : Encoding
-    layer : int, list of int or preset name, default -1 (the last layer)
+    layers : int, list of int or preset name, default -1 (the last layer)
+        The layer spec, as in :func:`word_vectors` (``"sum_last4"``, ``[-4, -3]``, ...).
     pooling : {"mean", "cls", "max"}, default "mean"
         ``cls`` takes the first token's vector (``[CLS]``) whatever ``specials``.
     specials : {"exclude", "include"}, default "exclude"
@@ -254,8 +258,14 @@ def sentence_vector(
     ------
     ValueError
         For an empty text with ``specials="exclude"``: there is nothing to pool.
+
+    Notes
+    -----
+    The spec was called ``layer`` before; ``layer=`` still works and warns
+    (:class:`FutureWarning`): ``layer`` means one int everywhere else.
     """
-    rows, mode = layer_rows(e, layer, combine, "layer")
+    layers = renamed_layers(layers, layer, "sentence_vector")
+    rows, mode = layer_rows(e, layers, combine, "layers")
     return _sentences(token_major(e), torch.tensor([0, e.n_tokens]), e.word_index, rows, mode,
                       pooling, specials, lambda i: (f"e (text {e.text!r})"))[0]
 
@@ -289,13 +299,16 @@ def _sentences(
     return pool_tokens(hidden, rows, mode, text_index, n, pooling)
 
 
-@validate_params({"es": IS_CORPUS, "layer": Layers("es"), **_SENTENCE_RULES})
+@validate_params({"es": IS_CORPUS, "layers": Layers("es"), **_SENTENCE_RULES,
+                  "layer": NoneOr(Layers("es"), "the old name of layers")})
 def sentence_vectors(
     es: Corpus | Sequence[Encoding],
-    layer: LayerSpec = -1,
+    layers: LayerSpec = -1,
     pooling: str = "mean",
     specials: str = "exclude",
     combine: str | None = None,
+    *,
+    layer: LayerSpec | None = None,
 ) -> torch.Tensor:
     """One vector per text: ``[n_texts, dim']``. See :func:`sentence_vector`.
 
@@ -303,8 +316,10 @@ def sentence_vectors(
     :class:`~bertviz_kit.Store` (``bk.open_store``) or a list of
     :class:`~bertviz_kit.Encoding`. One vectorised pass per block of texts (a
     store streams shard by shard); the result is on the device of the hidden
-    states.
+    states. ``layers`` was called ``layer`` before (still accepted, with a
+    :class:`FutureWarning`).
     """
+    layer = renamed_layers(layers, layer, "sentence_vectors")
     layouts = _layouts(es)
     if len(layouts) > 1:  # a list mixing stored layers: one pass per layout, rows put back in order
         parts = [(idx, _sentence_pass([es[i] for i in idx], layer, pooling, specials, combine, idx))
@@ -331,7 +346,7 @@ def _sentence_pass(
     es: object, layer: LayerSpec, pooling: str, specials: str, combine: str | None, index: list[int] | None
 ) -> torch.Tensor:
     corpus = as_corpus(es, "es")
-    rows, mode = layer_rows(corpus, layer, combine, "layer")
+    rows, mode = layer_rows(corpus, layer, combine, "layers")
     out = []
     for first, b in corpus.blocks():
         def label(i: int, first: int = first, b: Encodings = b) -> str:
@@ -350,7 +365,7 @@ def layer_sentence_vectors(
 ) -> torch.Tensor:
     """One vector per text at every stored layer: ``[n_stored_layers, n_texts, dim]``.
 
-    Row ``k`` equals ``sentence_vectors(es, layer=layer_ids[k], pooling=pooling,
+    Row ``k`` equals ``sentence_vectors(es, layers=layer_ids[k], pooling=pooling,
     specials=specials)``, computed in the same single pass over the texts.
 
     Parameters
