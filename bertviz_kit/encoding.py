@@ -19,6 +19,16 @@ from ._validation import Instance, Interval, InvalidParameterError, NoneOr, as_i
 
 __all__ = ["Encoding", "Encodings", "Corpus", "as_corpus"]
 
+#: Storage dtype names and their torch dtypes: the one table that settings, encoders,
+#: stores and loading read (float32 first, the default of :class:`bertviz_kit.Settings`).
+TORCH_DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "bfloat16": torch.bfloat16,
+                                        "float16": torch.float16}
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """The short name of a torch dtype (``torch.float16`` -> ``"float16"``)."""
+    return str(dtype).replace("torch.", "")
+
 @dataclass(frozen=True, eq=False, repr=False)
 class Encoding:
     """Everything one forward pass tells about one text.
@@ -446,11 +456,10 @@ class Encodings(Corpus):
     def to(self, device: str | torch.device | None = None, dtype: torch.dtype | str | None = None) -> Encodings:
         """A copy with hidden states (and attentions) on ``device`` and/or in ``dtype``."""
         if isinstance(dtype, str):
-            from .config import DTYPES
-
-            if dtype not in DTYPES:
-                raise InvalidParameterError(f"dtype must be one of {DTYPES} or a torch.dtype; got {dtype!r}.")
-            dtype = getattr(torch, dtype)
+            if dtype not in TORCH_DTYPES:
+                raise InvalidParameterError(
+                    f"dtype must be one of {tuple(TORCH_DTYPES)} or a torch.dtype; got {dtype!r}.")
+            dtype = TORCH_DTYPES[dtype]
         hidden = self.hidden.to(device=device, dtype=dtype, copy=True)
         att = None if self.attentions is None else [a.to(device=device, dtype=dtype) for a in self.attentions]
         return Encodings(
@@ -507,7 +516,7 @@ class Encodings(Corpus):
         return (
             f"Encodings(n_texts={len(self)}, n_tokens={self.n_tokens}, "
             f"hidden_states={list(self.hidden_states.shape)}, layer_ids={list(self.layer_ids)}, "
-            f"dtype={str(self.dtype).replace('torch.', '')}, device={str(self.device)!r})"
+            f"dtype={dtype_name(self.dtype)}, device={str(self.device)!r})"
         )
 
 

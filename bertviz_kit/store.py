@@ -30,7 +30,7 @@ import torch
 
 from ._validation import PATH, Boolean, Interval, InvalidParameterError, NoneOr, SequenceOf, as_index, validate_params
 from .encoder import Encoder
-from .encoding import Corpus, Encoding, Encodings, describe_model
+from .encoding import TORCH_DTYPES, Corpus, Encoding, Encodings, describe_model, dtype_name
 from .fingerprint import config_digest, tokenizer_digest, weights_digest
 
 __all__ = ["open_store", "Store", "STORE_DTYPES", "CorruptStoreError"]
@@ -38,7 +38,8 @@ __all__ = ["open_store", "Store", "STORE_DTYPES", "CorruptStoreError"]
 FORMAT = "bertviz_kit.store"
 VERSION = 2  # 2: shard sizes and SHA-256 checksums, provenance (version 1 stores still open)
 MANIFEST = "manifest.json"
-STORE_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
+#: the dtypes a store may hold (:data:`bertviz_kit.encoding.TORCH_DTYPES`), float16 (extract's default) first
+STORE_DTYPES = dict(reversed(TORCH_DTYPES.items()))
 
 
 def fingerprint(texts: Sequence[str]) -> str:
@@ -99,7 +100,7 @@ def provenance_of(encoder: Encoder) -> dict[str, Any]:
         "config_digest": config_digest(encoder.model.config),
         "max_length": encoder.max_length,
         "stride": encoder.settings.stride,
-        "model_dtype": str(next(encoder.model.parameters()).dtype).replace("torch.", ""),
+        "model_dtype": dtype_name(next(encoder.model.parameters()).dtype),
         # the setting, not its timing-based choice under "auto" (each shard records the kernels it ran on)
         "cpu_linear": getattr(encoder.settings, "cpu_linear", "auto"),
         "versions": {
@@ -239,7 +240,7 @@ def shard_tensors(es: Encodings) -> dict[str, torch.Tensor]:
 
 
 _SAFETENSORS_DTYPES = {
-    "F16": torch.float16, "BF16": torch.bfloat16, "F32": torch.float32,
+    "F16": TORCH_DTYPES["float16"], "BF16": TORCH_DTYPES["bfloat16"], "F32": TORCH_DTYPES["float32"],
     "I32": torch.int32, "I64": torch.int64, "U8": torch.uint8,
 }
 
