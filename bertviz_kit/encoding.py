@@ -284,6 +284,7 @@ class Encodings(Corpus):
 
     @property
     def dim(self) -> int:
+        """Width of one hidden state."""
         return int(self.hidden.shape[-1])
 
     @property
@@ -303,10 +304,12 @@ class Encodings(Corpus):
 
     @property
     def dtype(self) -> torch.dtype:
+        """The torch dtype of the hidden states (the storage dtype chosen at encode time)."""
         return self.hidden.dtype
 
     @property
     def device(self) -> torch.device:
+        """The device holding the hidden states."""
         return self.hidden.device
 
     @property

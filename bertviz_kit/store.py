@@ -417,8 +417,10 @@ class Store(Corpus):
         return all(sum(s["count"] for s in m["shards"]) == m["n_texts"] for m in self._manifests)
 
     @property
-    def dtype(self) -> str:
-        return self._manifests[0]["dtype"]
+    def dtype(self) -> torch.dtype:
+        """The torch dtype of the stored hidden states, as :attr:`Encodings.dtype
+        <bertviz_kit.Encodings.dtype>` (the manifest keeps its name, ``"float16"``)."""
+        return TORCH_DTYPES[self._manifests[0]["dtype"]]
 
     @property
     def provenance(self) -> dict[str, Any]:

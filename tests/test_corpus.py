@@ -203,7 +203,7 @@ def test_probe_and_layer_sentence_vectors_take_a_store(tiny, store_of):
 
 def test_store_items_are_views_of_mapped_shards(tiny, store_of):
     store = store_of(TEXTS, dtype="float16", shard_size=3)
-    assert isinstance(store, bk.Corpus) and len(store) == len(TEXTS) and store.dtype == "float16"
+    assert isinstance(store, bk.Corpus) and len(store) == len(TEXTS) and store.dtype == torch.float16
     first = store.shard(0)
     assert isinstance(first, bk.Encodings) and first.dtype == torch.float16 and len(first) == 3
     item = store[1]
@@ -215,6 +215,37 @@ def test_store_items_are_views_of_mapped_shards(tiny, store_of):
     assert torch.allclose(fresh[1].hidden_states.float(), es[1].hidden_states, atol=1e-2)
     seen = [(first, len(b)) for first, b in store.blocks()]
     assert seen == [(0, 3), (3, 3), (6, 1)]
+
+
+def _contract(corpus, texts, ref):
+    """What every Corpus answers alike, checked against the reference encodings ``ref``."""
+    assert isinstance(corpus, bk.Corpus)
+    assert isinstance(corpus.dtype, torch.dtype) and corpus.dtype == ref.dtype
+    assert len(corpus) == len(texts)
+    assert (corpus.n_layers, corpus.layer_ids, corpus.dim) == (ref.n_layers, ref.layer_ids, ref.dim)
+    assert corpus.model_name == ref.model_name and corpus.model_fingerprint == ref.model_fingerprint != ""
+    items = list(corpus)
+    assert [e.text for e in items] == texts and all(isinstance(e, bk.Encoding) for e in items)
+    for i in (0, len(texts) - 1, -1, -len(texts)):
+        got, want = corpus[i], ref[i]
+        assert got.text == texts[i] and got.tokens == want.tokens and got.words == want.words
+        assert got.hidden_states.dtype == corpus.dtype
+        tol = 1e-5 if corpus.dtype == torch.float32 else 1e-2  # batches of other padding
+        assert torch.allclose(got.hidden_states.float(), want.hidden_states.float(), atol=tol)
+    for i in (len(texts), -len(texts) - 1):
+        with pytest.raises(IndexError):
+            corpus[i]
+    assert torch.equal(corpus.word_counts(), ref.word_counts())
+    assert [(first, len(b)) for first, b in corpus.blocks(max_tokens=1)] == [(i, 1) for i in range(len(texts))]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_encodings_and_store_keep_one_contract(tiny, store_of, dtype):
+    ref = tiny.encode(TEXTS, dtype=dtype)
+    _contract(ref, TEXTS, ref)
+    store = store_of(TEXTS, dtype=dtype, shard_size=3)
+    _contract(store, TEXTS, ref)
+    assert f"dtype={dtype!r}" in repr(store) and store.manifest["dtype"] == dtype
 
 
 def test_parts_open_as_one_store(tiny, tmp_path):
