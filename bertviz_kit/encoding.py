@@ -10,6 +10,7 @@ runs the model again.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -160,7 +161,7 @@ class Encoding:
         )
 
 
-class Corpus(Sequence[Encoding]):
+class Corpus(Sequence[Encoding], abc.ABC):
     """What every multi-text function reads: many texts from one model, read block by block.
 
     Implemented by :class:`Encodings` (in memory, on any device) and by
@@ -169,21 +170,68 @@ class Corpus(Sequence[Encoding]):
     hand out their texts as flat, token-major :class:`Encodings` blocks through
     :meth:`blocks`, so functions such as :func:`bertviz_kit.sentence_vectors` run
     one vectorised pass per block and use memory bounded by one block.
+
+    An abstract base class: a subclass defines :meth:`blocks`, :meth:`word_counts`,
+    ``__getitem__`` and ``__len__`` (instantiating one that lacks any of them raises
+    ``TypeError``), and the attributes below; it inherits the rest of the sequence
+    behaviour (iteration, ``in``, ``index``, ``count``, ``reversed``).
+
+    Attributes
+    ----------
+    n_layers : int
+        Transformer layers of the model.
+    layer_ids : tuple of int
+        Model layer of each stored layer (0 = embeddings).
+    dim : int
+        Width of one hidden state.
+    dtype : torch.dtype
+        Storage dtype of the hidden states.
+    model_name : str
+        Name or path of the model.
+    model_fingerprint : str
+        :attr:`bertviz_kit.Encoder.fingerprint` of the model (empty when unknown).
     """
 
     n_layers: int
     layer_ids: tuple[int, ...]
     dim: int
+    dtype: torch.dtype
     model_name: str
     model_fingerprint: str = ""
 
+    @abc.abstractmethod
     def blocks(self, max_tokens: int | None = None) -> Iterator[tuple[int, Encodings]]:  # pragma: no cover
-        """Yield ``(index of the block's first text, block)`` in text order."""
-        raise NotImplementedError
+        """Yield ``(index of the block's first text, block)`` in text order.
 
+        Parameters
+        ----------
+        max_tokens : int or None, default None
+            Most tokens per block (a single longer text is a block of its own); ``None``
+            for about 64 MiB of float32 per block.
+
+        Yields
+        ------
+        tuple of (int, Encodings)
+            The index of the block's first text in this corpus, and the block.
+        """
+
+    @abc.abstractmethod
     def word_counts(self) -> torch.Tensor:  # pragma: no cover
-        """Int64 tensor ``[n_texts]``: words per text (read without touching hidden states)."""
-        raise NotImplementedError
+        """Words per text, read without touching hidden states.
+
+        Returns
+        -------
+        torch.Tensor
+            Int64 tensor ``[n_texts]``.
+        """
+
+    @abc.abstractmethod
+    def __getitem__(self, i: int) -> Encoding:  # type: ignore[override]  # pragma: no cover
+        """Text ``i`` as an :class:`Encoding` (negative ``i`` counts from the end)."""
+
+    @abc.abstractmethod
+    def __len__(self) -> int:  # pragma: no cover
+        """Number of texts."""
 
     def _block_tokens(self, max_tokens: int | None) -> int:
         """Tokens per block so that a float32 copy of a block's layers stays near 64 MiB."""

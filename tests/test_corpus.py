@@ -299,3 +299,23 @@ def test_flat_states_equal_transformers_per_text(which, request):
             a, b = int(es.token_starts[i]), int(es.token_starts[i + 1])
             assert torch.allclose(es.hidden[a:b].transpose(0, 1), ref, atol=1e-4)
             assert es[i].input_ids.tolist() == inputs["input_ids"][0].tolist()
+
+
+def test_corpus_is_an_abstract_base(es):
+    members = {
+        "blocks": lambda self, max_tokens=None: es.blocks(max_tokens),
+        "word_counts": lambda self: es.word_counts(),
+        "__getitem__": lambda self, i: es[i],
+        "__len__": lambda self: len(es),
+    }
+    with pytest.raises(TypeError, match="abstract"):
+        bk.Corpus()
+    for missing in members:
+        partial = type("Partial", (bk.Corpus,), {k: v for k, v in members.items() if k != missing})
+        with pytest.raises(TypeError, match=missing):
+            partial()
+    attrs = {k: getattr(es, k) for k in ("n_layers", "layer_ids", "dim", "dtype", "model_name", "model_fingerprint")}
+    whole = type("Whole", (bk.Corpus,), {**members, **attrs})()
+    assert len(whole) == len(es) and [e.text for e in whole] == list(es.texts)
+    assert whole[-1].text == es.texts[-1] and list(reversed(whole))[0].text == es.texts[-1]
+    assert torch.equal(bk.sentence_vectors(whole, pooling="cls"), bk.sentence_vectors(es, pooling="cls"))
