@@ -319,3 +319,39 @@ def test_corpus_is_an_abstract_base(es):
     assert len(whole) == len(es) and [e.text for e in whole] == list(es.texts)
     assert whole[-1].text == es.texts[-1] and list(reversed(whole))[0].text == es.texts[-1]
     assert torch.equal(bk.sentence_vectors(whole, pooling="cls"), bk.sentence_vectors(es, pooling="cls"))
+
+
+def test_store_slices_are_lazy_views_equal_to_encodings_slices(tiny, store_of, monkeypatch):
+    import numpy as np
+
+    import bertviz_kit.store as store_mod
+
+    texts = [t for t in TEXTS if t] + ["the river bank", "a bank robber"]
+    store, es = store_of(texts, shard_size=3), tiny.encode(texts)
+
+    def refuse(path):
+        raise AssertionError(f"shard {path} opened")
+
+    monkeypatch.setattr(store_mod, "_map_shard", refuse)
+    bounds = [(1, 7), (-5, None), (np.int64(2), np.int64(6)), (4, 5), (0, 3)]
+    views = [store[a:b] for a, b in bounds]  # nothing is read here ...
+    nested = views[0][1:-1]
+    assert [len(v) for v in views] == [len(es[a:b]) for a, b in bounds] and len(nested) == 4
+    assert all(isinstance(v, bk.Corpus) and v.dtype == store.dtype for v in views) and "1:7" in repr(views[0])
+    monkeypatch.undo()  # ... and everything from here on does
+    for (a, b), view in [*zip(bounds, views), ((2, 6), nested)]:
+        ref = es[a:b]
+        assert [e.text for e in view] == list(ref.texts) and view[-1].text == ref.texts[-1]
+        assert torch.equal(view.word_counts(), ref.word_counts())
+        assert torch.allclose(bk.sentence_vectors(view), bk.sentence_vectors(ref), atol=1e-5)
+        assert torch.allclose(bk.layer_sentence_vectors(view), bk.layer_sentence_vectors(ref), atol=1e-5)
+        if len(ref) > 1:
+            assert torch.allclose(bk.anisotropy(view, n_pairs=None), bk.anisotropy(ref, n_pairs=None), atol=1e-5)
+    assert [f for f, _ in views[0].blocks(max_tokens=1)] == list(range(6))
+    assert len(store[5:2]) == 0 and len(store[100:]) == 0
+    with pytest.raises(bk.InvalidParameterError, match="step 1"):
+        store[::2]
+    with pytest.raises(IndexError):
+        views[3][1]
+    with pytest.raises(bk.InvalidParameterError, match="stop"):
+        bk.StoreView(store, 2, len(store) + 1)
