@@ -11,6 +11,7 @@ runs the model again.
 from __future__ import annotations
 
 import abc
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -400,13 +401,42 @@ class Encodings(Corpus):
                            torch.full_like(self.word_index, -1))
 
     @validate_params({"i": Interval(int)})
-    def tokens(self, i: int) -> tuple[str, ...]:
-        """Token strings of text ``i``."""
+    def text_tokens(self, i: int) -> tuple[str, ...]:
+        """Token strings of text ``i`` (``es[i].tokens`` without building the :class:`Encoding`).
+
+        Parameters
+        ----------
+        i : int
+            Index of the text.
+
+        Returns
+        -------
+        tuple of str
+            Its tokens, special tokens included.
+        """
         if self._tokens is not None:
             return tuple(self._tokens[i])
         a, b = int(self.token_starts[i]), int(self.token_starts[i + 1])
         table = self._token_table
         return tuple(table[t] for t in self.input_ids[a:b].tolist())
+
+    @validate_params({"i": Interval(int)})
+    def tokens(self, i: int) -> tuple[str, ...]:
+        """Deprecated name of :meth:`text_tokens` (``Encoding.tokens`` is an attribute, not a method).
+
+        Parameters
+        ----------
+        i : int
+            Index of the text.
+
+        Returns
+        -------
+        tuple of str
+            ``self.text_tokens(i)``, with a ``FutureWarning``.
+        """
+        warnings.warn("Encodings.tokens(i) is renamed Encodings.text_tokens(i); tokens(i) will be removed.",
+                      FutureWarning, stacklevel=2)
+        return self.text_tokens(i)
 
     @validate_params({"i": Interval(int)})
     def words(self, i: int) -> tuple[str, ...]:
@@ -436,7 +466,7 @@ class Encodings(Corpus):
         wi = self.word_index[s:e].tolist()
         return Encoding(
             text=text,
-            tokens=self.tokens(i),
+            tokens=self.text_tokens(i),
             input_ids=self.input_ids[s:e],
             word_ids=tuple(None if w < 0 else w for w in wi),
             offsets=tuple(map(tuple, self.offsets[s:e].tolist())),

@@ -355,3 +355,10 @@ def test_store_slices_are_lazy_views_equal_to_encodings_slices(tiny, store_of, m
         views[3][1]
     with pytest.raises(bk.InvalidParameterError, match="stop"):
         bk.StoreView(store, 2, len(store) + 1)
+
+
+def test_text_tokens_and_the_deprecated_tokens_method(es):
+    for i in range(len(es)):
+        assert es.text_tokens(i) == es[i].tokens and len(es.text_tokens(i)) == int(es.lengths[i])
+    with pytest.warns(FutureWarning, match="text_tokens"):
+        assert es.tokens(1) == es.text_tokens(1)
