@@ -56,7 +56,7 @@ from .plot.search import plot_nearest_contexts
 from .plot.similarity import plot_histogram, plot_layer_similarity, plot_similarity_heatmap
 from .search.exact import ContextMatch, ContextMatches, nearest_contexts
 from .search.index import INDEX_KINDS, ContextIndex, build_context_index, load_context_index
-from .store import CorruptStoreError, Store, open_store
+from .store import CorruptStoreError, Store, StoreView, open_store
 from .vectors.addressing import attention_units, occurrence_labels
 from .vectors.pooling import (
     POOLING_MODES,
@@ -136,6 +136,7 @@ __all__ = [
     "extract_part",
     "open_store",
     "Store",
+    "StoreView",
     "CorruptStoreError",
     "Explorer",
     "explore",

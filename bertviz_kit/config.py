@@ -17,11 +17,12 @@ from typing import Any
 import yaml
 
 from ._validation import PATH, Instance, InvalidParameterError, Unchecked, validate_params
+from .encoding import TORCH_DTYPES
 from .kernels import CPU_LINEAR
 
 __all__ = ["Settings", "read_settings", "DTYPES", "DEVICES", "MODEL_ENV", "model_from_env"]
 
-DTYPES = ("float32", "bfloat16", "float16")
+DTYPES = tuple(TORCH_DTYPES)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 #: Environment variable naming the default model (a folder or a Hub name), read when no model is given.

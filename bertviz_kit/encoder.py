@@ -37,7 +37,7 @@ from ._validation import (
     validate_params,
 )
 from .batching import Batch, Plan
-from .encoding import Encoding, Encodings
+from .encoding import TORCH_DTYPES, Encoding, Encodings
 from .fingerprint import model_fingerprint
 from .kernels import PackedLinears, choose_cpu_linear, onednn_available
 from .layers import Layers, stored_layer_ids
@@ -49,7 +49,7 @@ __all__ = ["Encoder"]
 
 logger = logging.getLogger(__name__)
 
-STORAGE_DTYPES = ("float32", "bfloat16", "float16")
+STORAGE_DTYPES = tuple(TORCH_DTYPES)
 
 
 def _renumber(word_ids: Sequence[int | None]) -> tuple[int | None, ...]:
@@ -274,9 +274,9 @@ class Encoder:
                 f"load the model on a GPU (bk.load(device='cuda')) to keep hidden states there."
             )
         if not items:
-            return self._empty(layer_ids, getattr(torch, dtype), where)
+            return self._empty(layer_ids, TORCH_DTYPES[dtype], where)
         self._warn_literal_specials(items)
-        result = self._encode(list(items), batch_size, attentions, progress, layer_ids, getattr(torch, dtype), where)
+        result = self._encode(list(items), batch_size, attentions, progress, layer_ids, TORCH_DTYPES[dtype], where)
         return result[0] if single else result
 
     def _empty(self, layer_ids: list[int], dtype: torch.dtype, device: torch.device) -> Encodings:

@@ -10,6 +10,8 @@ runs the model again.
 
 from __future__ import annotations
 
+import abc
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -18,6 +20,16 @@ import torch
 from ._validation import Instance, Interval, InvalidParameterError, NoneOr, as_index, validate_params
 
 __all__ = ["Encoding", "Encodings", "Corpus", "as_corpus"]
+
+#: Storage dtype names and their torch dtypes: the one table that settings, encoders,
+#: stores and loading read (float32 first, the default of :class:`bertviz_kit.Settings`).
+TORCH_DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "bfloat16": torch.bfloat16,
+                                        "float16": torch.float16}
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """The short name of a torch dtype (``torch.float16`` -> ``"float16"``)."""
+    return str(dtype).replace("torch.", "")
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Encoding:
@@ -150,7 +162,7 @@ class Encoding:
         )
 
 
-class Corpus(Sequence[Encoding]):
+class Corpus(Sequence[Encoding], abc.ABC):
     """What every multi-text function reads: many texts from one model, read block by block.
 
     Implemented by :class:`Encodings` (in memory, on any device) and by
@@ -159,21 +171,68 @@ class Corpus(Sequence[Encoding]):
     hand out their texts as flat, token-major :class:`Encodings` blocks through
     :meth:`blocks`, so functions such as :func:`bertviz_kit.sentence_vectors` run
     one vectorised pass per block and use memory bounded by one block.
+
+    An abstract base class: a subclass defines :meth:`blocks`, :meth:`word_counts`,
+    ``__getitem__`` and ``__len__`` (instantiating one that lacks any of them raises
+    ``TypeError``), and the attributes below; it inherits the rest of the sequence
+    behaviour (iteration, ``in``, ``index``, ``count``, ``reversed``).
+
+    Attributes
+    ----------
+    n_layers : int
+        Transformer layers of the model.
+    layer_ids : tuple of int
+        Model layer of each stored layer (0 = embeddings).
+    dim : int
+        Width of one hidden state.
+    dtype : torch.dtype
+        Storage dtype of the hidden states.
+    model_name : str
+        Name or path of the model.
+    model_fingerprint : str
+        :attr:`bertviz_kit.Encoder.fingerprint` of the model (empty when unknown).
     """
 
     n_layers: int
     layer_ids: tuple[int, ...]
     dim: int
+    dtype: torch.dtype
     model_name: str
     model_fingerprint: str = ""
 
+    @abc.abstractmethod
     def blocks(self, max_tokens: int | None = None) -> Iterator[tuple[int, Encodings]]:  # pragma: no cover
-        """Yield ``(index of the block's first text, block)`` in text order."""
-        raise NotImplementedError
+        """Yield ``(index of the block's first text, block)`` in text order.
 
+        Parameters
+        ----------
+        max_tokens : int or None, default None
+            Most tokens per block (a single longer text is a block of its own); ``None``
+            for about 64 MiB of float32 per block.
+
+        Yields
+        ------
+        tuple of (int, Encodings)
+            The index of the block's first text in this corpus, and the block.
+        """
+
+    @abc.abstractmethod
     def word_counts(self) -> torch.Tensor:  # pragma: no cover
-        """Int64 tensor ``[n_texts]``: words per text (read without touching hidden states)."""
-        raise NotImplementedError
+        """Words per text, read without touching hidden states.
+
+        Returns
+        -------
+        torch.Tensor
+            Int64 tensor ``[n_texts]``.
+        """
+
+    @abc.abstractmethod
+    def __getitem__(self, i: int) -> Encoding:  # type: ignore[override]  # pragma: no cover
+        """Text ``i`` as an :class:`Encoding` (negative ``i`` counts from the end)."""
+
+    @abc.abstractmethod
+    def __len__(self) -> int:  # pragma: no cover
+        """Number of texts."""
 
     def _block_tokens(self, max_tokens: int | None) -> int:
         """Tokens per block so that a float32 copy of a block's layers stays near 64 MiB."""
@@ -274,6 +333,7 @@ class Encodings(Corpus):
 
     @property
     def dim(self) -> int:
+        """Width of one hidden state."""
         return int(self.hidden.shape[-1])
 
     @property
@@ -293,10 +353,12 @@ class Encodings(Corpus):
 
     @property
     def dtype(self) -> torch.dtype:
+        """The torch dtype of the hidden states (the storage dtype chosen at encode time)."""
         return self.hidden.dtype
 
     @property
     def device(self) -> torch.device:
+        """The device holding the hidden states."""
         return self.hidden.device
 
     @property
@@ -339,13 +401,42 @@ class Encodings(Corpus):
                            torch.full_like(self.word_index, -1))
 
     @validate_params({"i": Interval(int)})
-    def tokens(self, i: int) -> tuple[str, ...]:
-        """Token strings of text ``i``."""
+    def text_tokens(self, i: int) -> tuple[str, ...]:
+        """Token strings of text ``i`` (``es[i].tokens`` without building the :class:`Encoding`).
+
+        Parameters
+        ----------
+        i : int
+            Index of the text.
+
+        Returns
+        -------
+        tuple of str
+            Its tokens, special tokens included.
+        """
         if self._tokens is not None:
             return tuple(self._tokens[i])
         a, b = int(self.token_starts[i]), int(self.token_starts[i + 1])
         table = self._token_table
         return tuple(table[t] for t in self.input_ids[a:b].tolist())
+
+    @validate_params({"i": Interval(int)})
+    def tokens(self, i: int) -> tuple[str, ...]:
+        """Deprecated name of :meth:`text_tokens` (``Encoding.tokens`` is an attribute, not a method).
+
+        Parameters
+        ----------
+        i : int
+            Index of the text.
+
+        Returns
+        -------
+        tuple of str
+            ``self.text_tokens(i)``, with a ``FutureWarning``.
+        """
+        warnings.warn("Encodings.tokens(i) is renamed Encodings.text_tokens(i); tokens(i) will be removed.",
+                      FutureWarning, stacklevel=2)
+        return self.text_tokens(i)
 
     @validate_params({"i": Interval(int)})
     def words(self, i: int) -> tuple[str, ...]:
@@ -375,7 +466,7 @@ class Encodings(Corpus):
         wi = self.word_index[s:e].tolist()
         return Encoding(
             text=text,
-            tokens=self.tokens(i),
+            tokens=self.text_tokens(i),
             input_ids=self.input_ids[s:e],
             word_ids=tuple(None if w < 0 else w for w in wi),
             offsets=tuple(map(tuple, self.offsets[s:e].tolist())),
@@ -446,11 +537,10 @@ class Encodings(Corpus):
     def to(self, device: str | torch.device | None = None, dtype: torch.dtype | str | None = None) -> Encodings:
         """A copy with hidden states (and attentions) on ``device`` and/or in ``dtype``."""
         if isinstance(dtype, str):
-            from .config import DTYPES
-
-            if dtype not in DTYPES:
-                raise InvalidParameterError(f"dtype must be one of {DTYPES} or a torch.dtype; got {dtype!r}.")
-            dtype = getattr(torch, dtype)
+            if dtype not in TORCH_DTYPES:
+                raise InvalidParameterError(
+                    f"dtype must be one of {tuple(TORCH_DTYPES)} or a torch.dtype; got {dtype!r}.")
+            dtype = TORCH_DTYPES[dtype]
         hidden = self.hidden.to(device=device, dtype=dtype, copy=True)
         att = None if self.attentions is None else [a.to(device=device, dtype=dtype) for a in self.attentions]
         return Encodings(
@@ -507,7 +597,7 @@ class Encodings(Corpus):
         return (
             f"Encodings(n_texts={len(self)}, n_tokens={self.n_tokens}, "
             f"hidden_states={list(self.hidden_states.shape)}, layer_ids={list(self.layer_ids)}, "
-            f"dtype={str(self.dtype).replace('torch.', '')}, device={str(self.device)!r})"
+            f"dtype={dtype_name(self.dtype)}, device={str(self.device)!r})"
         )
 
 

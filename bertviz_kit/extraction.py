@@ -251,7 +251,7 @@ def _write_shard(
     es = encoder.encode(chunk, batch_size=batch_size, layers=layer_ids, dtype=dtype)
     meta = {
         "texts": json.dumps(chunk, ensure_ascii=False),
-        "tokens": json.dumps([list(es.tokens(i)) for i in range(len(es))], ensure_ascii=False),
+        "tokens": json.dumps([list(es.text_tokens(i)) for i in range(len(es))], ensure_ascii=False),
         "windows": json.dumps([list(map(list, es.windows(i))) for i in range(len(es))]),
         "manifest_key": key,
         "start": str(start), "count": str(len(chunk)),

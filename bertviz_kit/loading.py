@@ -25,6 +25,7 @@ import torch
 from ._validation import PATH, TEXT, Boolean, Instance, InvalidParameterError, NoneOr, check, validate_params
 from .config import MODEL_ENV, Settings, model_from_env, read_settings
 from .encoder import Encoder
+from .encoding import TORCH_DTYPES
 
 __all__ = ["load", "download", "bundled_model_path", "resolve_device", "quiet_transformers", "DOWNLOAD_PATTERNS"]
 
@@ -32,7 +33,6 @@ logger = logging.getLogger(__name__)
 
 BUNDLED_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
-_TORCH_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 @validate_params({})
@@ -417,7 +417,7 @@ def _load_model(
     from transformers import AutoModel
 
     kwargs = _hub_kwargs(settings)
-    kwargs["dtype"] = _TORCH_DTYPES[settings.dtype]
+    kwargs["dtype"] = TORCH_DTYPES[settings.dtype]
     kwargs["use_safetensors"] = settings.use_safetensors
     if settings.attentions:
         kwargs["attn_implementation"] = "eager"

@@ -28,17 +28,28 @@ from typing import Any
 
 import torch
 
-from ._validation import PATH, Boolean, Interval, InvalidParameterError, NoneOr, SequenceOf, as_index, validate_params
+from ._validation import (
+    PATH,
+    Boolean,
+    Instance,
+    Interval,
+    InvalidParameterError,
+    NoneOr,
+    SequenceOf,
+    as_index,
+    validate_params,
+)
 from .encoder import Encoder
-from .encoding import Corpus, Encoding, Encodings, describe_model
+from .encoding import TORCH_DTYPES, Corpus, Encoding, Encodings, describe_model, dtype_name
 from .fingerprint import config_digest, tokenizer_digest, weights_digest
 
-__all__ = ["open_store", "Store", "STORE_DTYPES", "CorruptStoreError"]
+__all__ = ["open_store", "Store", "StoreView", "STORE_DTYPES", "CorruptStoreError"]
 
 FORMAT = "bertviz_kit.store"
 VERSION = 2  # 2: shard sizes and SHA-256 checksums, provenance (version 1 stores still open)
 MANIFEST = "manifest.json"
-STORE_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
+#: the dtypes a store may hold (:data:`bertviz_kit.encoding.TORCH_DTYPES`), float16 (extract's default) first
+STORE_DTYPES = dict(reversed(TORCH_DTYPES.items()))
 
 
 def fingerprint(texts: Sequence[str]) -> str:
@@ -99,7 +110,7 @@ def provenance_of(encoder: Encoder) -> dict[str, Any]:
         "config_digest": config_digest(encoder.model.config),
         "max_length": encoder.max_length,
         "stride": encoder.settings.stride,
-        "model_dtype": str(next(encoder.model.parameters()).dtype).replace("torch.", ""),
+        "model_dtype": dtype_name(next(encoder.model.parameters()).dtype),
         # the setting, not its timing-based choice under "auto" (each shard records the kernels it ran on)
         "cpu_linear": getattr(encoder.settings, "cpu_linear", "auto"),
         "versions": {
@@ -239,7 +250,7 @@ def shard_tensors(es: Encodings) -> dict[str, torch.Tensor]:
 
 
 _SAFETENSORS_DTYPES = {
-    "F16": torch.float16, "BF16": torch.bfloat16, "F32": torch.float32,
+    "F16": TORCH_DTYPES["float16"], "BF16": TORCH_DTYPES["bfloat16"], "F32": TORCH_DTYPES["float32"],
     "I32": torch.int32, "I64": torch.int64, "U8": torch.uint8,
 }
 
@@ -346,7 +357,8 @@ class Store(Corpus):
     ``layer_ids``, in the store's dtype; pooling functions compute in
     float32), and every multi-text function (:func:`bertviz_kit.sentence_vectors`,
     :func:`bertviz_kit.anisotropy`, ...) accepts a store and streams it shard
-    by shard, with memory bounded by one shard.
+    by shard, with memory bounded by one shard. ``store[a:b]`` is a :class:`StoreView`
+    of those texts, which reads nothing until used.
 
     Parts of a distributed extraction (``corpus/part-00000``, ``corpus/part-00001``,
     ...) open as one store: give the parent folder, or a list of folders.
@@ -416,8 +428,10 @@ class Store(Corpus):
         return all(sum(s["count"] for s in m["shards"]) == m["n_texts"] for m in self._manifests)
 
     @property
-    def dtype(self) -> str:
-        return self._manifests[0]["dtype"]
+    def dtype(self) -> torch.dtype:
+        """The torch dtype of the stored hidden states, as :attr:`Encodings.dtype
+        <bertviz_kit.Encodings.dtype>` (the manifest keeps its name, ``"float16"``)."""
+        return TORCH_DTYPES[self._manifests[0]["dtype"]]
 
     @property
     def provenance(self) -> dict[str, Any]:
@@ -515,11 +529,18 @@ class Store(Corpus):
             windows=windows,
         )
 
-    def __getitem__(self, i: int) -> Encoding:  # type: ignore[override]
+    def __getitem__(self, i: int | slice) -> Encoding | StoreView:  # type: ignore[override]
+        """Text ``i`` as an :class:`~bertviz_kit.Encoding` view of its mapped shard, or for a
+        slice ``a:b`` (step 1) a :class:`StoreView` of those texts that reads nothing until used."""
         n = len(self)
+        if isinstance(i, slice):
+            a, b, step = i.indices(n)
+            if step != 1:
+                raise InvalidParameterError(f"Store slices must be contiguous (step 1); got step {step}.")
+            return StoreView(self, a, max(a, b))
         i = as_index(i)
         if isinstance(i, bool) or not isinstance(i, int) or not -n <= i < n:
-            raise IndexError(f"store index must be an int in [{-n}, {n - 1}]; got {i!r}.")
+            raise IndexError(f"store index must be an int in [{-n}, {n - 1}] or a slice; got {i!r}.")
         i %= n
         k = bisect.bisect_right(self._starts, i) - 1
         return self.shard(k)[i - self._starts[k]]  # type: ignore[return-value]
@@ -541,19 +562,103 @@ class Store(Corpus):
     @validate_params({})
     def word_counts(self) -> torch.Tensor:
         """Words per text, read from the shards' small tensors (hidden states are not touched)."""
-        out = []
-        for file, _ in self._shards:
-            tensors, _ = _map_shard(file)  # mapped: only the pages of these two tensors are read
-            try:
-                wid, lengths = tensors["word_ids"].long(), tensors["lengths"].long()
-                text = torch.repeat_interleave(torch.arange(lengths.numel()), lengths)
-                counts = torch.zeros(lengths.numel(), dtype=torch.long)
-                real = wid >= 0
-                out.append(counts.scatter_reduce_(0, text[real], wid[real] + 1, reduce="amax"))
-            except (KeyError, RuntimeError, ValueError, IndexError) as err:
-                raise CorruptStoreError(f"shard {str(file)!r} does not hold a valid extraction ({err}); rerun "
-                                        f"bk.extract with the same encoder, texts and options on its folder.") from None
+        out = [self._shard_word_counts(k) for k in range(len(self._shards))]
         return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
+
+    def _shard_word_counts(self, k: int) -> torch.Tensor:
+        """Words per text of shard ``k``, from its word ids and lengths (mapped: only their pages are read)."""
+        file = self._shards[k][0]
+        tensors, _ = _map_shard(file)
+        try:
+            wid, lengths = tensors["word_ids"].long(), tensors["lengths"].long()
+            text = torch.repeat_interleave(torch.arange(lengths.numel()), lengths)
+            counts = torch.zeros(lengths.numel(), dtype=torch.long)
+            real = wid >= 0
+            return counts.scatter_reduce_(0, text[real], wid[real] + 1, reduce="amax")
+        except (KeyError, RuntimeError, ValueError, IndexError) as err:
+            raise CorruptStoreError(f"shard {str(file)!r} does not hold a valid extraction ({err}); rerun "
+                                    f"bk.extract with the same encoder, texts and options on its folder.") from None
+
+    def _shard_ranges(self, start: int, stop: int) -> Iterator[tuple[int, int, int]]:
+        """``(shard k, first, end)`` for the shards holding texts ``start:stop``: texts
+        ``first:end`` of shard ``k`` (its own numbering), in order. Reads nothing."""
+        for k, s0 in enumerate(self._starts):
+            count = self._shards[k][1]["count"]
+            a, b = max(start, s0), min(stop, s0 + count)
+            if a < b:
+                yield k, a - s0, b - s0
+
+
+class StoreView(Corpus):
+    """Texts ``start:stop`` of a :class:`Store`: what ``store[a:b]`` returns.
+
+    A lazy :class:`~bertviz_kit.Corpus`: making it reads no shard, and using it
+    (:meth:`blocks`, :meth:`word_counts`, indexing, iteration) maps only the shards
+    that hold its texts, as the store does; nothing is copied. Slicing a view gives
+    a view of the same store.
+
+    Attributes
+    ----------
+    store : Store
+        The store the texts belong to.
+    start, stop : int
+        The texts ``store[start:stop]``, numbered in the store.
+    """
+
+    @validate_params({"store": Instance(Store, label="a Store (bk.open_store)"),
+                      "start": Interval(int, 0), "stop": Interval(int, 0)})
+    def __init__(self, store: Store, start: int, stop: int) -> None:
+        if not start <= stop <= len(store):
+            raise InvalidParameterError(
+                f"start and stop must satisfy 0 <= start <= stop <= {len(store)} (the store's texts); "
+                f"got start={start!r}, stop={stop!r}.")
+        self.store, self.start, self.stop = store, int(start), int(stop)
+        self.n_layers, self.layer_ids, self.dim = store.n_layers, store.layer_ids, store.dim
+        self.model_name, self.model_fingerprint = store.model_name, store.model_fingerprint
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The torch dtype of the stored hidden states (:attr:`Store.dtype`)."""
+        return self.store.dtype
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def __getitem__(self, i: int | slice) -> Encoding | StoreView:  # type: ignore[override]
+        """Text ``i`` of the view as an :class:`~bertviz_kit.Encoding`, or a slice as a view."""
+        n = len(self)
+        if isinstance(i, slice):
+            a, b, step = i.indices(n)
+            if step != 1:
+                raise InvalidParameterError(f"Store slices must be contiguous (step 1); got step {step}.")
+            return StoreView(self.store, self.start + a, self.start + max(a, b))
+        i = as_index(i)
+        if isinstance(i, bool) or not isinstance(i, int) or not -n <= i < n:
+            raise IndexError(f"store index must be an int in [{-n}, {n - 1}] or a slice; got {i!r}.")
+        return self.store[self.start + i % n]  # type: ignore[return-value]
+
+    def __iter__(self) -> Iterator[Encoding]:
+        for k, a, b in self.store._shard_ranges(self.start, self.stop):
+            yield from self.store.shard(k)[a:b]  # type: ignore[misc]
+
+    @validate_params({"max_tokens": NoneOr(Interval(int, 1), "about 64 MiB of float32 per block")})
+    def blocks(self, max_tokens: int | None = None) -> Iterator[tuple[int, Encodings]]:
+        """Yield ``(first text index in the view, block)`` shard by shard, as :meth:`Store.blocks`."""
+        at = 0
+        for k, a, b in self.store._shard_ranges(self.start, self.stop):
+            for first, block in self.store.shard(k)[a:b].blocks(max_tokens):  # type: ignore[union-attr]
+                yield at + first, block
+            at += b - a
+            self.store._cache = None  # drop the mapping before the next shard
+
+    @validate_params({})
+    def word_counts(self) -> torch.Tensor:
+        """Words per text of the view, read from the small tensors of the shards that hold them."""
+        out = [self.store._shard_word_counts(k)[a:b] for k, a, b in self.store._shard_ranges(self.start, self.stop)]
+        return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
+
+    def __repr__(self) -> str:
+        return f"StoreView(store={str(self.store.path)!r}, texts={self.start}:{self.stop}, dtype={self.dtype})"
 
 
 @validate_params(_OPEN_RULES)

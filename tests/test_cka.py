@@ -158,7 +158,7 @@ def _with_hidden(es, hidden):
     """The same texts with other hidden states (layers made to differ, and offset)."""
     return Encodings(texts=es.texts, hidden=hidden, token_starts=es.token_starts, input_ids=es.input_ids,
                      word_index=es.word_index, offsets=es.offsets, layer_ids=es.layer_ids,
-                     n_layers=es.n_layers, tokens=[es.tokens(i) for i in range(len(es))])
+                     n_layers=es.n_layers, tokens=[es.text_tokens(i) for i in range(len(es))])
 
 
 @pytest.fixture(scope="module")

@@ -113,9 +113,11 @@ class Wrong:
 
 
 @pytest.fixture(scope="module")
-def samples(tiny, tiny_bank):
-    es = tiny.encode([BANK_TEXT, "the river bank was muddy"])
-    return {bk.Encoding: tiny_bank, bk.Corpus: es, bk.Encodings: es, bk.Encoder: tiny}
+def samples(tiny, tiny_bank, tmp_path_factory):
+    texts = [BANK_TEXT, "the river bank was muddy"]
+    es = tiny.encode(texts)
+    store = bk.extract(tiny, texts, tmp_path_factory.mktemp("store"), progress=False)
+    return {bk.Encoding: tiny_bank, bk.Corpus: es, bk.Encodings: es, bk.Encoder: tiny, bk.Store: store}
 
 
 def interval_value(c: Interval) -> object:
@@ -131,6 +133,9 @@ PLAIN = {str: "x", os.PathLike: "x", int: 1, float: 1.0, torch.Tensor: torch.zer
 
 
 def instance_value(c: Instance, samples: Mapping[type, object]) -> object:
+    for t in c.types:  # a sample of exactly the type asked for first (a Store, not any Corpus)
+        if t in samples:
+            return samples[t]
     for t in c.types:
         for k, v in samples.items():
             if issubclass(t, k) or issubclass(k, t):

@@ -203,7 +203,7 @@ def test_probe_and_layer_sentence_vectors_take_a_store(tiny, store_of):
 
 def test_store_items_are_views_of_mapped_shards(tiny, store_of):
     store = store_of(TEXTS, dtype="float16", shard_size=3)
-    assert isinstance(store, bk.Corpus) and len(store) == len(TEXTS) and store.dtype == "float16"
+    assert isinstance(store, bk.Corpus) and len(store) == len(TEXTS) and store.dtype == torch.float16
     first = store.shard(0)
     assert isinstance(first, bk.Encodings) and first.dtype == torch.float16 and len(first) == 3
     item = store[1]
@@ -215,6 +215,37 @@ def test_store_items_are_views_of_mapped_shards(tiny, store_of):
     assert torch.allclose(fresh[1].hidden_states.float(), es[1].hidden_states, atol=1e-2)
     seen = [(first, len(b)) for first, b in store.blocks()]
     assert seen == [(0, 3), (3, 3), (6, 1)]
+
+
+def _contract(corpus, texts, ref):
+    """What every Corpus answers alike, checked against the reference encodings ``ref``."""
+    assert isinstance(corpus, bk.Corpus)
+    assert isinstance(corpus.dtype, torch.dtype) and corpus.dtype == ref.dtype
+    assert len(corpus) == len(texts)
+    assert (corpus.n_layers, corpus.layer_ids, corpus.dim) == (ref.n_layers, ref.layer_ids, ref.dim)
+    assert corpus.model_name == ref.model_name and corpus.model_fingerprint == ref.model_fingerprint != ""
+    items = list(corpus)
+    assert [e.text for e in items] == texts and all(isinstance(e, bk.Encoding) for e in items)
+    for i in (0, len(texts) - 1, -1, -len(texts)):
+        got, want = corpus[i], ref[i]
+        assert got.text == texts[i] and got.tokens == want.tokens and got.words == want.words
+        assert got.hidden_states.dtype == corpus.dtype
+        tol = 1e-5 if corpus.dtype == torch.float32 else 1e-2  # batches of other padding
+        assert torch.allclose(got.hidden_states.float(), want.hidden_states.float(), atol=tol)
+    for i in (len(texts), -len(texts) - 1):
+        with pytest.raises(IndexError):
+            corpus[i]
+    assert torch.equal(corpus.word_counts(), ref.word_counts())
+    assert [(first, len(b)) for first, b in corpus.blocks(max_tokens=1)] == [(i, 1) for i in range(len(texts))]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_encodings_and_store_keep_one_contract(tiny, store_of, dtype):
+    ref = tiny.encode(TEXTS, dtype=dtype)
+    _contract(ref, TEXTS, ref)
+    store = store_of(TEXTS, dtype=dtype, shard_size=3)
+    _contract(store, TEXTS, ref)
+    assert f"dtype={dtype!r}" in repr(store) and store.manifest["dtype"] == dtype
 
 
 def test_parts_open_as_one_store(tiny, tmp_path):
@@ -268,3 +299,66 @@ def test_flat_states_equal_transformers_per_text(which, request):
             a, b = int(es.token_starts[i]), int(es.token_starts[i + 1])
             assert torch.allclose(es.hidden[a:b].transpose(0, 1), ref, atol=1e-4)
             assert es[i].input_ids.tolist() == inputs["input_ids"][0].tolist()
+
+
+def test_corpus_is_an_abstract_base(es):
+    members = {
+        "blocks": lambda self, max_tokens=None: es.blocks(max_tokens),
+        "word_counts": lambda self: es.word_counts(),
+        "__getitem__": lambda self, i: es[i],
+        "__len__": lambda self: len(es),
+    }
+    with pytest.raises(TypeError, match="abstract"):
+        bk.Corpus()
+    for missing in members:
+        partial = type("Partial", (bk.Corpus,), {k: v for k, v in members.items() if k != missing})
+        with pytest.raises(TypeError, match=missing):
+            partial()
+    attrs = {k: getattr(es, k) for k in ("n_layers", "layer_ids", "dim", "dtype", "model_name", "model_fingerprint")}
+    whole = type("Whole", (bk.Corpus,), {**members, **attrs})()
+    assert len(whole) == len(es) and [e.text for e in whole] == list(es.texts)
+    assert whole[-1].text == es.texts[-1] and list(reversed(whole))[0].text == es.texts[-1]
+    assert torch.equal(bk.sentence_vectors(whole, pooling="cls"), bk.sentence_vectors(es, pooling="cls"))
+
+
+def test_store_slices_are_lazy_views_equal_to_encodings_slices(tiny, store_of, monkeypatch):
+    import numpy as np
+
+    import bertviz_kit.store as store_mod
+
+    texts = [t for t in TEXTS if t] + ["the river bank", "a bank robber"]
+    store, es = store_of(texts, shard_size=3), tiny.encode(texts)
+
+    def refuse(path):
+        raise AssertionError(f"shard {path} opened")
+
+    monkeypatch.setattr(store_mod, "_map_shard", refuse)
+    bounds = [(1, 7), (-5, None), (np.int64(2), np.int64(6)), (4, 5), (0, 3)]
+    views = [store[a:b] for a, b in bounds]  # nothing is read here ...
+    nested = views[0][1:-1]
+    assert [len(v) for v in views] == [len(es[a:b]) for a, b in bounds] and len(nested) == 4
+    assert all(isinstance(v, bk.Corpus) and v.dtype == store.dtype for v in views) and "1:7" in repr(views[0])
+    monkeypatch.undo()  # ... and everything from here on does
+    for (a, b), view in [*zip(bounds, views), ((2, 6), nested)]:
+        ref = es[a:b]
+        assert [e.text for e in view] == list(ref.texts) and view[-1].text == ref.texts[-1]
+        assert torch.equal(view.word_counts(), ref.word_counts())
+        assert torch.allclose(bk.sentence_vectors(view), bk.sentence_vectors(ref), atol=1e-5)
+        assert torch.allclose(bk.layer_sentence_vectors(view), bk.layer_sentence_vectors(ref), atol=1e-5)
+        if len(ref) > 1:
+            assert torch.allclose(bk.anisotropy(view, n_pairs=None), bk.anisotropy(ref, n_pairs=None), atol=1e-5)
+    assert [f for f, _ in views[0].blocks(max_tokens=1)] == list(range(6))
+    assert len(store[5:2]) == 0 and len(store[100:]) == 0
+    with pytest.raises(bk.InvalidParameterError, match="step 1"):
+        store[::2]
+    with pytest.raises(IndexError):
+        views[3][1]
+    with pytest.raises(bk.InvalidParameterError, match="stop"):
+        bk.StoreView(store, 2, len(store) + 1)
+
+
+def test_text_tokens_and_the_deprecated_tokens_method(es):
+    for i in range(len(es)):
+        assert es.text_tokens(i) == es[i].tokens and len(es.text_tokens(i)) == int(es.lengths[i])
+    with pytest.warns(FutureWarning, match="text_tokens"):
+        assert es.tokens(1) == es.text_tokens(1)

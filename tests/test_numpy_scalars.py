@@ -115,7 +115,7 @@ def test_public_functions_take_numpy_layers(tiny_bank, corpus, kind, layer):
        k=st.integers(1, 3), fkind=floats, flag=st.booleans())
 def test_public_functions_take_numpy_indices_counts_and_flags(tiny_bank, corpus, kind, i, k, fkind, flag):
     assert corpus[kind(i)].text == corpus[i].text
-    assert corpus.words(kind(i)) == corpus.words(i) and corpus.tokens(kind(i)) == corpus.tokens(i)
+    assert corpus.words(kind(i)) == corpus.words(i) and corpus.text_tokens(kind(i)) == corpus.text_tokens(i)
     assert bk.find(tiny_bank, "bank", ignore_case=np.bool_(flag)) == bk.find(tiny_bank, "bank", ignore_case=flag)
     w = bk.find(tiny_bank, "bank")[0]
     assert torch.equal(bk.layer_similarity(tiny_bank, kind(w), kind(w + 1)), bk.layer_similarity(tiny_bank, w, w + 1))

@@ -131,7 +131,7 @@ def test_bad_inputs(tiny, tmp_path):
     with pytest.raises(FileNotFoundError, match="is not a store"):
         bk.open_store(tmp_path / "nothing")
     store = bk.extract(tiny, ["a b"], tmp_path / "ok", progress=False)
-    with pytest.raises(IndexError, match=r"store index must be an int in \[-1, 0\]; got 1"):
+    with pytest.raises(IndexError, match=r"store index must be an int in \[-1, 0\] or a slice; got 1"):
         store[1]
 
 

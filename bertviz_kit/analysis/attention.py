@@ -215,7 +215,7 @@ def _texts(data: object) -> tuple[list[tuple[torch.Tensor, torch.Tensor, Sequenc
             )
         starts = (data.token_starts - data.token_starts[0]).tolist()
         return [
-            (data.attentions[i].float(), data.word_index[starts[i]:starts[i + 1]], data.tokens(i))
+            (data.attentions[i].float(), data.word_index[starts[i]:starts[i + 1]], data.text_tokens(i))
             for i in range(len(data))
         ], "data"
     if isinstance(data, Corpus):  # a Store: hidden states only
