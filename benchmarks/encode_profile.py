@@ -27,19 +27,27 @@ from types import SimpleNamespace
 from _common import load_sentences
 
 
+class _Config(SimpleNamespace):
+    def to_dict(self) -> dict:  # what the encoder's model fingerprint reads
+        return dict(vars(self))
+
+
 class _StandIn:
     """Returns hidden states of the right shape without computing them: the model's cost removed."""
 
     def __init__(self, n_layers: int, dim: int) -> None:
         import torch
 
-        self.config = SimpleNamespace(num_hidden_layers=n_layers, hidden_size=dim, max_position_embeddings=512,
+        self.config = _Config(num_hidden_layers=n_layers, hidden_size=dim, max_position_embeddings=512,
                                       model_type="bert", _attn_implementation="sdpa")
         self._weight = torch.nn.Parameter(torch.zeros(1))
         self._buffers: list | None = None
 
     def parameters(self):
         yield self._weight
+
+    def state_dict(self, keep_vars: bool = False):  # what the encoder's model fingerprint reads
+        return {"weight": self._weight}
 
     def __call__(self, input_ids, attention_mask, output_hidden_states=False, **_):
         import torch
