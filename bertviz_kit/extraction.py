@@ -223,6 +223,13 @@ def _check_same_extraction(root: Path, manifest: dict[str, Any], header: dict[st
 
     A manifest written before a provenance key existed is not judged on that key (for one
     without ``model_fingerprint``, a warning says its model could not be checked)."""
+    old_version = manifest.get("version", 1)
+    if old_version != header["version"]:
+        raise InvalidParameterError(
+            f"path {str(root)!r} holds a store of format version {old_version!r}, written by an older bertviz_kit; "
+            f"it still opens with bk.open_store, but only a version {header['version']} store can be resumed: "
+            f"extract into a new folder."
+        )
     old_prov = manifest.get("provenance", {})
     changed = [(k, manifest.get(k), header[k]) for k in sorted(header) if manifest.get(k) != header[k]]
     keys = [k for k in provenance if k in old_prov] if old_prov else list(provenance)

@@ -46,7 +46,9 @@ from .fingerprint import config_digest, tokenizer_digest, weights_digest
 __all__ = ["open_store", "Store", "StoreView", "STORE_DTYPES", "CorruptStoreError"]
 
 FORMAT = "bertviz_kit.store"
-VERSION = 2  # 2: shard sizes and SHA-256 checksums, provenance (version 1 stores still open)
+VERSION = 3  # 2: shard sizes and SHA-256 checksums, provenance; 3: the word tensor is `word_index`,
+# as on Encoding and Encodings (it was `word_ids`). Versions 1 and 2 still open.
+READ_VERSIONS = (1, 2, VERSION)
 MANIFEST = "manifest.json"
 #: the dtypes a store may hold (:data:`bertviz_kit.encoding.TORCH_DTYPES`), float16 (extract's default) first
 STORE_DTYPES = dict(reversed(TORCH_DTYPES.items()))
@@ -162,8 +164,9 @@ def _check_header(manifest: dict[str, Any]) -> None:
     if manifest.get("format") != FORMAT:
         raise ValueError(f"it is not a bertviz_kit store manifest (format {short_repr(manifest.get('format'))})")
     version = manifest.get("version", 1)
-    if version not in (1, VERSION) or isinstance(version, bool):
-        raise ValueError(f"format version {short_repr(version)} is not one this bertviz_kit reads (1 or {VERSION})")
+    if version not in READ_VERSIONS or isinstance(version, bool):
+        raise ValueError(f"format version {short_repr(version)} is not one this bertviz_kit reads "
+                         f"({', '.join(map(str, READ_VERSIONS))})")
     for key, kind in _HEADER_TYPES.items():
         v = manifest.get(key)
         if not isinstance(v, kind) or isinstance(v, bool):
@@ -238,11 +241,16 @@ def rebuild_manifest(root: Path, base: dict[str, Any], key: str, texts: Sequence
     return {**base, "shards": shards}
 
 
+def word_index_of(tensors: dict[str, torch.Tensor]) -> torch.Tensor:
+    """A shard's word tensor as int64: ``word_index`` (format 3), ``word_ids`` in shards written before."""
+    return (tensors["word_index"] if "word_index" in tensors else tensors["word_ids"]).long()
+
+
 def shard_tensors(es: Encodings) -> dict[str, torch.Tensor]:
     return {
         "hidden": es.hidden,  # [tokens, k, dim] in the store's dtype
         "input_ids": es.input_ids.to(torch.int32),
-        "word_ids": es.word_index.to(torch.int32),
+        "word_index": es.word_index.to(torch.int32),
         "offsets": es.offsets.to(torch.int32),
         "lengths": es.lengths.to(torch.int64),
     }
@@ -519,7 +527,7 @@ class Store(Corpus):
             hidden=tensors["hidden"],
             token_starts=torch.cat([torch.zeros(1, dtype=torch.long), lengths.cumsum(0)]),
             input_ids=tensors["input_ids"].long(),
-            word_index=tensors["word_ids"].long(),
+            word_index=word_index_of(tensors),
             offsets=tensors["offsets"].long(),
             layer_ids=self.layer_ids,
             n_layers=self.n_layers,
@@ -570,7 +578,7 @@ class Store(Corpus):
         file = self._shards[k][0]
         tensors, _ = _map_shard(file)
         try:
-            wid, lengths = tensors["word_ids"].long(), tensors["lengths"].long()
+            wid, lengths = word_index_of(tensors), tensors["lengths"].long()
             text = torch.repeat_interleave(torch.arange(lengths.numel()), lengths)
             counts = torch.zeros(lengths.numel(), dtype=torch.long)
             real = wid >= 0

@@ -31,7 +31,7 @@ def _shard(store, k):
 
 def test_manifest_records_checksums_and_provenance(tiny, store):
     m = json.loads((store.path / "manifest.json").read_text())
-    assert m["version"] == 2 and all(len(s["sha256"]) == 64 and s["bytes"] > 0 for s in m["shards"])
+    assert m["version"] == 3 and all(len(s["sha256"]) == 64 and s["bytes"] > 0 for s in m["shards"])
     p = store.provenance
     assert set(p) == {"model_fingerprint", "weights_digest", "tokenizer_digest", "config_digest", "max_length",
                       "stride", "model_dtype", "cpu_linear", "versions"}
@@ -332,3 +332,33 @@ def test_bad_text_is_named_by_its_index_among_all_texts(tiny, tmp_path):
     texts[13] = "bad \udcff text"
     with pytest.raises(bk.InvalidParameterError, match=r"texts\[13\] holds a lone surrogate"):
         bk.extract(tiny, texts, tmp_path / "s", shard_size=6, progress=False)
+
+
+def _as_format_2(store):
+    """Rewrite ``store`` as bertviz_kit wrote it before format 3: the word tensor called ``word_ids``."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    m = json.loads((store.path / "manifest.json").read_text())
+    for s in m["shards"]:
+        file = store.path / s["file"]
+        with safe_open(file, "pt") as f:
+            tensors = {("word_ids" if k == "word_index" else k): f.get_tensor(k) for k in f.keys()}
+            meta = dict(f.metadata())
+        meta.pop("tensors_sha256")  # shards of format 2 had a checksum over the tensors' names too
+        save_file(tensors, file, metadata=meta)
+        s.pop("sha256"), s.pop("bytes")
+    m["version"] = 2
+    (store.path / "manifest.json").write_text(json.dumps(m))
+
+
+def test_format_2_store_opens_with_the_same_words_and_is_not_resumed(tiny, store):
+    want = [(e.word_ids, e.words) for e in store]
+    vectors = bk.sentence_vectors(store)
+    _as_format_2(store)
+    old = bk.open_store(store.path)
+    assert [(e.word_ids, e.words) for e in old] == want
+    assert torch.equal(bk.sentence_vectors(old), vectors)
+    assert torch.equal(old.word_counts(), store.word_counts())
+    with pytest.raises(bk.InvalidParameterError, match="format version 2.*open_store.*new folder"):
+        bk.extract(tiny, TEXTS, store.path, shard_size=6, progress=False)
