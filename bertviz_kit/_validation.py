@@ -26,6 +26,7 @@ import functools
 import inspect
 import math
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -369,7 +370,22 @@ class _Binder:
         return tuple(new_args), new_kwargs
 
 
-def validate_params(constraints: dict[str, Sequence[Constraint] | Constraint]) -> Callable:
+def _old_keywords(function: str, renamed: Mapping[str, str], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` with old keyword names replaced by the new ones, each with a :class:`FutureWarning`."""
+    out = dict(kwargs)
+    for old, new in renamed.items():
+        if old not in out:
+            continue
+        if new in out:
+            raise TypeError(f"{function}() got both {new}= and its old name {old}=; pass only {new}=.")
+        warnings.warn(f"{function}({old}=...) is now {function}({new}=...); the old keyword will be removed.",
+                      FutureWarning, stacklevel=3)
+        out[new] = out.pop(old)
+    return out
+
+
+def validate_params(constraints: dict[str, Sequence[Constraint] | Constraint],
+                    renamed: Mapping[str, str] | None = None) -> Callable:
     """Decorator: check every call's arguments against ``constraints`` before the body runs.
 
     ``constraints`` maps each parameter (``self`` excepted) to a constraint or a
@@ -378,10 +394,17 @@ def validate_params(constraints: dict[str, Sequence[Constraint] | Constraint]) -
     returned function as ``_bk_parameter_constraints``. What depends on the data
     (such as a layer range that depends on the model) is still checked in the body.
     A NumPy scalar that passes reaches the body as the Python value it holds.
+
+    ``renamed`` maps old keyword names to the parameters that replaced them: a call
+    with an old keyword still works and warns (:class:`FutureWarning`); it is kept
+    on the function as ``_bk_renamed_parameters``.
     """
+    renamed = dict(renamed or {})
 
     def decorate(fn: Callable) -> Callable:
         sig = inspect.signature(fn)
+        if not set(renamed.values()) <= set(sig.parameters) or set(renamed) & set(sig.parameters):
+            raise RuntimeError(f"{fn.__qualname__}: bad renamed parameters {renamed}")  # pragma: no cover
         rules = {k: (v,) if isinstance(v, Constraint) else tuple(v) for k, v in constraints.items()}
         unknown = set(rules) - set(sig.parameters)
         if unknown:  # pragma: no cover - a programming error caught at import
@@ -392,6 +415,8 @@ def validate_params(constraints: dict[str, Sequence[Constraint] | Constraint]) -
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if renamed and not renamed.keys().isdisjoint(kwargs):
+                kwargs = _old_keywords(fn.__name__, renamed, kwargs)
             arguments = binder.bind(args, kwargs)
             converted = None
             for name, cs in active:
@@ -412,6 +437,7 @@ def validate_params(constraints: dict[str, Sequence[Constraint] | Constraint]) -
 
         wrapper.__signature__ = sig  # type: ignore[attr-defined]
         wrapper._bk_parameter_constraints = rules  # type: ignore[attr-defined]
+        wrapper._bk_renamed_parameters = renamed  # type: ignore[attr-defined]
         return wrapper
 
     return decorate

@@ -552,12 +552,14 @@ class Encodings(Corpus):
         )
 
     @classmethod
-    @validate_params({"es": Instance(Sequence, label="a list of Encoding"), "name": Instance(str, label="a string")})
-    def from_encodings(cls, es: Sequence[Encoding], name: str = "es") -> Encodings:
+    @validate_params({"corpus": Instance(Sequence, label="a list of Encoding"),
+                      "name": Instance(str, label="a string")},
+                     renamed={"es": "corpus"})
+    def from_encodings(cls, corpus: Sequence[Encoding], name: str = "corpus") -> Encodings:
         """Concatenate single-text encodings (one model, same stored layers) into one container (a copy)."""
-        if isinstance(es, Encodings):
-            return es
-        items = list(es)
+        if isinstance(corpus, Encodings):
+            return corpus
+        items = list(corpus)
         if not items:
             raise InvalidParameterError(f"{name} must hold at least one Encoding; got an empty list.")
         first = items[0]
@@ -623,15 +625,17 @@ def _word_table(
 
 def as_corpus(data: object, name: str = "es") -> Corpus:
     """``data`` as a :class:`Corpus`: :class:`Encodings` and stores as they are, a list of
-    :class:`Encoding` concatenated (a copy). A single :class:`Encoding` is refused."""
+    :class:`Encoding` concatenated (a copy), a single :class:`Encoding` as a corpus of one text."""
     if isinstance(data, Corpus):
         if len(data) == 0:
             raise InvalidParameterError(f"{name} must hold at least one text; got an empty {type(data).__name__}.")
         return data
-    if isinstance(data, (Encoding, str)) or not isinstance(data, Sequence):
+    if isinstance(data, Encoding):
+        return Encodings.from_encodings([data], name)
+    if isinstance(data, str) or not isinstance(data, Sequence):
         raise InvalidParameterError(
-            f"{name} must be an Encodings (enc.encode(texts)), a Store (bk.open_store) or a list of "
-            f"Encoding; got {type(data).__name__}."
+            f"{name} must be an Encodings (enc.encode(texts)), a Store (bk.open_store), a list of "
+            f"Encoding or one Encoding; got {type(data).__name__}."
         )
     return Encodings.from_encodings(data, name)
 
@@ -669,8 +673,8 @@ def check_same_model(a: object, b: object, a_label: str, b_label: str, fix: str 
 
 IS_ENCODING = Instance(Encoding, label="an Encoding (from Encoder.encode)")
 #: what a multi-text parameter accepts (the body's :func:`as_corpus` checks the items)
-IS_CORPUS = Instance(Corpus, list, tuple, label="an Encodings (enc.encode(texts)), a Store (bk.open_store) or a "
-                     "list of Encoding")
+IS_CORPUS = Instance(Corpus, Encoding, list, tuple, label="an Encodings (enc.encode(texts)), a Store "
+                     "(bk.open_store), a list of Encoding or one Encoding")
 
 
 def _word_spans(

@@ -170,7 +170,7 @@ ERRORS = {  # probe -> (call, the message's start)
     "cka 3-D": (lambda t, k: bk.cka(np.ones((2, 2, 2)), np.ones((2, 2))), "x must be 2-D"),
     "mev_baseline one text": (lambda t, k: bk.mev_baseline(t.encode(["a b", ""])), "mev_baseline needs words"),
     "static embeddings none": (lambda t, k: bk.static_embeddings(k["corpus"], []), "words must be a non-empty"),
-    "head statistics of two models": (lambda t, k: bk.head_statistics([k["bank"], k["one"]]), "data must come from"),
+    "head statistics of two models": (lambda t, k: bk.head_statistics([k["bank"], k["one"]]), "corpus must come from"),
     "encode long with attentions": (lambda t, k: t.encode("bank " * 100, attentions=True), "attentions=True needs"),
     "encode a set": (lambda t, k: t.encode({"a", "b"}), "texts must be a str or a sequence"),
     "encode a generator": (lambda t, k: t.encode(x for x in ["a"]), "texts must be a str or a sequence"),
@@ -179,7 +179,7 @@ ERRORS = {  # probe -> (call, the message's start)
     "probe one class": (lambda t, k: bk.probe_layers(torch.randn(2, 12, 4), [0] * 12, cv=2), "labels must hold at"),
     "probe cv beyond a class": (lambda t, k: bk.probe_layers(torch.randn(2, 12, 4), [0] * 11 + [1], cv=5),
                                 "every class needs at least cv=5 members for StratifiedKFold; class 1 has 1"),
-    "probe empty texts": (lambda t, k: bk.probe_layers([k["empty"], k["empty"]], [0, 1], cv=2), "es\\[0\\]"),
+    "probe empty texts": (lambda t, k: bk.probe_layers([k["empty"], k["empty"]], [0, 1], cv=2), "corpus\\[0\\]"),
 }
 
 

@@ -88,7 +88,7 @@ def test_other_architectures_encode_every_layer(other):
     assert vecs.shape == (e.n_words, 32)
     banks = bk.find(e, "bank")
     assert len(banks) == 3
-    assert bk.sentence_vector(e).shape == (32,)
+    assert bk.sentence_vectors(e)[0].shape == (32,)
 
 
 def test_other_architectures_attentions(other):

@@ -280,7 +280,7 @@ def test_no_attentions_is_a_clear_error(tiny, tmp_path):
     for fn in (bk.word_attention, bk.attention_rollout, bk.head_statistics):
         with pytest.raises(bk.InvalidParameterError, match=r"enc\.encode\(text, attentions=True\)"):
             fn(e)
-    with pytest.raises(bk.InvalidParameterError, match=r"data\[1\] has no attention weights"):
+    with pytest.raises(bk.InvalidParameterError, match=r"corpus\[1\] has no attention weights"):
         bk.head_statistics([tiny.encode("a", attentions=True), e])
     with pytest.raises(bk.InvalidParameterError, match=r"enc\.encode\(texts, attentions=True\)"):
         bk.head_statistics(tiny.encode(["the bank", "a river"]))
@@ -306,7 +306,7 @@ def test_bad_arguments(split, tiny_bank):
         bk.head_statistics("the bank")
     with pytest.raises(bk.InvalidParameterError, match="at least one text"):
         bk.head_statistics([])
-    with pytest.raises(bk.InvalidParameterError, match=r"data\[1\] must be an Encoding"):
+    with pytest.raises(bk.InvalidParameterError, match=r"corpus\[1\] must be an Encoding"):
         bk.head_statistics([e, "text"])
     with pytest.raises(bk.InvalidParameterError, match="no query tokens"):
         bk.head_statistics(split[3:], queries="words")

@@ -105,6 +105,27 @@ def test_every_parameter_has_a_declared_constraint(qualname):
                 assert len(c.reason) > 10, f"{qualname}({p}): Unchecked needs a reason"
 
 
+# Where a parameter takes a corpus and something else too (vectors, features, an encoder), it is `data`.
+CORPUS_OR_OTHER = {"mev": "data", "probe_layers": "data", "scalar_mix_probe": "data", "ud_word_features": "data"}
+
+
+def _takes_a_corpus(cs: tuple[Constraint, ...]) -> bool:
+    return any(isinstance(c, Instance) and bk.Corpus in c.types for c in cs)
+
+
+@pytest.mark.parametrize("qualname", sorted(q for q, f in CALLABLES.items() if hasattr(f, "_bk_parameter_constraints")))
+def test_the_multi_text_parameter_is_corpus(qualname):
+    """One name for the texts: `corpus` (one Encoding is a corpus of one); `other` for a second corpus;
+    `data` only where vectors or features may come instead. Old names are kept as warned aliases."""
+    fn = CALLABLES[qualname]
+    names = [p for p, cs in fn._bk_parameter_constraints.items() if _takes_a_corpus(cs)]
+    allowed = {"corpus", "other", CORPUS_OR_OTHER.get(qualname)}
+    assert set(names) <= allowed, f"{qualname} takes a corpus as {names}"
+    assert not {"es", "encodings"} & set(inspect.signature(fn).parameters), qualname
+    for old, new in fn._bk_renamed_parameters.items():
+        assert new in inspect.signature(fn).parameters and old not in inspect.signature(fn).parameters
+
+
 class Wrong:
     """A value no declared type allows."""
 

@@ -139,18 +139,20 @@ def test_anisotropy_never_pairs_words_of_one_text(tiny):
 
 
 def test_errors(tiny, tiny_es):
-    with pytest.raises(ValueError, match="word 'castle' does not occur in any of the 5 encodings"):
+    with pytest.raises(ValueError, match="word 'castle' does not occur in any of the 5 texts of the corpus"):
         bk.self_similarity(tiny_es, "castle")
     with pytest.raises(ValueError, match="word 'castle' does not occur"):
         bk.occurrence_vectors(tiny_es, "castle")
-    with pytest.raises(ValueError, match="'money' occurs in only one of the encodings"):
+    with pytest.raises(ValueError, match="'money' occurs in only one text of the corpus"):
         bk.self_similarity(tiny_es, "money")
-    with pytest.raises(TypeError, match=r"encodings must be an Encodings .*, a Store .* or a list of Encoding; "
-                                        r"got Encoding"):
-        bk.intra_similarity(tiny_es[0])
-    with pytest.raises(ValueError, match="encodings must hold at least one Encoding"):
+    with pytest.raises(TypeError, match=r"corpus must be an Encodings .*, a Store .*, a list of Encoding or one "
+                                        r"Encoding; got 'a text'"):
+        bk.intra_similarity("a text")
+    # one Encoding is a corpus of one text
+    assert torch.equal(bk.intra_similarity(tiny_es[0]), bk.intra_similarity([tiny_es[0]]))
+    with pytest.raises(ValueError, match="corpus must hold at least one Encoding"):
         bk.anisotropy([])
-    with pytest.raises(TypeError, match=r"encodings\[1\] must be an Encoding"):
+    with pytest.raises(TypeError, match=r"corpus\[1\] must be an Encoding"):
         bk.anisotropy([tiny_es[0], "text"])
     with pytest.raises(ValueError, match="n_pairs must be an int >= 1 or None"):
         bk.anisotropy(tiny_es, n_pairs=0)
@@ -184,3 +186,18 @@ def test_contextuality_on_bundled_model(minilm):
     intra = bk.intra_similarity(es)
     assert intra[-1] > intra[0]
     assert torch.all(bk.anisotropy(es, n_pairs=None, center=True).abs() < 0.2)
+
+
+@pytest.mark.parametrize("fn, extra", [
+    (bk.anisotropy, {"n_pairs": 50}), (bk.intra_similarity, {}), (bk.self_similarity, {"word": "bank"}),
+    (bk.find_occurrences, {"word": "bank"}), (bk.occurrence_vectors, {"word": "bank"}),
+    (bk.layer_occurrence_vectors, {"word": "bank"}),
+])
+def test_the_old_keyword_encodings_still_works_and_warns(tiny_es, fn, extra):
+    new = fn(corpus=tiny_es, **extra)
+    with pytest.warns(FutureWarning, match=rf"{fn.__name__}\(encodings=\.\.\.\) is now {fn.__name__}\(corpus="):
+        old = fn(encodings=tiny_es, **extra)
+    if isinstance(new, torch.Tensor):
+        assert torch.equal(old, new)
+    else:
+        assert old == new

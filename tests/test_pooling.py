@@ -56,9 +56,9 @@ def test_bad_choices(tiny_bank):
     with pytest.raises(ValueError, match=rf"subwords must be one of {allowed}; got 'avg'"):
         bk.word_vectors(tiny_bank, subwords="avg")
     with pytest.raises(ValueError, match=r"pooling must be one of \('mean', 'cls', 'max'\); got 'min'"):
-        bk.sentence_vector(tiny_bank, pooling="min")
+        bk.sentence_vectors(tiny_bank, pooling="min")
     with pytest.raises(ValueError, match=r"specials must be one of \('exclude', 'include'\); got 'no'"):
-        bk.sentence_vector(tiny_bank, specials="no")
+        bk.sentence_vectors(tiny_bank, specials="no")
     with pytest.raises(ValueError, match=r"combine must be one of"):
         bk.token_vectors(tiny_bank, "last", combine="prod")
     with pytest.raises(TypeError, match="e must be an Encoding"):
@@ -85,19 +85,19 @@ def test_functions_do_not_mutate(tiny_bank):
         v = bk.token_vectors(tiny_bank, layers)
         v.add_(1.0)
         bk.word_vectors(tiny_bank, layers).mul_(0)
-    bk.sentence_vector(tiny_bank).zero_()
+    bk.sentence_vectors(tiny_bank)[0].zero_()
     assert torch.equal(before, tiny_bank.hidden_states)
 
 
 def test_sentence_vector_is_tutorial_formula(tiny_bank):
     e = tiny_bank
     ref = e.by_token()[1:-1, -1, :].mean(dim=0)
-    assert torch.allclose(bk.sentence_vector(e), ref, atol=1e-6)
-    assert torch.allclose(bk.sentence_vector(e, specials="include"), e.hidden_states[-1].mean(0), atol=1e-6)
-    assert torch.allclose(bk.sentence_vector(e, pooling="cls"), e.hidden_states[-1, 0])
-    assert torch.allclose(bk.sentence_vector(e, pooling="max"), e.hidden_states[-1, 1:-1].max(0).values)
+    assert torch.allclose(bk.sentence_vectors(e)[0], ref, atol=1e-6)
+    assert torch.allclose(bk.sentence_vectors(e, specials="include")[0], e.hidden_states[-1].mean(0), atol=1e-6)
+    assert torch.allclose(bk.sentence_vectors(e, pooling="cls")[0], e.hidden_states[-1, 0])
+    assert torch.allclose(bk.sentence_vectors(e, pooling="max")[0], e.hidden_states[-1, 1:-1].max(0).values)
     ref4 = e.hidden_states[-4:, 1:-1].sum(0).mean(0)
-    assert torch.allclose(bk.sentence_vector(e, layers="sum_last4"), ref4, atol=1e-5)
+    assert torch.allclose(bk.sentence_vectors(e, layers="sum_last4")[0], ref4, atol=1e-5)
 
 
 def test_sentence_vectors_batch(tiny):
@@ -105,14 +105,14 @@ def test_sentence_vectors_batch(tiny):
     vs = bk.sentence_vectors(es, pooling="max")
     assert vs.shape == (3, tiny.dim)
     for v, e in zip(vs, es):
-        assert torch.allclose(v, bk.sentence_vector(e, pooling="max"))
+        assert torch.allclose(v, bk.sentence_vectors(e, pooling="max")[0])
 
 
 def test_sentence_vector_of_empty_text(tiny):
     e = tiny.encode("")
     with pytest.raises(ValueError, match="has no tokens besides special tokens"):
-        bk.sentence_vector(e)
-    assert bk.sentence_vector(e, specials="include").shape == (tiny.dim,)
+        bk.sentence_vectors(e)[0]
+    assert bk.sentence_vectors(e, specials="include")[0].shape == (tiny.dim,)
     with pytest.raises(ValueError, match="at least one Encoding"):
         bk.sentence_vectors([])
 
@@ -271,7 +271,7 @@ def test_sentence_vectors_take_a_layer_spec_as_layers_and_the_old_keyword_warns(
     """A layer spec is `layers` everywhere; `layer=` (the old name here) still works, with a FutureWarning."""
     e = tiny.encode("the river bank")
     es = tiny.encode(["the river bank", "a bank robber"])
-    for fn, data in ((bk.sentence_vector, e), (bk.sentence_vectors, es)):
+    for fn, data in ((bk.sentence_vectors, e), (bk.sentence_vectors, es)):
         new = fn(data, layers="sum_last4")
         with pytest.warns(FutureWarning, match=r"\(layer=\.\.\.\) is now .*\(layers=\.\.\.\)"):
             old = fn(data, layer="sum_last4")
@@ -279,3 +279,25 @@ def test_sentence_vectors_take_a_layer_spec_as_layers_and_the_old_keyword_warns(
         assert not torch.equal(new, fn(data))  # the spec is used, not ignored
         with pytest.raises(bk.InvalidParameterError, match="layer must be"):
             fn(data, layer=3.5)
+
+
+def test_one_encoding_is_a_corpus_of_one_and_the_singular_name_warns(tiny):
+    """sentence_vectors(e) is [1, dim] and equals the row of that text in a batch; the old
+    sentence_vector(e) gives row 0 with a FutureWarning; the old parameter name es= warns too."""
+    texts = ["the river bank", "a bank robber"]
+    es = tiny.encode(texts)
+    for i, text in enumerate(texts):
+        e = tiny.encode(text)
+        one = bk.sentence_vectors(e, layers="sum_last4", pooling="max")
+        assert one.shape == (1, tiny.dim)
+        assert torch.allclose(one[0], bk.sentence_vectors(es, layers="sum_last4", pooling="max")[i], atol=1e-5)
+        with pytest.warns(FutureWarning, match=r"sentence_vector\(e\) is now bk.sentence_vectors\(e\)\[0\]") as rec:
+            old = bk.sentence_vector(e, layers="sum_last4", pooling="max")
+        assert rec[0].filename == __file__  # the warning points at the caller
+        assert torch.equal(old, one[0])
+    with pytest.warns(FutureWarning, match=r"sentence_vectors\(es=\.\.\.\) is now sentence_vectors\(corpus=\.\.\.\)"):
+        assert torch.equal(bk.sentence_vectors(es=es), bk.sentence_vectors(corpus=es))
+    with pytest.raises(TypeError, match="both corpus= and its old name es="):
+        bk.sentence_vectors(es=es, corpus=es)
+    with pytest.raises(bk.InvalidParameterError, match=r"text '' has no tokens besides special tokens"):
+        bk.sentence_vectors(tiny.encode(""))

@@ -47,8 +47,8 @@ def test_empty_like_texts(tiny, text):
     assert bk.word_vectors(e).shape == (0, tiny.dim)
     assert bk.find(e, "bank") == []
     with pytest.raises(ValueError, match="has no tokens besides special tokens; use specials='include'"):
-        bk.sentence_vector(e)
-    assert torch.isfinite(bk.sentence_vector(e, pooling="cls")).all()
+        bk.sentence_vectors(e)[0]
+    assert torch.isfinite(bk.sentence_vectors(e, pooling="cls")[0]).all()
     if text:
         with pytest.raises(ValueError, match="covers no token"):
             bk.span_vector(e, (0, len(text)))
@@ -62,7 +62,7 @@ def test_mixed_batch_with_empty_strings_keeps_order(tiny):
         single = tiny.encode(t)
         assert e.tokens == single.tokens
         assert torch.allclose(e.hidden_states, single.hidden_states, atol=ATOL)
-    with pytest.raises(ValueError, match=r"es\[0\] \(text ''\) has no tokens"):
+    with pytest.raises(ValueError, match=r"corpus\[0\] \(text ''\) has no tokens"):
         bk.sentence_vectors(es)
     assert bk.sentence_vectors(es, specials="include").shape == (6, tiny.dim)
 
@@ -136,7 +136,7 @@ def test_encode_flags_must_be_bools(tiny, kwargs, match):
 def test_word_that_does_not_occur(tiny_bank):
     assert bk.find(tiny_bank, "castle") == []
     assert bk.find_occurrences([tiny_bank], "castle") == []
-    with pytest.raises(ValueError, match="word 'castle' does not occur in any of the 1 encodings"):
+    with pytest.raises(ValueError, match="word 'castle' does not occur in any of the 1 texts of the corpus"):
         bk.occurrence_vectors([tiny_bank], "castle")
     for bad in ["", "   "]:
         with pytest.raises(ValueError, match="word must be a non-empty string"):
@@ -161,13 +161,13 @@ def test_word_index_out_of_range(tiny_bank, i, j):
     [
         (lambda e: bk.word_vectors(e, layers=4), r"layers must be an int in \[-4, 3\].*got 4"),
         (lambda e: bk.word_vectors(e, layers="last_4"), r"got 'last_4'"),
-        (lambda e: bk.sentence_vector(e, layers=-5), r"layers must be .*got -5"),
-        (lambda e: bk.sentence_vector(e, layers="sum_last_4"), r"layers must be .*got 'sum_last_4'"),
+        (lambda e: bk.sentence_vectors(e, layers=-5)[0], r"layers must be .*got -5"),
+        (lambda e: bk.sentence_vectors(e, layers="sum_last_4")[0], r"layers must be .*got 'sum_last_4'"),
         (lambda e: bk.span_vector(e, (0, 5), layers=[0, 10]), r"got \[0, 10\]"),
         (lambda e: bk.token_vectors(e, [1, 2], combine="avg"), r"combine must be one of .*got 'avg'"),
         (lambda e: bk.span_vector(e, (0, 5), subwords="median"), r"subwords must be one of .*got 'median'"),
-        (lambda e: bk.sentence_vector(e, pooling="sum"), r"pooling must be one of .*got 'sum'"),
-        (lambda e: bk.sentence_vector(e, specials=True), r"specials must be one of .*got True"),
+        (lambda e: bk.sentence_vectors(e, pooling="sum")[0], r"pooling must be one of .*got 'sum'"),
+        (lambda e: bk.sentence_vectors(e, specials=True)[0], r"specials must be one of .*got True"),
     ],
 )
 def test_bad_layers_and_choices_name_the_parameter(tiny_bank, call, match):
@@ -259,7 +259,7 @@ def test_mean_pooling_equals_a_slow_reference(tiny, text, layer, specials):
     x = bk.token_vectors(e, layer)
     rows = [x[t] for t in range(e.n_tokens) if specials == "include" or e.word_ids[t] is not None]
     ref = sum(rows) / len(rows)
-    assert torch.allclose(bk.sentence_vector(e, layer, "mean", specials), ref, atol=ATOL)
+    assert torch.allclose(bk.sentence_vectors(e, layer, "mean", specials)[0], ref, atol=ATOL)
 
 
 @settings(max_examples=10, deadline=None)

@@ -32,6 +32,12 @@ for b in "${backends[@]}"; do
   "$venv/bin/python" -m pip install -q torch==2.13.0
   # shellcheck disable=SC2086  # the pins are words
   "$venv/bin/python" -m pip install -q ${PINS[$b]}
+  # optimum-intel pulls torchvision, whose PyPI wheel may not load with the CPU build of torch
+  # ("operator torchvision::nms does not exist"); transformers imports it whenever it is installed,
+  # and text models never use it: remove it when it does not load.
+  if ! "$venv/bin/python" -c "import torchvision" 2>/dev/null && "$venv/bin/python" -m pip show -q torchvision 2>/dev/null; then
+    "$venv/bin/python" -m pip uninstall -y -q torchvision
+  fi
   "$venv/bin/python" -c "import sentence_transformers, transformers, torch; print('sentence-transformers', sentence_transformers.__version__, 'transformers', transformers.__version__, 'torch', torch.__version__)"
   touch "$venv/.installed"  # benchmarks/throughput.py uses an environment only once this is there
 done

@@ -202,42 +202,42 @@ def _is_punct(token: str) -> bool:
     return bool(core) and all(unicodedata.category(c).startswith("P") for c in core)
 
 
-def _texts(data: object) -> tuple[list[tuple[torch.Tensor, torch.Tensor, Sequence[str]]], str]:
+def _texts(corpus: object) -> tuple[list[tuple[torch.Tensor, torch.Tensor, Sequence[str]]], str]:
     """Each text's ``(attentions, word_index, tokens)`` from an Encoding, Encodings or list of Encoding."""
-    if isinstance(data, Encoding):
-        return [(_attentions(data, "data"), data.word_index, data.tokens)], "data"
-    if isinstance(data, Encodings):
-        if len(data) == 0:
-            raise InvalidParameterError("data must hold at least one text; got an empty Encodings.")
-        if data.attentions is None:
+    if isinstance(corpus, Encoding):
+        return [(_attentions(corpus, "corpus"), corpus.word_index, corpus.tokens)], "corpus"
+    if isinstance(corpus, Encodings):
+        if len(corpus) == 0:
+            raise InvalidParameterError("corpus must hold at least one text; got an empty Encodings.")
+        if corpus.attentions is None:
             raise InvalidParameterError(
-                "data has no attention weights; encode the texts with enc.encode(texts, attentions=True)."
+                "corpus has no attention weights; encode the texts with enc.encode(texts, attentions=True)."
             )
-        starts = (data.token_starts - data.token_starts[0]).tolist()
+        starts = (corpus.token_starts - corpus.token_starts[0]).tolist()
         return [
-            (data.attentions[i].float(), data.word_index[starts[i]:starts[i + 1]], data.text_tokens(i))
-            for i in range(len(data))
-        ], "data"
-    if isinstance(data, Corpus):  # a Store: hidden states only
+            (corpus.attentions[i].float(), corpus.word_index[starts[i]:starts[i + 1]], corpus.text_tokens(i))
+            for i in range(len(corpus))
+        ], "corpus"
+    if isinstance(corpus, Corpus):  # a Store: hidden states only
         raise InvalidParameterError(
-            f"data is a {type(data).__name__}, and stores hold no attention weights; encode the texts "
+            f"corpus is a {type(corpus).__name__}, and stores hold no attention weights; encode the texts "
             "with enc.encode(texts, attentions=True) and pass that Encodings (or a list of Encoding)."
         )
-    if isinstance(data, (str, bytes)) or not isinstance(data, Sequence):
+    if isinstance(corpus, (str, bytes)) or not isinstance(corpus, Sequence):
         raise InvalidParameterError(
-            "data must be an Encoding or Encodings with attentions (enc.encode(..., attentions=True)) "
-            f"or a list of Encoding; got {type(data).__name__}."
+            "corpus must be an Encoding or Encodings with attentions (enc.encode(..., attentions=True)) "
+            f"or a list of Encoding; got {type(corpus).__name__}."
         )
-    if not data:
-        raise InvalidParameterError("data must hold at least one text; got an empty list.")
+    if not corpus:
+        raise InvalidParameterError("corpus must hold at least one text; got an empty list.")
     out = []
-    for i, e in enumerate(data):
+    for i, e in enumerate(corpus):
         if not isinstance(e, Encoding):
             raise InvalidParameterError(
-                f"data[{i}] must be an Encoding (from enc.encode(text, attentions=True)); got {type(e).__name__}."
+                f"corpus[{i}] must be an Encoding (from enc.encode(text, attentions=True)); got {type(e).__name__}."
             )
-        out.append((_attentions(e, f"data[{i}]"), e.word_index, e.tokens))
-    return out, "data"
+        out.append((_attentions(e, f"corpus[{i}]"), e.word_index, e.tokens))
+    return out, "corpus"
 
 
 # Texts whose attention maps hold at most this many weights are measured on one CPU thread:
@@ -296,10 +296,11 @@ def _text_sums(att: torch.Tensor, word_index: torch.Tensor, tokens: Sequence[str
     return sums, counts
 
 
-@validate_params({"data": Instance(Encoding, Corpus, list, tuple, label="an Encoding or Encodings with attentions "
+@validate_params({"corpus": Instance(Encoding, Corpus, list, tuple, label="an Encoding or Encodings with attentions "
                                    "(enc.encode(..., attentions=True)) or a list of Encoding"),
-                  "queries": Options(("all", "words")), "average": Options(("tokens", "texts"))})
-def head_statistics(data: object, queries: str = "all", *, average: str = "tokens") -> dict[str, torch.Tensor]:
+                  "queries": Options(("all", "words")), "average": Options(("tokens", "texts"))},
+                 renamed={"data": "corpus"})
+def head_statistics(corpus: object, queries: str = "all", *, average: str = "tokens") -> dict[str, torch.Tensor]:
     """How every head attends (Clark et al. 2019): one ``[n_layers, n_heads]`` tensor per statistic.
 
     For every layer and head, averaged over query tokens (rows of the attention
@@ -333,7 +334,7 @@ def head_statistics(data: object, queries: str = "all", *, average: str = "token
 
     Parameters
     ----------
-    data : Encoding, Encodings or list of Encoding
+    corpus : Encoding, Encodings or list of Encoding
         Encoded with ``attentions=True``: ``enc.encode(text, attentions=True)``
         or ``enc.encode(texts, attentions=True)``. A :class:`~bertviz_kit.Store`
         holds no attention weights and is refused.
@@ -353,7 +354,7 @@ def head_statistics(data: object, queries: str = "all", *, average: str = "token
         Keys in the order of :data:`HEAD_STATISTICS`; row 0 is transformer
         layer 1.
     """
-    texts, name = _texts(data)
+    texts, name = _texts(corpus)
     shape = texts[0][0].shape[:2]
     totals: dict[str, torch.Tensor] = {}
     counts = dict.fromkeys(HEAD_STATISTICS, 0)

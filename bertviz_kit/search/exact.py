@@ -35,7 +35,7 @@ from .._validation import (
     validate_params,
 )
 from ..encoder import check_finite_hidden
-from ..encoding import IS_ENCODING, Corpus, Encoding, Encodings, as_corpus, check_same_model
+from ..encoding import IS_CORPUS, IS_ENCODING, Corpus, Encoding, Encodings, as_corpus, check_same_model
 from ..layers import Layer, stored_row
 from ..vectors.addressing import WordArg, resolve_word
 from ..vectors.pooling import SUBWORD_MODES, check_span, pool_tokens, token_major
@@ -209,7 +209,7 @@ def context_matches(query: Query, subwords: str, cosines: list[float], text_inde
     "word": NoneOr(WordArg("e"), "the word given by span="),
     "layer": Layer("corpus"),
     "span": NoneOr(Instance(tuple, list, label="a (char_start, char_end) pair of ints"), "word="),
-    "corpus": Instance(Corpus, list, tuple, label="an Encodings, a Store or a list of Encoding"),
+    "corpus": IS_CORPUS,
     "e": IS_ENCODING,
     "k": Interval(int, 1),
     "occurrence": NoneOr(Interval(int)),

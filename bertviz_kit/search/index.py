@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import PATH, Instance, Interval, InvalidParameterError, NoneOr, Options, check, validate_params
-from ..encoding import IS_ENCODING, Corpus, Encoding, as_corpus, check_same_model
+from ..encoding import IS_CORPUS, IS_ENCODING, Corpus, Encoding, as_corpus, check_same_model
 from ..layers import Layer, stored_row
 from ..store import CorruptStoreError, write_atomic
 from ..vectors.addressing import WordArg
@@ -263,7 +263,7 @@ def _check_kind_options(kind: str, nlist: int | None, nprobe: int | None, n_word
 
 @validate_params({
     "layer": Layer("corpus"),
-    "corpus": Instance(Corpus, list, tuple, label="an Encodings, a Store or a list of Encoding"),
+    "corpus": IS_CORPUS,
     "subwords": Options(SUBWORD_MODES),
     "kind": Options(INDEX_KINDS),
     "nlist": NoneOr(Interval(int, 1)),
@@ -382,7 +382,7 @@ def build_context_index(
 
 
 @validate_params({"path": PATH,
-                  "corpus": NoneOr(Instance(Corpus, list, tuple, label="an Encodings, a Store or a list of Encoding"),
+                  "corpus": NoneOr(IS_CORPUS,
                                    "the corpus recorded in the index")})
 def load_context_index(path: str | os.PathLike, corpus: Corpus | None = None) -> ContextIndex:
     """Read an index written by :meth:`ContextIndex.save`.

@@ -223,6 +223,7 @@ def token_mask(e: Encoding, specials: str) -> torch.Tensor:
     return ~e.special_mask
 
 
+_OLD_NAMES = {"es": "corpus"}  # old keyword: still accepted, with a FutureWarning
 _SENTENCE_RULES = {
     "pooling": Options(POOLING_MODES),
     "specials": Options(SPECIALS_MODES),
@@ -241,33 +242,25 @@ def sentence_vector(
     *,
     layer: LayerSpec | None = None,
 ) -> torch.Tensor:
-    """One vector for the whole text: ``[dim']``.
+    """Deprecated: ``bk.sentence_vectors(e)[0]``, one text's vector ``[dim']``.
 
-    Parameters
-    ----------
-    e : Encoding
-    layers : int, list of int or preset name, default -1 (the last layer)
-        The layer spec, as in :func:`word_vectors` (``"sum_last4"``, ``[-4, -3]``, ...).
-    pooling : {"mean", "cls", "max"}, default "mean"
-        ``cls`` takes the first token's vector (``[CLS]``) whatever ``specials``.
-    specials : {"exclude", "include"}, default "exclude"
-        Whether [CLS]/[SEP] take part in mean/max pooling. The tutorial
-        excludes them (``new_embed[1:-1, -1, :].mean(0)``).
-
-    Raises
-    ------
-    ValueError
-        For an empty text with ``specials="exclude"``: there is nothing to pool.
-
-    Notes
-    -----
-    The spec was called ``layer`` before; ``layer=`` still works and warns
-    (:class:`FutureWarning`): ``layer`` means one int everywhere else.
+    :func:`sentence_vectors` takes one :class:`~bertviz_kit.Encoding` as a corpus of
+    one text, so this singular form is no longer needed; it gives the same numbers,
+    warns (:class:`FutureWarning`) and will be removed. The parameters are those of
+    :func:`sentence_vectors`.
     """
-    layers = renamed_layers(layers, layer, "sentence_vector")
+    import warnings
+
+    warnings.warn("bk.sentence_vector(e) is now bk.sentence_vectors(e)[0]: sentence_vectors takes one "
+                  "Encoding as a corpus of one text; sentence_vector will be removed.", FutureWarning, stacklevel=3)
+    return _one_text(e, renamed_layers(layers, layer, "sentence_vector"), pooling, specials, combine)[0]
+
+
+def _one_text(e: Encoding, layers: LayerSpec, pooling: str, specials: str, combine: str | None) -> torch.Tensor:
+    """Sentence vector of one text: ``[1, dim']`` (no copy into a corpus)."""
     rows, mode = layer_rows(e, layers, combine, "layers")
     return _sentences(token_major(e), torch.tensor([0, e.n_tokens]), e.word_index, rows, mode,
-                      pooling, specials, lambda i: (f"e (text {e.text!r})"))[0]
+                      pooling, specials, lambda i: (f"text {e.text!r}"))
 
 
 def _sentences(
@@ -299,10 +292,10 @@ def _sentences(
     return pool_tokens(hidden, rows, mode, text_index, n, pooling)
 
 
-@validate_params({"es": IS_CORPUS, "layers": Layers("es"), **_SENTENCE_RULES,
-                  "layer": NoneOr(Layers("es"), "the old name of layers")})
+@validate_params({"corpus": IS_CORPUS, "layers": Layers("corpus"), **_SENTENCE_RULES,
+                  "layer": NoneOr(Layers("corpus"), "the old name of layers")}, renamed=_OLD_NAMES)
 def sentence_vectors(
-    es: Corpus | Sequence[Encoding],
+    corpus: Encoding | Corpus | Sequence[Encoding],
     layers: LayerSpec = -1,
     pooling: str = "mean",
     specials: str = "exclude",
@@ -310,72 +303,116 @@ def sentence_vectors(
     *,
     layer: LayerSpec | None = None,
 ) -> torch.Tensor:
-    """One vector per text: ``[n_texts, dim']``. See :func:`sentence_vector`.
+    """One vector per text, pooled from its tokens: ``[n_texts, dim']``.
 
-    ``es`` is an :class:`~bertviz_kit.Encodings` (``enc.encode(texts)``), a
-    :class:`~bertviz_kit.Store` (``bk.open_store``) or a list of
-    :class:`~bertviz_kit.Encoding`. One vectorised pass per block of texts (a
-    store streams shard by shard); the result is on the device of the hidden
-    states. ``layers`` was called ``layer`` before (still accepted, with a
-    :class:`FutureWarning`).
+    Parameters
+    ----------
+    corpus : Encoding, Encodings, Store or list of Encoding
+        The texts: one :class:`~bertviz_kit.Encoding` (a corpus of one text,
+        ``enc.encode(text)``: take row 0 for its vector), an
+        :class:`~bertviz_kit.Encodings` (``enc.encode(texts)``), a
+        :class:`~bertviz_kit.Store` (``bk.open_store``) or a list of
+        :class:`~bertviz_kit.Encoding`.
+    layers : int, list of int or preset name, default -1 (the last layer)
+        The layer spec, as in :func:`word_vectors` (``"sum_last4"``, ``[-4, -3]``, ...).
+    pooling : {"mean", "cls", "max"}, default "mean"
+        ``cls`` takes the first token's vector (``[CLS]``) whatever ``specials``.
+    specials : {"exclude", "include"}, default "exclude"
+        Whether [CLS]/[SEP] take part in mean/max pooling. The tutorial
+        excludes them (``new_embed[1:-1, -1, :].mean(0)``).
+    combine : {"sum", "mean", "concat"}, optional
+        How several layers combine (``dim'`` is ``dim``, or ``len(layers) * dim``
+        for ``"concat"``); a preset brings its own.
+
+    Returns
+    -------
+    torch.Tensor, ``[n_texts, dim']``
+        Row ``i`` is text ``i``'s vector, float32, on the device of the hidden
+        states.
+
+    Raises
+    ------
+    InvalidParameterError
+        For a text with no tokens besides special tokens and ``specials="exclude"``
+        (there is nothing to pool), naming the text.
+
+    Notes
+    -----
+    One vectorised pass per block of texts (a store streams shard by shard).
+    Old names, still accepted with a :class:`FutureWarning`: the parameter
+    ``es`` (now ``corpus``), ``layer=`` (now ``layers``: ``layer`` is one int
+    everywhere else), and the function ``bk.sentence_vector(e)`` (now
+    ``bk.sentence_vectors(e)[0]``).
+
+    Examples
+    --------
+    >>> import bertviz_kit as bk
+    >>> enc = bk.load()
+    >>> bk.sentence_vectors(enc.encode("The bank robber was seen fishing.")).shape
+    torch.Size([1, 384])
+    >>> bk.sentence_vectors(enc.encode(["A river bank.", "A bank vault."]), layers="sum_last4").shape
+    torch.Size([2, 384])
     """
     layer = renamed_layers(layers, layer, "sentence_vectors")
-    layouts = _layouts(es)
+    if isinstance(corpus, Encoding):
+        return _one_text(corpus, layer, pooling, specials, combine)
+    layouts = _layouts(corpus)
     if len(layouts) > 1:  # a list mixing stored layers: one pass per layout, rows put back in order
-        parts = [(idx, _sentence_pass([es[i] for i in idx], layer, pooling, specials, combine, idx))
+        parts = [(idx, _sentence_pass([corpus[i] for i in idx], layer, pooling, specials, combine, idx))
                  for idx in layouts]
-        out = parts[0][1].new_empty((len(es), parts[0][1].shape[1]))
+        out = parts[0][1].new_empty((len(corpus), parts[0][1].shape[1]))
         for idx, vecs in parts:
             out[torch.tensor(idx, device=out.device)] = vecs
         return out
-    return _sentence_pass(es, layer, pooling, specials, combine, None)
+    return _sentence_pass(corpus, layer, pooling, specials, combine, None)
 
 
-def _layouts(es: object) -> list[list[int]]:
+def _layouts(corpus: object) -> list[list[int]]:
     """Positions of a plain list of encodings grouped by stored layers (one group for a corpus)."""
-    if isinstance(es, Corpus) or isinstance(es, (Encoding, str)) or not isinstance(es, Sequence):
+    if isinstance(corpus, Corpus) or isinstance(corpus, (Encoding, str)) or not isinstance(corpus, Sequence):
         return [[]]
     groups: dict[tuple, list[int]] = {}
-    for i, e in enumerate(es):
+    for i, e in enumerate(corpus):
         if isinstance(e, Encoding):
             groups.setdefault((e.n_layers, e.layer_ids, e.dim), []).append(i)
     return list(groups.values()) or [[]]
 
 
 def _sentence_pass(
-    es: object, layer: LayerSpec, pooling: str, specials: str, combine: str | None, index: list[int] | None
+    corpus: object, layer: LayerSpec, pooling: str, specials: str, combine: str | None, index: list[int] | None
 ) -> torch.Tensor:
-    corpus = as_corpus(es, "es")
+    corpus = as_corpus(corpus, "corpus")
     rows, mode = layer_rows(corpus, layer, combine, "layers")
     out = []
     for first, b in corpus.blocks():
         def label(i: int, first: int = first, b: Encodings = b) -> str:
             k = first + i if index is None else index[first + i]
-            return f"es[{k}] (text {b.texts[i]!r})"
+            return f"corpus[{k}] (text {b.texts[i]!r})"
 
         out.append(_sentences(b.hidden, b.token_starts, b.word_index, rows, mode, pooling, specials, label))
     return torch.cat(out)
 
 
-@validate_params({"es": IS_CORPUS, "pooling": Options(POOLING_MODES), "specials": Options(SPECIALS_MODES)})
+@validate_params({"corpus": IS_CORPUS, "pooling": Options(POOLING_MODES), "specials": Options(SPECIALS_MODES)},
+                 renamed=_OLD_NAMES)
 def layer_sentence_vectors(
-    es: Corpus | Sequence[Encoding],
+    corpus: Corpus | Sequence[Encoding],
     pooling: str = "mean",
     specials: str = "exclude",
 ) -> torch.Tensor:
     """One vector per text at every stored layer: ``[n_stored_layers, n_texts, dim]``.
 
-    Row ``k`` equals ``sentence_vectors(es, layers=layer_ids[k], pooling=pooling,
+    Row ``k`` equals ``sentence_vectors(corpus, layers=layer_ids[k], pooling=pooling,
     specials=specials)``, computed in the same single pass over the texts.
 
     Parameters
     ----------
-    es : Encodings, Store or list of Encoding
+    corpus : Encodings, Store or list of Encoding
         From one model with the same stored layers.
     pooling : {"mean", "cls", "max"}, default "mean"
     specials : {"exclude", "include"}, default "exclude"
     """
-    corpus = as_corpus(es, "es")
+    corpus = as_corpus(corpus, "corpus")
     layer_ids = list(corpus.layer_ids)
     flat = sentence_vectors(corpus, layer_ids, pooling, specials, combine="concat")  # [n, L*D]
     return flat.reshape(len(corpus), len(layer_ids), -1).permute(1, 0, 2)

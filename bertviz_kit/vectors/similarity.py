@@ -178,7 +178,8 @@ def layer_cosine(vecs: torch.Tensor, i: int, j: int) -> torch.Tensor:
 # every word vector of the corpus.
 # ---------------------------------------------------------------------------
 
-_CORPUS = "encodings"
+_CORPUS = "corpus"
+_OLD_NAMES = {"encodings": "corpus"}  # old keyword: still accepted, with a FutureWarning
 
 
 def _check_word_arg(word: object) -> str:
@@ -211,15 +212,15 @@ def _word_lookup(b: Encodings, words: torch.Tensor, n: int) -> torch.Tensor:
     return lookup[torch.where(wg >= 0, wg, lookup.shape[0] - 1)]
 
 
-@validate_params({"encodings": IS_CORPUS, "word": TEXT, "ignore_case": Boolean()})
+@validate_params({"corpus": IS_CORPUS, "word": TEXT, "ignore_case": Boolean()}, renamed=_OLD_NAMES)
 def find_occurrences(
-    encodings: Corpus | Sequence[Encoding], word: str, ignore_case: bool = True
+    corpus: Corpus | Sequence[Encoding], word: str, ignore_case: bool = True
 ) -> list[tuple[int, int]]:
     """Every occurrence of ``word`` in many texts: ``(text index, word index)`` pairs.
 
     Parameters
     ----------
-    encodings : Encodings, Store or list of Encoding
+    corpus : Encodings, Store or list of Encoding
     word : str
         A whole word, as for :func:`find`.
     ignore_case : bool, default True
@@ -227,9 +228,9 @@ def find_occurrences(
     Returns
     -------
     list of (int, int)
-        ``(i, j)``: ``encodings[i].words[j]`` is the word. Empty when it never occurs.
+        ``(i, j)``: ``corpus[i].words[j]`` is the word. Empty when it never occurs.
     """
-    corpus = as_corpus(encodings, _CORPUS)
+    corpus = as_corpus(corpus, _CORPUS)
     key = _check_word_arg(word)
     return [(first + i, j) for first, b in corpus.blocks() for i, j in _block_find(b, key, ignore_case)]
 
@@ -250,18 +251,19 @@ def _occurrences(
         where += [(first + i, j) for i, j in hits]
     if not where:
         raise InvalidParameterError(
-            f"word {word!r} does not occur in any of the {len(corpus)} encodings"
+            f"word {word!r} does not occur in any of the {len(corpus)} texts of the corpus"
             f"{' (ignoring case)' if ignore_case else ''}; check the spelling, or bk.find on one encoding."
         )
     return torch.cat(vecs), where
 
 
-_OCC_RULES = {"encodings": IS_CORPUS, "word": TEXT, "subwords": Options(SUBWORD_MODES), "ignore_case": Boolean()}
+_OCC_RULES = {"corpus": IS_CORPUS, "word": TEXT, "subwords": Options(SUBWORD_MODES), "ignore_case": Boolean()}
 
 
-@validate_params({**_OCC_RULES, "layers": Layers("encodings"), "combine": NoneOr(Options(COMBINE_MODES))})
+@validate_params({**_OCC_RULES, "layers": Layers("corpus"), "combine": NoneOr(Options(COMBINE_MODES))},
+                 renamed=_OLD_NAMES)
 def occurrence_vectors(
-    encodings: Corpus | Sequence[Encoding],
+    corpus: Corpus | Sequence[Encoding],
     word: str,
     layers: LayerSpec = "last",
     subwords: str = "mean",
@@ -274,7 +276,7 @@ def occurrence_vectors(
 
     Parameters
     ----------
-    encodings : Encodings, Store or list of Encoding
+    corpus : Encodings, Store or list of Encoding
     word : str
     layers : int, list of int or preset name, default "last"
         See :func:`bertviz_kit.resolve_layers` (0 = embeddings).
@@ -285,9 +287,9 @@ def occurrence_vectors(
     Raises
     ------
     ValueError
-        When the word occurs in none of the encodings.
+        When the word occurs in none of the texts.
     """
-    corpus = as_corpus(encodings, _CORPUS)
+    corpus = as_corpus(corpus, _CORPUS)
     rows, mode = layer_rows(corpus, layers, combine)
     return _occurrences(corpus, word, ignore_case, rows, mode, subwords)[0]
 
@@ -300,16 +302,16 @@ def _layer_occurrences(
     return flat.reshape(len(where), k, corpus.dim).permute(1, 0, 2), where
 
 
-@validate_params(_OCC_RULES)
+@validate_params(_OCC_RULES, renamed=_OLD_NAMES)
 def layer_occurrence_vectors(
-    encodings: Corpus | Sequence[Encoding], word: str, subwords: str = "mean", ignore_case: bool = True
+    corpus: Corpus | Sequence[Encoding], word: str, subwords: str = "mean", ignore_case: bool = True
 ) -> torch.Tensor:
     """Every occurrence of ``word`` at every stored layer: ``[n_stored_layers, n_occurrences, dim]``.
 
     Columns follow :func:`find_occurrences`. Feed it to
     :func:`bertviz_kit.project_layers` or :func:`bertviz_kit.probe_layers`.
     """
-    return _layer_occurrences(as_corpus(encodings, _CORPUS), word, subwords, ignore_case)[0]
+    return _layer_occurrences(as_corpus(corpus, _CORPUS), word, subwords, ignore_case)[0]
 
 
 def _word_blocks(corpus: Corpus, subwords: str) -> Iterator[tuple[int, Encodings, torch.Tensor]]:
@@ -330,7 +332,7 @@ def _word_mean(corpus: Corpus, subwords: str) -> torch.Tensor:
         total = s if total is None else total + s
         count += v.shape[1]
     if not count:
-        raise InvalidParameterError("encodings hold no words at all (only empty texts); nothing to compare.")
+        raise InvalidParameterError("corpus holds no words at all (only empty texts); nothing to compare.")
     return total / count  # type: ignore[operator]
 
 
@@ -386,7 +388,7 @@ def _baseline(
 _PAIRS = NoneOr(Interval(int, 1), "every pair")
 _BASELINE = NoneOr(ARRAY, "no adjustment baseline given: computed when adjusted=True")
 _CONTEXT_RULES = {
-    "encodings": IS_CORPUS,
+    "corpus": IS_CORPUS,
     "n_pairs": _PAIRS,
     "seed": Interval(int, 0),
     "center": Boolean(),
@@ -394,9 +396,9 @@ _CONTEXT_RULES = {
 }
 
 
-@validate_params(_CONTEXT_RULES)
+@validate_params(_CONTEXT_RULES, renamed=_OLD_NAMES)
 def anisotropy(
-    encodings: Corpus | Sequence[Encoding],
+    corpus: Corpus | Sequence[Encoding],
     *,
     n_pairs: int | None = 1000,
     seed: int = 0,
@@ -413,7 +415,7 @@ def anisotropy(
 
     Parameters
     ----------
-    encodings : Encodings, Store or list of Encoding
+    corpus : Encodings, Store or list of Encoding
         At least two non-empty texts, from one model. A store is read shard by
         shard (memory bounded by one shard).
     n_pairs : int or None, default 1000
@@ -431,11 +433,11 @@ def anisotropy(
     -------
     torch.Tensor, shape ``[n_stored_layers]``
     """
-    corpus = as_corpus(encodings, _CORPUS)
+    corpus = as_corpus(corpus, _CORPUS)
     counts_all = corpus.word_counts()
     has_words = counts_all > 0
     if not bool(has_words.any()):
-        raise InvalidParameterError("encodings hold no words at all (only empty texts); nothing to compare.")
+        raise InvalidParameterError("corpus holds no words at all (only empty texts); nothing to compare.")
     if int(has_words.sum()) < 2:
         raise InvalidParameterError(
             "anisotropy needs words from at least two different (non-empty) texts; got one.")
@@ -488,9 +490,9 @@ def _sampled_words(corpus: Corpus, picks: torch.Tensor, mean: torch.Tensor | Non
 
 
 @validate_params({**_CONTEXT_RULES, "word": TEXT, "adjusted": Boolean(), "baseline": _BASELINE,
-                  "ignore_case": Boolean()})
+                  "ignore_case": Boolean()}, renamed=_OLD_NAMES)
 def self_similarity(
-    encodings: Corpus | Sequence[Encoding],
+    corpus: Corpus | Sequence[Encoding],
     word: str,
     *,
     adjusted: bool = False,
@@ -510,18 +512,18 @@ def self_similarity(
 
     Parameters
     ----------
-    encodings : Encodings, Store or list of Encoding
+    corpus : Encodings, Store or list of Encoding
         The texts, from one model; the word must occur in at least two of them.
     word : str
         A whole word, as for :func:`find`.
     adjusted : bool, default False
         Subtract the anisotropy baseline (:func:`anisotropy` of the same
-        encodings, with the same ``center``, ``n_pairs``, ``seed``, ``subwords``),
+        corpus, with the same ``center``, ``n_pairs``, ``seed``, ``subwords``),
         as Ethayarajh does.
     baseline : tensor ``[n_stored_layers]``, optional
         A precomputed :func:`anisotropy` to subtract (only with ``adjusted=True``).
     center : bool, default False
-        Subtract the mean word vector of all the encodings' words (per layer)
+        Subtract the mean word vector of all the corpus's words (per layer)
         before the cosine.
     n_pairs, seed : see :func:`anisotropy` (used only when ``adjusted`` computes the baseline).
     subwords : {"first", "last", "mean", "sum", "max"}, default "mean"
@@ -532,12 +534,12 @@ def self_similarity(
     ValueError
         When the word occurs in no encoding (the message names it), or in only one.
     """
-    corpus = as_corpus(encodings, _CORPUS)
+    corpus = as_corpus(corpus, _CORPUS)
     occ, where = _layer_occurrences(corpus, word, subwords, ignore_case)  # [L, n, D]
     texts = torch.tensor([i for i, _ in where])
     if int(texts.unique().numel()) < 2:
         raise InvalidParameterError(
-            f"word {word!r} occurs in only one of the encodings (text {int(texts[0])}); "
+            f"word {word!r} occurs in only one text of the corpus (text {int(texts[0])}); "
             f"self-similarity compares occurrences in at least two different texts."
         )
     mean = _word_mean(corpus, subwords) if center else None
@@ -547,9 +549,9 @@ def self_similarity(
     return value if base is None else value - base.to(value.device)
 
 
-@validate_params({**_CONTEXT_RULES, "adjusted": Boolean(), "baseline": _BASELINE})
+@validate_params({**_CONTEXT_RULES, "adjusted": Boolean(), "baseline": _BASELINE}, renamed=_OLD_NAMES)
 def intra_similarity(
-    encodings: Corpus | Sequence[Encoding],
+    corpus: Corpus | Sequence[Encoding],
     *,
     adjusted: bool = False,
     baseline: torch.Tensor | None = None,
@@ -566,17 +568,17 @@ def intra_similarity(
 
     Parameters
     ----------
-    encodings : Encodings, Store or list of Encoding
+    corpus : Encodings, Store or list of Encoding
     adjusted : bool, default False
         Subtract the anisotropy baseline (see :func:`self_similarity`).
     baseline : tensor ``[n_stored_layers]``, optional
     center : bool, default False
-        Subtract the mean word vector of all the encodings' words (per layer)
+        Subtract the mean word vector of all the corpus's words (per layer)
         first; the text means are then taken from the centred vectors.
     n_pairs, seed : see :func:`anisotropy` (used only when ``adjusted`` computes the baseline).
     subwords : {"first", "last", "mean", "sum", "max"}, default "mean"
     """
-    corpus = as_corpus(encodings, _CORPUS)
+    corpus = as_corpus(corpus, _CORPUS)
     mean = _word_mean(corpus, subwords) if center else None
     per_text = []
     for _, b, vecs in _word_blocks(corpus, subwords):
@@ -593,7 +595,7 @@ def intra_similarity(
         text_cos = cos.new_zeros((cos.shape[0], counts.numel())).index_add_(1, owner, cos)
         per_text.append(text_cos / counts.to(cos.device, cos.dtype))  # [L, S]
     if not per_text:
-        raise InvalidParameterError("encodings hold no words at all (only empty texts); nothing to compare.")
+        raise InvalidParameterError("corpus holds no words at all (only empty texts); nothing to compare.")
     value = torch.cat(per_text, dim=1).mean(dim=1)
     base = _baseline(baseline, adjusted, value.shape[0], lambda: anisotropy(
         corpus, n_pairs=n_pairs, seed=seed, center=center, subwords=subwords))
