@@ -111,3 +111,36 @@ def test_search_finds_k_matches_or_raises_never_k_minus_one(tiny, poisoned):
 def test_pooling_passes_nan_to_the_same_row(poisoned):
     v = bk.sentence_vectors(poisoned)
     assert torch.isnan(v[3]).any() and torch.isfinite(v[[0, 1, 2, 4]]).all()
+
+
+def test_finite_values_whose_sum_overflows_pass_and_one_bad_value_is_found():
+    """The check sums first (cheap) and scans only when the sum is not finite: finite values
+    that overflow the sum pass, a single NaN or infinity anywhere is found and named."""
+    from bertviz_kit.encoder import check_finite_hidden
+
+    starts = torch.tensor([0, 3, 6])
+    big = torch.full((6, 3, 4), 3e38)  # every value finite, their float32 sum is not
+    check_finite_hidden(big, starts, [0, 1, 2])
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        for dtype in (torch.float32, torch.float16, torch.bfloat16):
+            h = torch.randn(6, 3, 4).to(dtype)
+            h[4, 2, 1] = bad
+            with pytest.raises(ValueError, match=r"at layer 7 \(first in text 1\)"):
+                check_finite_hidden(h, starts, [0, 5, 7])
+    h = torch.randn(6, 3, 4)
+    h[0, 0, 0], h[1, 0, 0] = float("inf"), -float("inf")  # the sum would be NaN: still found
+    with pytest.raises(ValueError, match=r"at layer 0 \(first in text 0\)"):
+        check_finite_hidden(h, starts, [0, 5, 7])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+def test_stacked_and_layer_by_layer_copies_store_the_same_values(tiny, monkeypatch, dtype):
+    import bertviz_kit.encoder as encoder
+
+    texts = TEXTS + [" ".join(["bank"] * 150), ""]  # a text over the window: several runs
+    stacked = tiny.encode(texts, dtype=dtype, batch_size=3)
+    monkeypatch.setattr(encoder, "STACK_BYTES", 0)
+    by_layer = tiny.encode(texts, dtype=dtype, batch_size=3)
+    assert stacked.hidden.dtype == by_layer.hidden.dtype
+    assert torch.equal(stacked.hidden, by_layer.hidden)
+    assert torch.equal(stacked.token_starts, by_layer.token_starts)
