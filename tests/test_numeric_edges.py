@@ -88,14 +88,20 @@ def test_nan_hidden_states_in_a_corpus_are_named(tiny, poisoned, call):
             call(poisoned, q)
 
 
-def test_nan_in_a_later_block_names_the_corpus_text(tiny):
+@pytest.mark.parametrize("call", [
+    lambda es, q: bk.nearest_contexts(es, q, "bank", k=5),
+    lambda es, q: bk.build_context_index(es, layer=-1),
+], ids=["search", "index"])
+def test_nan_in_a_later_block_names_the_corpus_text(tiny, monkeypatch, call):
     es = tiny.encode(TEXTS * 40)
     bad = 150
     es.hidden[int(es.token_starts[bad]) + 1, -1, 0] = float("inf")
-    blocks = list(es.blocks(max_tokens=64))
-    assert len(blocks) > 5  # the text sits in a later block
+    # blocks of 64 tokens (a corpus this small is one block otherwise): the text sits in a later block
+    monkeypatch.setattr(bk.Encodings, "_block_tokens", lambda self, max_tokens: max_tokens or 64)
+    firsts = [first for first, _ in es.blocks()]
+    assert len(firsts) > 5 and 0 < max(f for f in firsts if f <= bad) < bad
     with pytest.raises(ValueError, match=rf"layer 3 \(first in text {bad}\)"):
-        bk.nearest_contexts(es, tiny.encode(BANK_TEXT), "bank", k=5)
+        call(es, tiny.encode(BANK_TEXT))
 
 
 def test_search_finds_k_matches_or_raises_never_k_minus_one(tiny, poisoned):

@@ -90,8 +90,9 @@ def _store_identity(corpus: Corpus) -> str | None:
     return hashlib.sha256(json.dumps([manifest.get("fingerprint"), shards]).encode()).hexdigest()
 
 
-def _word_vectors(b: Any, row: int, subwords: str) -> np.ndarray:
-    return np.ascontiguousarray(block_word_vectors(b, row, subwords).cpu().numpy(), dtype=np.float32)
+def _word_vectors(b: Any, row: int, subwords: str, first: int) -> np.ndarray:
+    """A block's unit word vectors for faiss (a NaN names its text ``first`` + its index in the block)."""
+    return np.ascontiguousarray(block_word_vectors(b, row, subwords, first).cpu().numpy(), dtype=np.float32)
 
 
 class ContextIndex:
@@ -346,7 +347,7 @@ def build_context_index(
     for first, b in corpus.blocks():
         texts += b.texts
         hashes[first:first + len(b)] = [_text_hash(t) for t in b.texts]
-        v = _word_vectors(b, row, subwords)
+        v = _word_vectors(b, row, subwords, first)
         if v.shape[0]:
             pooled.append(v)
             spans[added:added + v.shape[0]] = block_spans(b).numpy()
