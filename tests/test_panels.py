@@ -449,3 +449,27 @@ def test_save_button_offers_the_view_as_a_download(tiny_bank, tmp_path, monkeypa
     x.file_w.value = 'a"b.png'
     x.save_w.click()
     assert 'download="a&quot;b.png"' in x.download_w.value and x.status.value == ""
+
+
+@pytest.mark.parametrize("n_words", [12, 45])
+def test_word_by_word_panels_keep_readable_labels(tiny, n_words):
+    """The cosine and attention panels label words at the house's smallest font or larger, thinning
+    them to every k-th (and saying so) where they do not fit, never overlapping."""
+    from test_plotting import _label_boxes_overlap
+
+    from bertviz_kit.plot.axes import SMALL_FONT
+
+    words = ("the bank robber was seen fishing on the river bank " * 5).split()[:n_words]
+    e = tiny.encode(" ".join(words), attentions=True)
+    x = bk.explore(e, tiny, panels=("heatmap", "attention"))
+    x.to_png()  # draws the figure
+    for ax in x._fig.axes[:2]:  # the two panels (their colour bars follow)
+        for axis in ("x", "y"):
+            shown = [t for t in (ax.get_xticklabels() if axis == "x" else ax.get_yticklabels()) if t.get_text()]
+            assert shown and min(t.get_fontsize() for t in shown) >= SMALL_FONT
+            assert not _label_boxes_overlap(ax, axis)
+            label = ax.get_xlabel() if axis == "x" else ax.get_ylabel()
+            if n_words == 12:
+                assert len(shown) >= n_words and "one label in" not in label
+            else:
+                assert len(shown) < n_words and "one label in" in label

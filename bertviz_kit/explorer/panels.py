@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.artist import Artist
@@ -19,6 +20,7 @@ from matplotlib.patches import Rectangle
 from .._validation import Interval, InvalidParameterError, Options, check, validate_params
 from ..analysis.attention import word_attention
 from ..analysis.lens import LENS_KINDS, LensResult, lens
+from ..plot.axes import SMALL_FONT, note, set_labels, thinned
 from ..plot.lens import plot_lens
 from ..plot.similarity import plot_histogram, plot_layer_similarity, plot_similarity_heatmap
 from ..vectors.addressing import attention_units, describe_token, describe_word, token_units
@@ -47,6 +49,15 @@ def _spec(x: ExplorerView) -> int | str:
     """The heatmap's layer spec: the slider's layer, or a preset."""
     s = x.state
     return s["layer"] if s["layers"] == "slider" else s["layers"]
+
+
+def word_ticks(ax: Axes, labels: list[str], size: float = SMALL_FONT) -> None:
+    """Word labels on both axes of a words x words panel at ``size`` points: every label where
+    they fit, else every k-th (the type never shrinks below ``size`` to squeeze them all in)."""
+    with plt.rc_context({"xtick.labelsize": size, "ytick.labelsize": size}):
+        set_labels(ax, "x", labels, rotation=45, ha="right", rotation_mode="anchor")
+        set_labels(ax, "y", labels)
+    ax.tick_params(labelsize=size)
 
 
 def _word_cosine(x: ExplorerView, spec: int | str, subwords: str) -> torch.Tensor:
@@ -119,10 +130,11 @@ class HeatmapPanel(Panel):
     def draw(self, ax: Axes, data: dict[str, Any]) -> None:
         plot_similarity_heatmap(data["sim"], data["labels"], annotate=False, ax=ax, title=data["title"],
                                 vmin=0.0, vmax=1.0, extend="min")
-        word, n = data["word"], len(data["labels"])
+        word = data["word"]
         # over the frame (the first and last word's outline touches it), as the staged redraw draws it
         ax.add_patch(Rectangle((word - 0.5, word - 0.5), 1, 1, fill=False, lw=2, color="red", zorder=2.6))
-        ax.tick_params(labelsize=8 if n <= 25 else 6 if n <= 45 else 4)
+        ax.set_xlabel(""), ax.set_ylabel("")  # said again by the labels below where they are thinned
+        word_ticks(ax, data["labels"])
 
     def stage_keys(self, data: dict[str, Any], key: Hashable) -> tuple[Hashable, ...]:
         return (data["spec"], data["subwords"]), data["word"]
@@ -298,13 +310,11 @@ class AttentionPanel(Panel):
     def _frame(self, ax: Axes, data: dict[str, Any]) -> None:
         labels, level = data["labels"], data["level"]
         n = len(labels)
-        ax.set_xticks(range(n), labels, rotation=45, ha="right", rotation_mode="anchor")
-        ax.set_yticks(range(n), labels)
+        word_ticks(ax, labels)
         ax.set_xlim(-0.5, n - 0.5)
         ax.set_ylim(n - 0.5, -0.5)
-        ax.set_xlabel(f"attended {level} (key)")
-        ax.set_ylabel(f"attending {level} (query)")
-        ax.tick_params(labelsize=8 if n <= 25 else 6 if n <= 45 else 4)
+        ax.set_xlabel(f"attended {level} (key){note(thinned(ax, 'x'))}")
+        ax.set_ylabel(f"attending {level} (query){note(thinned(ax, 'y'))}")
 
     def stage_keys(self, data: dict[str, Any], key: Hashable) -> tuple[Hashable, ...]:
         return data["level"], (data["level"], data["layer"], data["head"]), (data["level"], data["query"])

@@ -39,10 +39,11 @@ def set_labels(ax: Axes, axis: str, labels: Sequence[str], **text: Any) -> int:
     """Put ``labels`` on the ``axis`` ticks at 0, 1, ...: all of them where they fit along the
     Axes at the tick font size, else every k-th (the smallest k that fits). Returns k."""
     n = len(labels)
+    ax.apply_aspect()  # an image of equal aspect is narrower (or shorter) than its subplot's box
     box = ax.get_window_extent()  # pixels (in a figure or a subfigure)
     length = (box.width if axis == "x" else box.height) * 72 / ax.figure.dpi  # points
     size = FontProperties(size=plt.rcParams[f"{axis}tick.labelsize"]).get_size_in_points()
-    room = size * (1.25 if axis == "x" else 1.0)  # x labels are rotated by 45 degrees
+    room = size * (1.45 if axis == "x" else 1.0)  # x labels are rotated by 45 degrees: sqrt(2) x their height apart
     step = max(1, -(-n // max(1, int(length // room))))
     ticks = list(range(0, n, step))
     setter = ax.set_xticks if axis == "x" else ax.set_yticks
