@@ -179,7 +179,8 @@ ERRORS = {  # probe -> (call, the message's start)
     "probe one class": (lambda t, k: bk.probe_layers(torch.randn(2, 12, 4), [0] * 12, cv=2), "labels must hold at"),
     "probe cv beyond a class": (lambda t, k: bk.probe_layers(torch.randn(2, 12, 4), [0] * 11 + [1], cv=5),
                                 "every class needs at least cv=5 members for StratifiedKFold; class 1 has 1"),
-    "probe empty texts": (lambda t, k: bk.probe_layers([k["empty"], k["empty"]], [0, 1], cv=2), "corpus\\[0\\]"),
+    "probe empty texts": (lambda t, k: bk.probe_layers([k["empty"], k["empty"]], [0, 1], cv=2),
+                          r"data\[0\] \(text ''\) has no tokens besides special tokens"),
 }
 
 

@@ -374,6 +374,13 @@ def mixing_agreement(a: MixingResult, b: MixingResult) -> torch.Tensor:
     Returns
     -------
     torch.Tensor, float64 ``[n_layers]``
+
+    Notes
+    -----
+    A row of two units correlates +1 or -1 (or is undefined, when one row is
+    constant, and left out of the mean), so for a text of two units (``[CLS]``
+    and ``[SEP]`` of an empty text) the mean says little: compare texts of a
+    few words at least.
     """
     from scipy.stats import spearmanr
 

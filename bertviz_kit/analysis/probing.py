@@ -46,7 +46,7 @@ from .._validation import (
     validate_params,
 )
 from ..encoding import Corpus, Encoding, as_corpus
-from ..vectors.pooling import POOLING_MODES, SPECIALS_MODES, layer_sentence_vectors
+from ..vectors.pooling import POOLING_MODES, SPECIALS_MODES, layer_sentence_vectors, refuse_empty_texts
 from .alignment import PROBE_DATA, WordFeatures
 from .labels import as_labels
 
@@ -153,6 +153,7 @@ def _features(
         and all(isinstance(e, Encoding) for e in data)
     ):
         corpus = as_corpus(data, "data")
+        refuse_empty_texts(corpus, "data", pooling, specials)  # named as the caller passed it
         x = layer_sentence_vectors(corpus, pooling, specials)  # [L, n, D], one pass (streamed on a store)
         return x.cpu().numpy(), tuple(corpus.layer_ids)
     if isinstance(data, Encoding):

@@ -393,6 +393,20 @@ def _sentence_pass(
     return torch.cat(out)
 
 
+def refuse_empty_texts(corpus: Corpus, name: str, pooling: str, specials: str) -> None:
+    """Raise, naming ``name[k]`` and its text, when pooling without special tokens meets a text
+    that has none besides them (one :meth:`Corpus.word_counts` pass, before any pooling)."""
+    if pooling == "cls" or specials != "exclude":
+        return
+    empty = torch.nonzero(corpus.word_counts() == 0)
+    if empty.numel():
+        k = int(empty[0])
+        raise InvalidParameterError(
+            f"{name}[{k}] (text {corpus[k].text!r}) has no tokens besides special tokens; "
+            f"use specials='include' or pooling='cls', or drop empty texts."
+        )
+
+
 @validate_params({"corpus": IS_CORPUS, "pooling": Options(POOLING_MODES), "specials": Options(SPECIALS_MODES)},
                  renamed=_OLD_NAMES)
 def layer_sentence_vectors(
