@@ -263,6 +263,12 @@ def _one_text(e: Encoding, layers: LayerSpec, pooling: str, specials: str, combi
                       pooling, specials, lambda i: (f"text {e.text!r}"))
 
 
+def _nothing_to_pool(what: str) -> InvalidParameterError:
+    """The error for a text with no tokens besides special tokens, pooled without them."""
+    return InvalidParameterError(f"{what} has no tokens besides special tokens; use specials='include' or "
+                                 f"pooling='cls', or drop empty texts.")
+
+
 def _sentences(
     hidden: torch.Tensor,
     token_starts: torch.Tensor,
@@ -284,10 +290,7 @@ def _sentences(
         counts = torch.bincount(text_index[real], minlength=n)
         empty = torch.nonzero(counts == 0)
         if empty.numel():
-            raise InvalidParameterError(
-                f"{label(int(empty[0]))} has no tokens besides special tokens; "  # type: ignore[operator]
-                f"use specials='include' or pooling='cls', or drop empty texts."
-            )
+            raise _nothing_to_pool(label(int(empty[0])))  # type: ignore[operator]
         text_index = torch.where(real, text_index, -1)
     return pool_tokens(hidden, rows, mode, text_index, n, pooling)
 
@@ -401,10 +404,7 @@ def refuse_empty_texts(corpus: Corpus, name: str, pooling: str, specials: str) -
     empty = torch.nonzero(corpus.word_counts() == 0)
     if empty.numel():
         k = int(empty[0])
-        raise InvalidParameterError(
-            f"{name}[{k}] (text {corpus[k].text!r}) has no tokens besides special tokens; "
-            f"use specials='include' or pooling='cls', or drop empty texts."
-        )
+        raise _nothing_to_pool(f"{name}[{k}] (text {corpus[k].text!r})")
 
 
 @validate_params({"corpus": IS_CORPUS, "pooling": Options(POOLING_MODES), "specials": Options(SPECIALS_MODES)},
